@@ -1,0 +1,3 @@
+from humanllm.cli import main
+
+main()

@@ -1,0 +1,112 @@
+"""The ``humanllm`` command line: one subcommand per stage, ``run`` for the flow, ``stats``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from humanllm import __version__
+from humanllm.config import ConfigError, load_config
+from humanllm.executor import STAGES, StageError, parse_stage_list, run_stages
+from humanllm.sources import SourceError
+
+app = typer.Typer(
+    name="humanllm",
+    help="Build a Cognitive Genome dataset from user logs, train, merge, evaluate and serve user simulators.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+err = Console(stderr=True)
+
+ConfigArg = Annotated[Path, typer.Argument(help="Run configuration (YAML), e.g. configs/quickstart.yaml.")]
+RunDirOpt = Annotated[Path, typer.Option("--run-dir", "-r", help="Run folder: every stage writes its tables here.")]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Override a config value: dotted.key=value (repeatable), e.g. filter.reddit.min_score=5."),
+]
+ForceOpt = Annotated[bool, typer.Option("--force", help="Re-run stages even if their _SUCCESS.json matches.")]
+
+
+def _fail(message: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/bold red] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _run(config: Path, run_dir: Path, stages: list[str], overrides: list[str] | None, force: bool) -> None:
+    try:
+        cfg = load_config(config, overrides)
+        run_stages(cfg, run_dir, stages, force=force, console=err)
+    except (ConfigError, StageError, SourceError) as e:
+        _fail(str(e))
+
+
+@app.command("run")
+def run_cmd(
+    config: ConfigArg,
+    run_dir: RunDirOpt,
+    stages: Annotated[
+        str | None, typer.Option("--stages", help=f"Comma-separated stages to run, in order (default: all: {','.join(STAGES)}).")
+    ] = None,
+    set_: SetOpt = None,
+    force: ForceOpt = False,
+) -> None:
+    """Run the flow (or the listed stages) in order, skipping stages that are already finished."""
+    try:
+        names = parse_stage_list(stages)
+    except StageError as e:
+        _fail(str(e))
+        return
+    _run(config, run_dir, names, set_, force)
+
+
+def _stage_command(name: str) -> None:
+    stage = STAGES[name]
+
+    def command(config: ConfigArg, run_dir: RunDirOpt, set_: SetOpt = None, force: ForceOpt = False) -> None:
+        _run(config, run_dir, [name], set_, force)
+
+    command.__doc__ = stage.help
+    app.command(name, help=stage.help)(command)
+
+
+for _name in STAGES:
+    _stage_command(_name)
+
+
+@app.command("stats")
+def stats_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: {stages: {stage: {source: {records, users}}}}.")] = False,
+) -> None:
+    """Print records and users per stage and source (the shape of the paper's Table A1)."""
+    from humanllm.stats import collect_stats, stats_table
+
+    try:
+        stats = collect_stats(run_dir)
+    except FileNotFoundError as e:
+        _fail(str(e))
+        return
+    if as_json:
+        sys.stdout.write(json.dumps(stats, indent=2) + "\n")
+    else:
+        Console().print(stats_table(stats))
+
+
+@app.command("version")
+def version_cmd() -> None:
+    """Print the version."""
+    typer.echo(__version__)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,145 @@
+"""The run configuration: YAML validated by pydantic, with ``--set dotted.key=value`` overrides.
+
+A config holding only ``sources:`` is valid; every other group has defaults (the paper's numbers).
+Relative source paths resolve against the folder of the config file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from humanllm.filters.config import FilterConfig
+from humanllm.sources.config import SourceConfig
+
+
+_NAME = re.compile(r"[A-Za-z0-9_]+")
+
+
+class ConfigError(ValueError):
+    """A configuration file or override that cannot be used; the message says where and why."""
+
+
+class RunConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    sources: list[SourceConfig] = Field(min_length=1, description="Input files, one entry per source.")
+    filter: FilterConfig = Field(default_factory=FilterConfig)
+
+    @model_validator(mode="after")
+    def _unique_source_names(self) -> RunConfig:
+        seen: set[str] = set()
+        for src in self.sources:
+            name = src.source_name
+            if not _NAME.fullmatch(name):
+                raise ValueError(f"source name {name!r}: use letters, digits and underscores only")
+            if name in seen:
+                raise ValueError(f"source name {name!r} is used twice; give each source its own 'name'")
+            seen.add(name)
+        return self
+
+    def source_names(self) -> list[str]:
+        return [s.source_name for s in self.sources]
+
+    def section_hash(self, *keys: str) -> str:
+        """Stable hash of the named top-level sections (what a stage depends on)."""
+        data = self.model_dump(mode="json")
+        picked = {k: data.get(k) for k in sorted(keys)}
+        blob = json.dumps(picked, sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _parse_value(raw: str) -> Any:
+    try:
+        return yaml.safe_load(raw)
+    except yaml.YAMLError:
+        return raw
+
+
+def apply_override(data: dict[str, Any], assignment: str) -> None:
+    """Apply one ``a.b.c=value`` override in place (list items by index: ``sources.0.path=x``)."""
+    if "=" not in assignment:
+        raise ConfigError(f"--set {assignment!r}: expected dotted.key=value")
+    key, raw = assignment.split("=", 1)
+    parts = [p for p in key.strip().split(".") if p]
+    if not parts:
+        raise ConfigError(f"--set {assignment!r}: empty key")
+    node: Any = data
+    for i, part in enumerate(parts[:-1]):
+        nxt = parts[i + 1]
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                raise ConfigError(f"--set {assignment!r}: no list item {part!r} under {'.'.join(parts[:i]) or 'root'}")
+            node = node[int(part)]
+        else:
+            if part not in node or node[part] is None:
+                node[part] = [] if nxt.isdigit() else {}
+            node = node[part]
+    last = parts[-1]
+    value = _parse_value(raw)
+    if isinstance(node, list):
+        if not last.isdigit() or int(last) >= len(node):
+            raise ConfigError(f"--set {assignment!r}: no list item {last!r}")
+        node[int(last)] = value
+    elif isinstance(node, dict):
+        node[last] = value
+    else:
+        raise ConfigError(f"--set {assignment!r}: {'.'.join(parts[:-1])} is not a mapping")
+
+
+def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    for src in data.get("sources") or []:
+        if not isinstance(src, dict):
+            continue
+        for key in ("path", "users_path", "meta_path"):
+            val = src.get(key)
+            if isinstance(val, str) and val and not Path(val).expanduser().is_absolute():
+                src[key] = str((base / val).resolve())
+            elif isinstance(val, str):
+                src[key] = str(Path(val).expanduser())
+
+
+def _format_validation(err: ValidationError, origin: str) -> str:
+    lines = [f"{origin}: invalid configuration"]
+    for e in err.errors():
+        loc = ".".join(str(x) for x in e["loc"])
+        lines.append(f"  {loc}: {e['msg']}")
+    return "\n".join(lines)
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+    """Read, override and validate a config file. Raises :class:`ConfigError` with a clear message."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read config ({e.strerror or e})") from e
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise ConfigError(f"{where}: not valid YAML ({getattr(e, 'problem', e)})") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping")
+    for assignment in overrides or []:
+        apply_override(data, assignment)
+    _resolve_paths(data, path.resolve().parent)
+    return validate_config(data, str(path))
+
+
+def validate_config(data: dict[str, Any], origin: str = "<config>") -> RunConfig:
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(_format_validation(e, origin)) from e
+
+
+def dump_config(cfg: RunConfig) -> str:
+    return yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

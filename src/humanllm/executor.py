@@ -1,0 +1,153 @@
+"""The stage executor: runs stages in order, skips those whose ``_SUCCESS.json`` matches the
+current configuration, and records counts, fingerprints and wall time for each."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+from rich.console import Console
+
+from humanllm.config import RunConfig, dump_config
+from humanllm.runfolder import RunFolder, SourceCounts, atomic_write_text
+
+
+class StageError(RuntimeError):
+    """A stage that cannot run (missing inputs, bad data); the message says what to do."""
+
+
+@dataclass
+class StageContext:
+    cfg: RunConfig
+    run: RunFolder
+    stage: str
+    console: Console
+
+
+@dataclass
+class StageResult:
+    counts: dict[str, SourceCounts] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: Callable[[StageContext], StageResult]
+    sections: tuple[str, ...]  # config sections the stage depends on
+    inputs: tuple[str, ...]  # upstream stages
+    help: str
+    version: str = "1"
+
+
+def _stage_table() -> list[Stage]:
+    from humanllm.filters.stage import run_filter
+    from humanllm.sources.stage import run_ingest
+
+    return [
+        Stage("ingest", run_ingest, ("sources",), (), "Read the raw files of every source into records/ (+ items/ for Amazon)."),
+        Stage("filter", run_filter, ("sources", "filter"), ("ingest",), "Apply the paper's rule filters: filtered/ + rejects/."),
+    ]
+
+
+STAGES: dict[str, Stage] = {s.name: s for s in _stage_table()}
+
+#: Folder each stage writes (a stage's name is not always its folder's).
+STAGE_DIRS: dict[str, str] = {"ingest": "records", "filter": "filtered"}
+
+
+def stage_dir(name: str) -> str:
+    return STAGE_DIRS.get(name, name)
+
+
+def fingerprint(cfg: RunConfig, stage: Stage) -> str:
+    parts = {"stage": stage.name, "version": stage.version, "config": cfg.section_hash(*stage.sections)}
+    parts["inputs"] = {i: fingerprint(cfg, STAGES[i]) for i in stage.inputs}
+    blob = json.dumps(parts, sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def parse_stage_list(spec: str | None) -> list[str]:
+    if not spec:
+        return list(STAGES)
+    names = [s.strip() for s in spec.split(",") if s.strip()]
+    unknown = [n for n in names if n not in STAGES]
+    if unknown:
+        raise StageError(f"unknown stage(s): {', '.join(unknown)}; available: {', '.join(STAGES)}")
+    order = list(STAGES)
+    return sorted(set(names), key=order.index)
+
+
+def _source_user_counts(run: RunFolder, folder: str) -> dict[str, dict[str, int]]:
+    lf = run.scan(folder)
+    if lf is None:
+        return {}
+    cols = lf.collect_schema().names()
+    if "source" not in cols:
+        return {}
+    aggs = [pl.len().alias("records")]
+    if "user_id" in cols:
+        aggs.append(pl.col("user_id").n_unique().alias("users"))
+    df = lf.group_by("source").agg(aggs).collect()
+    return {row["source"]: {k: int(v) for k, v in row.items() if k != "source"} for row in df.to_dicts()}
+
+
+def run_stages(
+    cfg: RunConfig,
+    run_dir: str | Path,
+    stages: list[str] | None = None,
+    *,
+    force: bool = False,
+    console: Console | None = None,
+) -> dict[str, str]:
+    """Run ``stages`` (default: all) in order. Returns ``{stage: "ran" | "skipped"}``."""
+    console = console or Console(stderr=True)
+    run = RunFolder(Path(run_dir))
+    run.root.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(dump_config(cfg), run.root / "config.yaml")
+    selected = stages or list(STAGES)
+    outcome: dict[str, str] = {}
+    for name in selected:
+        stage = STAGES[name]
+        folder = stage_dir(name)
+        for upstream in stage.inputs:
+            up = run.success(stage_dir(upstream))
+            if up is None or up.get("fingerprint") != fingerprint(cfg, STAGES[upstream]):
+                raise StageError(
+                    f"stage {name!r} needs {upstream!r} to be finished with this config; "
+                    f"run it first (--stages {upstream},{name})"
+                )
+        fp = fingerprint(cfg, stage)
+        done = run.success(folder)
+        if done is not None and done.get("fingerprint") == fp and not force:
+            console.print(f"[dim]· {name}: up to date, skipped[/dim]")
+            outcome[name] = "skipped"
+            continue
+        console.print(f"[bold]▶ {name}[/bold] [dim]{stage.help}[/dim]")
+        run.clear_stage(folder)
+        t0 = time.perf_counter()
+        result = stage.run(StageContext(cfg=cfg, run=run, stage=name, console=console))
+        wall = round(time.perf_counter() - t0, 3)
+        info = {
+            "stage": name,
+            "fingerprint": fp,
+            "config_hash": cfg.section_hash(*stage.sections),
+            "counts": {src: c.as_dict() for src, c in result.counts.items()},
+            "sources": _source_user_counts(run, folder),
+            "wall_s": wall,
+            "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            **result.extra,
+        }
+        run.mark_success(folder, info)
+        total_out = sum(c.records_out for c in result.counts.values())
+        total_rej = sum(c.rejected for c in result.counts.values())
+        console.print(f"[green]✓ {name}[/green]: {total_out:,} out, {total_rej:,} rejected, {wall:.1f}s")
+        outcome[name] = "ran"
+    return outcome

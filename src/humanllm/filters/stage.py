@@ -1,0 +1,72 @@
+"""Stage ``filter``: the rule filters of each source, then the per-user minimum, over ``records/``.
+
+Kept records go to ``filtered/<source>-<bucket>.parquet`` (bucket = hash of user id, so later
+per-user stages can shard by bucket); every dropped record goes to ``rejects/`` with the rule.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from humanllm.executor import StageContext, StageError, StageResult
+from humanllm.filters import get_rules
+from humanllm.records import RECORD_SCHEMA
+from humanllm.runfolder import SourceCounts
+
+DUPLICATE = "all.duplicate_record_id"
+MIN_RECORDS = "all.min_records_per_user"
+
+
+def apply_common_rules(flagged: pl.LazyFrame, min_records_per_user: int) -> pl.LazyFrame:
+    """Duplicate record ids, then the per-user minimum over the records every other rule kept."""
+    reason = pl.col("reason")
+    flagged = flagged.with_columns(
+        pl.when(reason.is_null() & ~pl.col("record_id").is_first_distinct())
+        .then(pl.lit(DUPLICATE))
+        .otherwise(reason)
+        .alias("reason")
+    )
+    kept_per_user = pl.col("reason").is_null().sum().over("user_id")
+    return flagged.with_columns(
+        pl.when(pl.col("reason").is_null() & (kept_per_user < min_records_per_user))
+        .then(pl.lit(MIN_RECORDS))
+        .otherwise(pl.col("reason"))
+        .alias("reason")
+    )
+
+
+def user_bucket(n: int) -> pl.Expr:
+    return (pl.col("user_id").hash(seed=0) % n).alias("_bucket")
+
+
+def run_filter(ctx: StageContext) -> StageResult:
+    result = StageResult()
+    fcfg = ctx.cfg.filter
+    for src in ctx.cfg.sources:
+        name = src.source_name
+        lf = ctx.run.scan("records", f"{name}-")
+        counts = SourceCounts()
+        result.counts[name] = counts
+        if lf is None:
+            ctx.console.print(f"[yellow]filter {name}: ingest produced no records[/yellow]")
+            continue
+        kind = getattr(src, "filter_as", src.kind)
+        try:
+            flagged = get_rules(kind)(lf, fcfg, src)
+        except KeyError as e:
+            raise StageError(f"no rule set for source kind {kind!r}") from e
+        flagged = apply_common_rules(flagged, fcfg.min_records_per_user)
+        df = flagged.collect(engine="streaming")
+        counts.records_in = df.height
+        rejected = df.filter(pl.col("reason").is_not_null())
+        counts.rejected = ctx.run.write_rejects(
+            ctx.stage, name, name, rejected.select("record_id", "reason", *(["detail"] if "detail" in df.columns else []))
+        )
+        kept = df.filter(pl.col("reason").is_null()).select(list(RECORD_SCHEMA)).with_columns(user_bucket(fcfg.user_buckets))
+        counts.records_out = kept.height
+        for (bucket,), part in kept.group_by("_bucket", maintain_order=True):
+            ctx.run.write_shard("filtered", f"{name}-{int(bucket):05d}", part.drop("_bucket").sort("user_id", "created_at"))  # type: ignore[call-overload]
+        ctx.console.print(
+            f"  {name}: {counts.records_in:,} in → {counts.records_out:,} kept, {counts.rejected:,} rejected"
+        )
+    return result
