@@ -16,6 +16,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from humanllm.filters.config import FilterConfig
+from humanllm.llm.config import LLMConfig
 from humanllm.sources.config import SourceConfig
 
 
@@ -31,6 +32,7 @@ class RunConfig(BaseModel):
 
     sources: list[SourceConfig] = Field(min_length=1, description="Input files, one entry per source.")
     filter: FilterConfig = Field(default_factory=FilterConfig)
+    llm: LLMConfig = Field(default_factory=LLMConfig)
 
     @model_validator(mode="after")
     def _unique_source_names(self) -> RunConfig:
