@@ -34,7 +34,7 @@ ForceOpt = Annotated[bool, typer.Option("--force", help="Re-run stages even if t
 
 
 def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/bold red] {message}", highlight=False)
+    err.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from rich.table import Table
 
-from humanllm.executor import STAGES, stage_dir
+from humanllm import executor
 from humanllm.runfolder import RunFolder
 
 
@@ -17,12 +17,12 @@ def collect_stats(run_dir: str | Path) -> dict[str, Any]:
     if not run.root.is_dir():
         raise FileNotFoundError(f"{run_dir}: no such run folder")
     stages: dict[str, dict[str, dict[str, int]]] = {}
-    known = {stage_dir(name): name for name in STAGES}
+    known = {executor.stage_dir(name): name for name in executor.STAGES}
     for folder, info in run.finished_stages():
         name = known.get(folder, info.get("stage", folder))
         sources = info.get("sources") or {}
         stages[name] = {src: {"records": int(v.get("records", 0)), "users": int(v.get("users", 0))} for src, v in sources.items()}
-    order = list(STAGES)
+    order = list(executor.STAGES)
     ordered = dict(sorted(stages.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
     return {"stages": ordered}
 

@@ -1,0 +1,63 @@
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from humanllm import executor
+from humanllm.cli import app
+from tests.test_executor import fake_a, fake_b
+
+runner = CliRunner()
+
+
+def test_every_stage_has_a_command_with_help() -> None:
+    registered = {c.name for c in app.registered_commands}
+    for name in executor.STAGES:
+        assert name in registered, f"stage {name} has no CLI command"
+        result = runner.invoke(app, [name, "--help"])
+        assert result.exit_code == 0, result.output
+        assert "--set" in result.output and "--run-dir" in result.output
+    for name in ("run", "stats"):
+        assert name in registered
+
+
+def test_unknown_stage_is_a_clear_error(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("sources:\n  - {kind: reddit, path: x}\n")
+    result = runner.invoke(app, ["run", str(cfg), "--run-dir", str(tmp_path / "r"), "--stages", "ingest,bogus"])
+    assert result.exit_code == 2
+    assert "unknown stage" in result.output and "bogus" in result.output
+
+
+def test_bad_config_exits_2_with_message(tmp_path: Path) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("sources: []\n")
+    result = runner.invoke(app, ["ingest", str(cfg), "--run-dir", str(tmp_path / "r")])
+    assert result.exit_code == 2
+    assert "c.yaml" in result.output and "sources" in result.output
+
+
+def test_run_and_stats_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    table = {
+        "a": executor.Stage("a", fake_a, ("sources",), (), "stage a"),
+        "b": executor.Stage("b", fake_b, ("sources", "filter"), ("a",), "stage b"),
+    }
+    monkeypatch.setattr(executor, "STAGES", table)
+    monkeypatch.setattr(executor, "STAGE_DIRS", {})
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("sources:\n  - {kind: reddit, path: x}\n")
+    run_dir = tmp_path / "run"
+    result = runner.invoke(app, ["run", str(cfg), "--run-dir", str(run_dir), "--set", "filter.reddit.min_score=3"])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(app, ["stats", str(run_dir), "--json"])
+    assert result.exit_code == 0, result.output
+    stats = json.loads(result.stdout)
+    assert stats == {"stages": {"a": {"s": {"records": 10, "users": 3}}, "b": {"s": {"records": 4, "users": 3}}}}
+    table_out = runner.invoke(app, ["stats", str(run_dir)])
+    assert table_out.exit_code == 0 and "records" in table_out.output
+
+
+def test_stats_of_missing_folder(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["stats", str(tmp_path / "nope")])
+    assert result.exit_code == 2 and "no such run folder" in result.output
