@@ -1,0 +1,1 @@
+"""Curation: clean, label, synthesize users / scenarios / social QA, judge, assemble the genome."""
