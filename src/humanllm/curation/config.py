@@ -1,0 +1,70 @@
+"""Configuration of the curation stages (§2.1 rewriting and labels, §2.2 synthesis, §2.3 QC)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Cfg(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LLMStageConfig(_Cfg):
+    """What every LLM stage chooses: a named backend from ``llm.backends`` and its sampling."""
+
+    backend: str = Field(default="embedded", description="Name of a backend in llm.backends.")
+    temperature: float = Field(default=0.7, ge=0, le=2)
+    top_p: float = Field(default=1.0, gt=0, le=1)
+    max_tokens: int = Field(default=1024, gt=0, description="Completion budget per request.")
+    limit: int | None = Field(default=None, ge=1, description="Process at most this many inputs per source (quick runs).")
+
+
+class CleanConfig(LLMStageConfig):
+    max_input_chars: int = Field(default=6000, gt=0, description="Longer records are cut at this many characters before rewriting (noted in meta).")
+
+
+class LabelConfig(LLMStageConfig):
+    max_tokens: int = 128
+    keep_quality: list[str] = Field(default_factory=lambda: ["high"], description="Quality labels kept (the paper: high only).")
+
+
+class UsersConfig(LLMStageConfig):
+    max_tokens: int = 1500
+    context_chars: int = Field(
+        default=12_000,
+        gt=0,
+        description="Budget for a user's concatenated records. Over budget: records are sampled evenly "
+        "across time (always the first and the last), each cut to an equal share, in chronological order.",
+    )
+    persona_max_words: int = Field(default=99, description="Persona: fewer than 100 words.")
+    profile_min_words: int = Field(default=100)
+    profile_max_words: int = Field(default=400)
+
+
+class ScenariosConfig(LLMStageConfig):
+    max_tokens: int = 800
+
+
+class SocialQAConfig(LLMStageConfig):
+    max_tokens: int = 1200
+    per_record: int = Field(default=3, ge=1, le=6, description="QA triplets requested per record (one per type when 3).")
+
+
+class QCConfig(LLMStageConfig):
+    """The judge (the paper: Qwen2.5-72B). Keep an item when overall > min_overall and every other
+    metric > min_other. Every metric is oriented so that HIGHER IS BETTER (a high hallucination
+    score means faithful; a high leakage score means the answer is NOT given away)."""
+
+    temperature: float = 0.0
+    max_tokens: int = 900
+    min_overall: float = Field(default=8, description="Keep when overall > this (the paper: 8).")
+    min_other: float = Field(default=7, description="Keep when every other metric > this (the paper: 7).")
+
+
+class CurationConfig(_Cfg):
+    clean: CleanConfig = Field(default_factory=CleanConfig)
+    label: LabelConfig = Field(default_factory=LabelConfig)
+    users: UsersConfig = Field(default_factory=UsersConfig)
+    scenarios: ScenariosConfig = Field(default_factory=ScenariosConfig)
+    social_qa: SocialQAConfig = Field(default_factory=SocialQAConfig)
+    qc: QCConfig = Field(default_factory=QCConfig)

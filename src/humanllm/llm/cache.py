@@ -1,0 +1,246 @@
+"""The request cache: one SQLite file per run folder (``llm-cache.sqlite``), one row per request.
+
+A row is keyed by :func:`request_key`, the sha256 of everything that determines the reply: model
+id, rendered messages, sampling parameters (seed included), JSON schema and prompt version. It
+holds what came back, failures included (an invalid reply, a permanent error, retries exhausted),
+so a re-run of a finished stage reproduces results *and* rejects without asking again.
+
+Durability: the file is in WAL mode. All writes go through one writer thread and one connection,
+committed in small groups (at most ``commit_interval_s`` after a reply arrives, or every
+``max_batch`` rows). A process killed with SIGKILL loses at most the replies of that last
+interval, which are simply asked again; committed rows and the file itself are never damaged
+(WAL with ``synchronous=NORMAL`` is durable against process crashes, not against power loss).
+Several processes may share one file: SQLite serialises their writers (``busy_timeout``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from humanllm.llm.base import ChatRequest
+
+CACHE_FILE = "llm-cache.sqlite"
+
+_COLUMNS = (
+    "key", "status", "reason", "text", "parsed", "finish_reason", "prompt_tokens",
+    "completion_tokens", "error", "attempts", "model", "stage", "item_id", "created_at",
+)  # fmt: skip
+_CREATE = """
+CREATE TABLE IF NOT EXISTS replies (
+    key TEXT PRIMARY KEY,
+    status TEXT NOT NULL,          -- ok | invalid | permanent | transient
+    reason TEXT,                   -- reject reason of a failure, e.g. llm.schema
+    text TEXT,                     -- raw reply text (null when no reply came back)
+    parsed TEXT,                   -- validated object as JSON (status ok)
+    finish_reason TEXT,
+    prompt_tokens INTEGER NOT NULL DEFAULT 0,
+    completion_tokens INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    attempts INTEGER NOT NULL DEFAULT 1,   -- HTTP attempts spent on this request
+    model TEXT, stage TEXT, item_id TEXT,
+    created_at REAL NOT NULL
+) WITHOUT ROWID
+"""
+
+
+def request_key(model_id: str, request: ChatRequest, prompt_version: str) -> str:
+    """sha256 over model id, messages, sampling (with seed), schema (+ name) and prompt version."""
+    blob = json.dumps(
+        [
+            model_id,
+            request.messages,
+            request.sampling.key(),
+            request.json_schema,
+            request.schema_name,
+            prompt_version,
+        ],
+        ensure_ascii=False,
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass(frozen=True)
+class CachedReply:
+    key: str
+    status: str  # "ok" | "invalid" | "permanent" | "transient"
+    text: str | None = None
+    parsed: Any = None
+    finish_reason: str | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    error: str | None = None
+    reason: str | None = None
+    attempts: int = 1
+    model: str = ""
+    stage: str = ""
+    item_id: str = ""
+    created_at: float = 0.0
+
+    def row(self) -> tuple[Any, ...]:
+        parsed = None if self.parsed is None else json.dumps(self.parsed, ensure_ascii=False)
+        return (
+            self.key, self.status, self.reason, self.text, parsed, self.finish_reason,
+            self.prompt_tokens, self.completion_tokens, self.error, self.attempts, self.model,
+            self.stage, self.item_id, self.created_at or time.time(),
+        )  # fmt: skip
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> CachedReply:
+        d = dict(zip(_COLUMNS, row, strict=True))
+        d["parsed"] = None if d["parsed"] is None else json.loads(d["parsed"])
+        return cls(**d)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=NORMAL")
+    return conn
+
+
+class _Flush:
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+_STOP = object()
+
+
+class RequestCache:
+    """Thread- and asyncio-safe: ``put`` never blocks; reads use their own connection."""
+
+    def __init__(self, path: str | Path, *, commit_interval_s: float = 0.05, max_batch: int = 256) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.commit_interval_s = commit_interval_s
+        self.max_batch = max_batch
+        self._reader = _connect(self.path)
+        self._reader.execute(_CREATE)
+        self._read_lock = threading.Lock()
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._error: BaseException | None = None
+        self._closed = False
+        self._writer = threading.Thread(target=self._write_loop, name="llm-cache-writer", daemon=True)
+        self._writer.start()
+
+    @classmethod
+    def in_run(cls, run_root: str | Path, **kw: Any) -> RequestCache:
+        """The cache of a run folder: ``<run>/llm-cache.sqlite``."""
+        return cls(Path(run_root) / CACHE_FILE, **kw)
+
+    # --- reads ---------------------------------------------------------------------------
+    def get(self, key: str) -> CachedReply | None:
+        with self._read_lock:
+            row = self._reader.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM replies WHERE key = ?", (key,)
+            ).fetchone()
+        return None if row is None else CachedReply.from_row(row)
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, CachedReply]:
+        keys = list(keys)
+        out: dict[str, CachedReply] = {}
+        for i in range(0, len(keys), 500):
+            chunk = keys[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            with self._read_lock:
+                rows = self._reader.execute(
+                    f"SELECT {', '.join(_COLUMNS)} FROM replies WHERE key IN ({marks})", chunk
+                ).fetchall()
+            for row in rows:
+                reply = CachedReply.from_row(row)
+                out[reply.key] = reply
+        return out
+
+    def __len__(self) -> int:
+        with self._read_lock:
+            (n,) = self._reader.execute("SELECT count(*) FROM replies").fetchone()
+        return int(n)
+
+    # --- writes --------------------------------------------------------------------------
+    def put(self, reply: CachedReply) -> None:
+        """Queue one reply; it is committed within ``commit_interval_s`` (replaces an older row)."""
+        self._check()
+        self._queue.put(reply)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until every reply queued so far is committed."""
+        self._check()
+        marker = _Flush()
+        self._queue.put(marker)
+        if not marker.done.wait(timeout):
+            raise TimeoutError(f"{self.path}: cache flush timed out")
+        self._check()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._writer.join()
+        with self._read_lock:
+            self._reader.close()
+        if self._error is not None:
+            raise RuntimeError(f"{self.path}: the cache writer failed: {self._error}") from self._error
+
+    def __enter__(self) -> RequestCache:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise RuntimeError(f"{self.path}: the cache writer failed: {self._error}") from self._error
+        if self._closed:
+            raise RuntimeError(f"{self.path}: the cache is closed")
+
+    def _write_loop(self) -> None:
+        conn = _connect(self.path)
+        sql = f"INSERT OR REPLACE INTO replies ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))})"
+        stop = False
+        while not stop:
+            first = self._queue.get()
+            batch: list[tuple[Any, ...]] = []
+            markers: list[_Flush] = []
+            deadline = time.monotonic() + self.commit_interval_s
+            item = first
+            while True:
+                if item is _STOP:
+                    stop = True
+                elif isinstance(item, _Flush):
+                    markers.append(item)
+                else:
+                    batch.append(item.row())
+                if stop or markers or len(batch) >= self.max_batch:
+                    break
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                try:
+                    item = self._queue.get(timeout=left)
+                except queue.Empty:
+                    break
+            if batch and self._error is None:
+                try:
+                    conn.execute("BEGIN IMMEDIATE")
+                    conn.executemany(sql, batch)
+                    conn.execute("COMMIT")
+                except BaseException as e:  # surfaced to the caller by the next put/flush/close
+                    self._error = e
+                    if conn.in_transaction:
+                        conn.execute("ROLLBACK")
+            for m in markers:
+                m.done.set()
+        conn.close()
