@@ -1,9 +1,131 @@
-"""Rule filters for amazon (placeholder until the reader/rules land)."""
+"""The paper's Amazon rules (§2.1): drop reviews shorter than 100 characters, then a k-core to a
+fixed point: items with >= 3 purchase records (reviews), users with >= 8.
+
+Reasons: ``amazon.min_chars``; ``amazon.no_item`` (meta has no ``parent_asin``, so the review
+cannot take part in the k-core; only possible for a generic JSONL source filtered as Amazon);
+``amazon.kcore_item`` / ``amazon.kcore_user``: the k-core rule that removed the review, in the
+round where it went (``detail`` says ``k-core round N``).
+
+k-core (:func:`kcore`): user and item ids are integer-encoded once (``cast(pl.Categorical)``,
+so strings are hashed a single time), then each round counts reviews per item over the rows
+still alive (``pl.len().over``), drops the rows of items below the minimum, counts per user
+over what is left, drops the rows of users below theirs, and shrinks the working frame to the
+survivors; it stops when a round removes nothing. The result is the unique maximal sub-multigraph
+in which every item has >= ``min_item_records`` rows and every user >= ``min_user_records``
+(the order of the two steps changes only which rule is named). Only reviews that passed the
+length rule take part, and a repeated record_id counts once (the copies are dropped by the
+filter stage as duplicates). Cost: O(rows) per round over three UInt32 columns (row, user,
+item) plus the per-row outcome, about 20 bytes a row; 5M synthetic string-id reviews took
+0.8 s (Zipf-distributed ids) to 1.8 s (uniform ids) with 2 threads, under 300 MB above the
+input. :func:`flag` materialises the records (the k-core is iterative), as the stage does anyway.
+"""
 
 from __future__ import annotations
 
 import polars as pl
 
+from humanllm.filters import first_reason
+from humanllm.filters.config import FilterConfig
 
-def flag(records: pl.LazyFrame, rules: object, source: object) -> pl.LazyFrame:
-    raise NotImplementedError("amazon rules")
+#: The top-level ``parent_asin`` of a record's meta JSON (the reader writes it as the first key).
+ITEM_ID = r'"parent_asin":\s*"((?:[^"\\]|\\.)*)"'
+KEEP, BY_ITEM, BY_USER = 0, 1, 2
+
+
+def _encode(frame: pl.LazyFrame, name: str) -> pl.Expr:
+    dtype = frame.collect_schema()[name]
+    col = pl.col(name)
+    if dtype.is_integer():
+        return col.alias(name)
+    if dtype != pl.String:
+        col = col.cast(pl.String)
+    return col.cast(pl.Categorical).to_physical().alias(name)
+
+
+def kcore_rounds(
+    pairs: pl.LazyFrame | pl.DataFrame, min_item_records: int, min_user_records: int
+) -> pl.DataFrame:
+    """Columns ``rule`` (0 kept, 1 removed by the item rule, 2 by the user rule) and ``round``
+    (1-based round of the removal, 0 when kept), one row per row of ``pairs``, same order.
+    A null id is one id of its own kind (all null users together)."""
+    lf = pairs.lazy()
+    work = lf.select(
+        pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
+        _encode(lf, "user_id"),
+        _encode(lf, "item_id"),
+    ).collect()
+    n = work.height
+    rule = pl.repeat(KEEP, n, dtype=pl.UInt8, eager=True).alias("rule")
+    rounds = pl.repeat(0, n, dtype=pl.UInt32, eager=True).alias("round")
+    steps = (("item_id", min_item_records, BY_ITEM), ("user_id", min_user_records, BY_USER))
+    r = 0
+    while work.height:
+        r += 1
+        removed_any = False
+        for key, minimum, code in steps:
+            work = work.with_columns((pl.len().over(key) < minimum).alias("_drop"))
+            gone = work.filter("_drop")["row"]
+            if gone.len():
+                removed_any = True
+                rule.scatter(gone, code)
+                rounds.scatter(gone, r)
+                work = work.filter(~pl.col("_drop"))
+        if not removed_any:
+            break
+    return pl.DataFrame([rule, rounds])
+
+
+def kcore(
+    pairs: pl.LazyFrame | pl.DataFrame, min_item_records: int, min_user_records: int
+) -> pl.Series:
+    """k-core to a fixed point over ``pairs`` (columns ``user_id``, ``item_id``, one row per
+    review). Returns a Boolean Series, True = kept, same length and order as ``pairs``."""
+    rule = kcore_rounds(pairs, min_item_records, min_user_records)["rule"]
+    return (rule == KEEP).alias("kept")
+
+
+def flag(records: pl.LazyFrame, rules: FilterConfig, source: object) -> pl.LazyFrame:
+    cfg = rules.amazon
+    item = pl.col("meta").str.extract(ITEM_ID, 1)
+    df = (
+        records.with_columns(
+            first_reason(
+                [
+                    (
+                        "amazon.min_chars",
+                        pl.col("text").fill_null("").str.len_chars() < cfg.min_chars,
+                    ),
+                    ("amazon.no_item", item.is_null()),
+                ]
+            ),
+            item.alias("_item"),
+        )
+        .with_row_index("_row")
+        .collect()
+    )
+    counted = df.filter(pl.col("reason").is_null() & pl.col("record_id").is_first_distinct())
+    pairs = counted.select("user_id", pl.col("_item").alias("item_id"))
+    outcome = kcore_rounds(pairs, cfg.min_item_records, cfg.min_user_records)
+    kcore_reason = (
+        pl.when(pl.col("rule") == BY_ITEM)
+        .then(pl.lit("amazon.kcore_item"))
+        .when(pl.col("rule") == BY_USER)
+        .then(pl.lit("amazon.kcore_user"))
+    )
+    decided = (
+        counted.select("_row")
+        .with_columns(outcome["rule"], outcome["round"])
+        .select(
+            "_row",
+            kcore_reason.alias("_kcore"),
+            pl.when(pl.col("rule") != KEEP)
+            .then(pl.format("k-core round {}", "round"))
+            .alias("detail"),
+        )
+    )
+    return (
+        df.join(decided, on="_row", how="left", maintain_order="left")
+        .with_columns(pl.coalesce("reason", "_kcore").alias("reason"))
+        .drop("_row", "_item", "_kcore")
+        .lazy()
+    )

@@ -19,11 +19,15 @@ class RedditRules(_Group):
 class TwitterRules(_Group):
     min_chars: int = Field(default=300, description="Keep tweets whose normalised text has >= this many characters.")
     extra_brands: list[str] = Field(default_factory=list, description="More user names to drop as corporate/brand accounts.")
+    brand_min_followers: int = Field(default=100_000, ge=0, description="A verified account with at least this many followers and brand words in its description is a brand.")
+    max_hashtags: int = Field(default=5, ge=1, description="A tweet with at least this many hashtags is advertisement-like.")
+    max_links: int = Field(default=3, ge=1, description="A tweet with at least this many links is advertisement-like.")
 
 
 class BloggerRules(_Group):
     min_chars: int = Field(default=300, description="Keep posts whose normalised text has >= this many characters.")
     require_first_person: bool = Field(default=True, description="Drop posts without a first-person pronoun.")
+    lowercase_i: bool = Field(default=True, description="Count a standalone lower-case 'i' as the pronoun (informal writing).")
 
 
 class AmazonRules(_Group):

@@ -6,10 +6,9 @@ holds what came back, failures included (an invalid reply, a permanent error, re
 so a re-run of a finished stage reproduces results *and* rejects without asking again.
 
 Durability: the file is in WAL mode. All writes go through one writer thread and one connection,
-committed in small groups (at most ``commit_interval_s`` after a reply arrives, or every
-``max_batch`` rows). A process killed with SIGKILL loses at most the replies of that last
-interval, which are simply asked again; committed rows and the file itself are never damaged
-(WAL with ``synchronous=NORMAL`` is durable against process crashes, not against power loss).
+committed in small groups, at most ``commit_interval_s`` (50 ms) after a reply arrives. A process
+killed with SIGKILL loses at most the replies of that last interval, which are simply asked again;
+committed rows and the file itself are never damaged (WAL with ``synchronous=NORMAL`` is durable against process crashes, not against power loss).
 Several processes may share one file: SQLite serialises their writers (``busy_timeout``).
 """
 
@@ -26,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from humanllm.llm.base import ChatRequest
+from humanllm.llm.base import ChatRequest, Sampling
 
 CACHE_FILE = "llm-cache.sqlite"
 
@@ -52,22 +51,43 @@ CREATE TABLE IF NOT EXISTS replies (
 """
 
 
+class KeyBuilder:
+    """Builds request keys for one (model, schema, prompt version); the static part is hashed once.
+
+    key = sha256(json([sha256(json([model_id, json_schema, schema_name, prompt_version])),
+                       messages, sampling]))    with sampling = temperature, top_p, max_tokens, seed
+    """
+
+    def __init__(
+        self,
+        model_id: str,
+        json_schema: dict[str, Any] | None,
+        schema_name: str,
+        prompt_version: str,
+    ) -> None:
+        static = json.dumps(
+            [model_id, json_schema, schema_name, prompt_version],
+            ensure_ascii=False,
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        self._static = hashlib.sha256(static.encode("utf-8", "surrogatepass")).hexdigest()
+
+    def key(self, messages: tuple[tuple[str, str], ...], sampling: Sampling) -> str:
+        blob = json.dumps(
+            [self._static, messages, sampling.key()],
+            ensure_ascii=False,
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 def request_key(model_id: str, request: ChatRequest, prompt_version: str) -> str:
-    """sha256 over model id, messages, sampling (with seed), schema (+ name) and prompt version."""
-    blob = json.dumps(
-        [
-            model_id,
-            request.messages,
-            request.sampling.key(),
-            request.json_schema,
-            request.schema_name,
-            prompt_version,
-        ],
-        ensure_ascii=False,
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(blob.encode("utf-8", "surrogatepass")).hexdigest()
+    """The cache key of ``request``: model id, messages, sampling (seed included), schema and name,
+    prompt version (see :class:`KeyBuilder`)."""
+    builder = KeyBuilder(model_id, request.json_schema, request.schema_name, prompt_version)
+    return builder.key(request.messages, request.sampling)
 
 
 @dataclass(frozen=True)
@@ -121,18 +141,20 @@ _STOP = object()
 class RequestCache:
     """Thread- and asyncio-safe: ``put`` never blocks; reads use their own connection."""
 
-    def __init__(self, path: str | Path, *, commit_interval_s: float = 0.05, max_batch: int = 256) -> None:
+    def __init__(self, path: str | Path, *, commit_interval_s: float = 0.05) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.commit_interval_s = commit_interval_s
-        self.max_batch = max_batch
         self._reader = _connect(self.path)
         self._reader.execute(_CREATE)
         self._read_lock = threading.Lock()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._error: BaseException | None = None
+        self._urgent = threading.Event()
         self._closed = False
-        self._writer = threading.Thread(target=self._write_loop, name="llm-cache-writer", daemon=True)
+        self._writer = threading.Thread(
+            target=self._write_loop, name="llm-cache-writer", daemon=True
+        )
         self._writer.start()
 
     @classmethod
@@ -179,6 +201,7 @@ class RequestCache:
         self._check()
         marker = _Flush()
         self._queue.put(marker)
+        self._urgent.set()
         if not marker.done.wait(timeout):
             raise TimeoutError(f"{self.path}: cache flush timed out")
         self._check()
@@ -188,11 +211,14 @@ class RequestCache:
             return
         self._closed = True
         self._queue.put(_STOP)
+        self._urgent.set()
         self._writer.join()
         with self._read_lock:
             self._reader.close()
         if self._error is not None:
-            raise RuntimeError(f"{self.path}: the cache writer failed: {self._error}") from self._error
+            raise RuntimeError(
+                f"{self.path}: the cache writer failed: {self._error}"
+            ) from self._error
 
     def __enter__(self) -> RequestCache:
         return self
@@ -202,45 +228,41 @@ class RequestCache:
 
     def _check(self) -> None:
         if self._error is not None:
-            raise RuntimeError(f"{self.path}: the cache writer failed: {self._error}") from self._error
+            raise RuntimeError(
+                f"{self.path}: the cache writer failed: {self._error}"
+            ) from self._error
         if self._closed:
             raise RuntimeError(f"{self.path}: the cache is closed")
 
     def _write_loop(self) -> None:
+        # Wake once per interval, not once per reply: the writer sleeps while a batch gathers, so
+        # a put() from the event loop is a plain append and the GIL is not handed back and forth.
         conn = _connect(self.path)
-        sql = f"INSERT OR REPLACE INTO replies ({', '.join(_COLUMNS)}) VALUES ({','.join('?' * len(_COLUMNS))})"
+        cols = ", ".join(_COLUMNS)
+        sql = f"INSERT OR REPLACE INTO replies ({cols}) VALUES ({','.join('?' * len(_COLUMNS))})"
         stop = False
         while not stop:
-            first = self._queue.get()
-            batch: list[tuple[Any, ...]] = []
-            markers: list[_Flush] = []
-            deadline = time.monotonic() + self.commit_interval_s
-            item = first
+            items = [self._queue.get()]
+            if not isinstance(items[0], _Flush) and items[0] is not _STOP:
+                self._urgent.wait(self.commit_interval_s)  # flush() and close() cut this short
+            self._urgent.clear()
             while True:
-                if item is _STOP:
-                    stop = True
-                elif isinstance(item, _Flush):
-                    markers.append(item)
-                else:
-                    batch.append(item.row())
-                if stop or markers or len(batch) >= self.max_batch:
-                    break
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
                 try:
-                    item = self._queue.get(timeout=left)
+                    items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            if batch and self._error is None:
+            rows = [it.row() for it in items if isinstance(it, CachedReply)]
+            stop = any(it is _STOP for it in items)
+            if rows and self._error is None:
                 try:
                     conn.execute("BEGIN IMMEDIATE")
-                    conn.executemany(sql, batch)
+                    conn.executemany(sql, rows)
                     conn.execute("COMMIT")
                 except BaseException as e:  # surfaced to the caller by the next put/flush/close
                     self._error = e
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
-            for m in markers:
-                m.done.set()
+            for it in items:
+                if isinstance(it, _Flush):
+                    it.done.set()
         conn.close()

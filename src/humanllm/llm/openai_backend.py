@@ -50,7 +50,9 @@ def _api_key(cfg: OpenAIBackendConfig) -> str:
         return DUMMY_KEY
     key = os.environ.get(cfg.api_key_env)
     if not key:
-        raise ValueError(f"openai backend {cfg.model!r}: environment variable {cfg.api_key_env} is not set")
+        raise ValueError(
+            f"openai backend {cfg.model!r}: environment variable {cfg.api_key_env} is not set"
+        )
     return key
 
 
@@ -109,9 +111,18 @@ class OpenAIBackend:
         if s.seed is not None:
             kwargs["seed"] = s.seed
         if self.cfg.json_schema and request.json_schema is not None:
-            kwargs["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": request.schema_name, "schema": request.json_schema, "strict": True},
+            # Sent through extra_body: the same JSON on the wire, but the SDK does not walk every
+            # key of the schema looking for TypedDict aliases (about 1 ms of CPU per request for a
+            # mid-size schema, a third of the client's cost at high concurrency).
+            kwargs["extra_body"] = {
+                "response_format": {
+                    "type": "json_schema",
+                    "json_schema": {
+                        "name": request.schema_name,
+                        "schema": request.json_schema,
+                        "strict": True,
+                    },
+                }
             }
         return kwargs
 
@@ -127,7 +138,9 @@ class OpenAIBackend:
             status = e.status_code
             msg = f"HTTP {status}: {e.message}"
             if status in _TRANSIENT_STATUS or status >= 500:
-                raise TransientError(msg, retry_after=retry_after_seconds(e.response.headers)) from e
+                raise TransientError(
+                    msg, retry_after=retry_after_seconds(e.response.headers)
+                ) from e
             raise PermanentError(msg) from e
         except openai.APIResponseValidationError as e:
             raise TransientError(f"malformed response: {e}") from e

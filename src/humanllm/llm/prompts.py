@@ -36,6 +36,7 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -74,13 +75,13 @@ class PromptTemplate:
         """``name@version``: what a stage records in ``_SUCCESS.json`` and the cache key."""
         return f"{self.name}@{self.version}"
 
-    @property
+    @cached_property
     def digest(self) -> str:
         """Hash of the template's content (changes whenever the file's text does)."""
         blob = json.dumps([self.name, self.version, self.sections], separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
-    @property
+    @cached_property
     def fields(self) -> tuple[str, ...]:
         names: dict[str, None] = {}
         for _, text in self.sections:
@@ -135,7 +136,9 @@ def package_template(package: str, filename: str) -> PromptTemplate:
     """A template shipped inside a package: ``package_template("humanllm.curation", "prompts/clean.v1.txt")``."""
     res = resources.files(package).joinpath(filename)
     return parse_template(
-        res.read_text(encoding="utf-8"), name=filename.rsplit("/", 1)[-1].split(".")[0], source=f"{package}:{filename}"
+        res.read_text(encoding="utf-8"),
+        name=filename.rsplit("/", 1)[-1].split(".")[0],
+        source=f"{package}:{filename}",
     )
 
 
@@ -151,7 +154,9 @@ def _as_text(value: Any) -> str:
 
 def fence_code(template: PromptTemplate, values: dict[str, str]) -> str:
     """The deterministic fence code of one render: never a substring of any value (any case)."""
-    seed = json.dumps([template.digest, sorted(values.items())], ensure_ascii=False, separators=(",", ":"))
+    seed = json.dumps(
+        [template.digest, sorted(values.items())], ensure_ascii=False, separators=(",", ":")
+    )
     haystack = "\n".join(values.values()).lower()
     counter = 0
     while True:
@@ -189,7 +194,9 @@ def render(template: PromptTemplate, **fields: Any) -> Messages:
         fenced_any = True
         return _fence(m.group(2), value, code)
 
-    messages = [(role, _PLACEHOLDER.sub(fill, text).strip("\n")) for role, text in template.sections]
+    messages = [
+        (role, _PLACEHOLDER.sub(fill, text).strip("\n")) for role, text in template.sections
+    ]
     if fenced_any:
         notice = FENCE_NOTICE.format(code=code)
         if messages and messages[0][0] == "system":

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -17,7 +16,9 @@ class TokenBucket:
     """Refills ``rate_per_s`` units a second up to ``capacity``. A take larger than the capacity
     waits for a full bucket and leaves it in debt, so huge requests are slowed, never stuck."""
 
-    def __init__(self, rate_per_s: float, capacity: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, rate_per_s: float, capacity: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         if rate_per_s <= 0 or capacity <= 0:
             raise ValueError("rate and capacity must be positive")
         self.rate = rate_per_s
@@ -73,19 +74,44 @@ class RateLimiter:
     ) -> None:
         self._sem = asyncio.Semaphore(max_concurrency)
         self._requests = (
-            TokenBucket(requests_per_minute / 60, max(1.0, requests_per_minute / 60)) if requests_per_minute else None
+            TokenBucket(requests_per_minute / 60, max(1.0, requests_per_minute / 60))
+            if requests_per_minute
+            else None
         )
-        self._tokens = TokenBucket(tokens_per_minute / 60, max(1.0, tokens_per_minute / 60)) if tokens_per_minute else None
+        self._tokens = (
+            TokenBucket(tokens_per_minute / 60, max(1.0, tokens_per_minute / 60))
+            if tokens_per_minute
+            else None
+        )
 
     @property
     def limits_tokens(self) -> bool:
         return self._tokens is not None
 
-    @asynccontextmanager
-    async def slot(self, est_tokens: int = 0) -> AsyncIterator[Slot]:
-        async with self._sem:
-            if self._requests is not None:
-                await self._requests.take(1)
-            if self._tokens is not None and est_tokens > 0:
-                await self._tokens.take(est_tokens)
-            yield Slot(est_tokens, self._tokens)
+    def slot(self, est_tokens: int = 0) -> _SlotContext:
+        return _SlotContext(self, est_tokens)
+
+
+class _SlotContext:
+    """A plain async context manager (cheaper than ``@asynccontextmanager`` on the hot path)."""
+
+    __slots__ = ("_est", "_limiter")
+
+    def __init__(self, limiter: RateLimiter, est_tokens: int) -> None:
+        self._limiter, self._est = limiter, est_tokens
+
+    async def __aenter__(self) -> Slot:
+        lim = self._limiter
+        await lim._sem.acquire()
+        try:
+            if lim._requests is not None:
+                await lim._requests.take(1)
+            if lim._tokens is not None and self._est > 0:
+                await lim._tokens.take(self._est)
+        except BaseException:
+            lim._sem.release()
+            raise
+        return Slot(self._est, lim._tokens)
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._limiter._sem.release()

@@ -78,6 +78,8 @@ def parse_reply(
     if validate is not None:
         try:
             validate(obj, item)
-        except Exception as e:  # a failed check is a verdict on this reply, never a crash of the run
+        except (
+            Exception
+        ) as e:  # a failed check is a verdict on this reply, never a crash of the run
             return None, VALIDATE, f"{type(e).__name__}: {e}"
     return obj, None, None

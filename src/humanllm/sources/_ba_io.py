@@ -2,11 +2,14 @@
 
 * :func:`iter_lines` streams the lines of a ``.jsonl``, ``.jsonl.gz`` or ``.jsonl.zst`` file in
   bounded memory (one compressed block plus the longest line). A gzip/zstd stream that ends early
-  or is corrupt raises :class:`StreamError` naming the file and the last complete line; the
+  or is corrupt raises :class:`StreamError` naming the file and the last complete line
+  (reason ``parse.truncated_file`` or ``parse.corrupt_file``); the
   lines before it have already been yielded, so the caller keeps them and writes one reject.
   Lines that are not valid UTF-8 are decoded with U+FFFD replacement and marked ``bad_utf8``.
 * :func:`iter_objects` parses each line as a JSON object, turning a bad line into a reject.
-* :class:`Batch` gathers records and rejects column-wise and hands them out as a :class:`Chunk`.
+* :class:`Batch` gathers records and rejects column-wise and hands them out as a :class:`Chunk`,
+  normalising ``text`` and ``title`` column-wise (:func:`~humanllm.records.normalize_expr`; an
+  empty title becomes null).
 * :class:`FieldError` and the ``want_*`` checks give a reason and a message for a field that is
   missing or of the wrong type.
 """
@@ -23,7 +26,7 @@ from typing import Any
 import polars as pl
 import zstandard
 
-from humanllm.records import RECORD_SCHEMA, normalize_text
+from humanllm.records import RECORD_SCHEMA, normalize_expr
 from humanllm.sources import Chunk, SourceError
 
 JSONL_PATTERNS = ("*.jsonl", "*.jsonl.gz", "*.jsonl.zst")
@@ -98,11 +101,17 @@ def iter_lines(path: Path) -> Iterator[tuple[int, str, bool]]:
             line_no += 1
             yield _decode(b"".join(pending), line_no)
     except OSError as e:  # includes gzip header errors; the file could not be read
-        raise StreamError(f"{path}: cannot read after line {line_no} ({e})", "parse.unreadable_file") from e
-    except (EOFError, zlib.error, zstandard.ZstdError) as e:
         raise StreamError(
-            f"{path}: compressed data is truncated or corrupt after line {line_no} ({e})",
+            f"{path}: cannot read after line {line_no} ({e})", "parse.unreadable_file"
+        ) from e
+    except EOFError as e:
+        raise StreamError(
+            f"{path}: compressed data ends early (truncated file) after line {line_no} ({e})",
             "parse.truncated_file",
+        ) from e
+    except (zlib.error, zstandard.ZstdError) as e:
+        raise StreamError(
+            f"{path}: compressed data is corrupt after line {line_no} ({e})", "parse.corrupt_file"
         ) from e
 
 
@@ -134,13 +143,25 @@ def iter_objects(path: Path) -> Iterator[Parsed]:
         try:
             obj = json.loads(text)
         except json.JSONDecodeError as e:
-            yield Parsed(line_no, None, bad, "parse.bad_json", f"{path}:{line_no}: {e.msg} (column {e.colno})")
+            yield Parsed(
+                line_no,
+                None,
+                bad,
+                "parse.bad_json",
+                f"{path}:{line_no}: {e.msg} (column {e.colno})",
+            )
             continue
         except (ValueError, RecursionError) as e:
             yield Parsed(line_no, None, bad, "parse.bad_json", f"{path}:{line_no}: {e}")
             continue
         if not isinstance(obj, dict):
-            yield Parsed(line_no, None, bad, "parse.not_object", f"{path}:{line_no}: a JSON {type(obj).__name__}, not an object")
+            yield Parsed(
+                line_no,
+                None,
+                bad,
+                "parse.not_object",
+                f"{path}:{line_no}: a JSON {type(obj).__name__}, not an object",
+            )
             continue
         yield Parsed(line_no, obj, bad)
 
@@ -186,10 +207,15 @@ def want_str(obj: dict[str, Any], key: str, *, required: bool, ids: bool = False
         return value
     if ids and isinstance(value, int) and not isinstance(value, bool):
         return str(value)
-    raise FieldError("parse.bad_type", f"field {key!r} must be a string, got {type(value).__name__} {_show(value)}")
+    raise FieldError(
+        "parse.bad_type",
+        f"field {key!r} must be a string, got {type(value).__name__} {_show(value)}",
+    )
 
 
-def want_number(obj: dict[str, Any], key: str, *, required: bool, integer: bool = False) -> float | int | None:
+def want_number(
+    obj: dict[str, Any], key: str, *, required: bool, integer: bool = False
+) -> float | int | None:
     value = lookup(obj, key)
     if value is _MISSING or value is None:
         if required:
@@ -198,7 +224,10 @@ def want_number(obj: dict[str, Any], key: str, *, required: bool, integer: bool 
     ok = isinstance(value, int) or (not integer and isinstance(value, float))
     if isinstance(value, bool) or not ok:
         kind = "an integer" if integer else "a number"
-        raise FieldError("parse.bad_type", f"field {key!r} must be {kind}, got {type(value).__name__} {_show(value)}")
+        raise FieldError(
+            "parse.bad_type",
+            f"field {key!r} must be {kind}, got {type(value).__name__} {_show(value)}",
+        )
     return value
 
 
@@ -207,7 +236,10 @@ def want_bool(obj: dict[str, Any], key: str) -> bool | None:
     if value is _MISSING or value is None:
         return None
     if not isinstance(value, bool):
-        raise FieldError("parse.bad_type", f"field {key!r} must be true/false, got {type(value).__name__} {_show(value)}")
+        raise FieldError(
+            "parse.bad_type",
+            f"field {key!r} must be true/false, got {type(value).__name__} {_show(value)}",
+        )
     return value
 
 
@@ -229,16 +261,26 @@ class Batch:
     source: str
     size: int
     cols: dict[str, list[Any]] = field(default_factory=lambda: {k: [] for k in RECORD_SCHEMA})
-    rej: dict[str, list[str]] = field(default_factory=lambda: {"record_id": [], "reason": [], "detail": []})
+    rej: dict[str, list[str]] = field(
+        default_factory=lambda: {"record_id": [], "reason": [], "detail": []}
+    )
 
-    def add(self, record_id: str, user_id: str, micros: int | None, text: str, title: str | None, meta: dict[str, Any]) -> None:
+    def add(
+        self,
+        record_id: str,
+        user_id: str,
+        micros: int | None,
+        text: str,
+        title: str | None,
+        meta: dict[str, Any],
+    ) -> None:
         c = self.cols
         c["source"].append(self.source)
         c["record_id"].append(record_id)
         c["user_id"].append(user_id)
         c["created_at"].append(micros)
-        c["text"].append(normalize_text(text))
-        c["title"].append(normalize_text(title) if title else None)
+        c["text"].append(text)
+        c["title"].append(title)
         c["meta"].append(json.dumps(meta, ensure_ascii=False))
 
     def reject(self, record_id: str, reason: str, detail: str) -> None:
@@ -254,8 +296,17 @@ class Batch:
 
     def take(self, items: pl.DataFrame | None = None) -> Chunk:
         schema = {**RECORD_SCHEMA, "created_at": pl.Int64()}
-        records = pl.DataFrame(self.cols, schema=schema).with_columns(pl.col("created_at").cast(RECORD_SCHEMA["created_at"]))
-        rejects = pl.DataFrame(self.rej, schema={k: pl.String() for k in self.rej}) if self.rej["record_id"] else None
+        title = normalize_expr(pl.col("title"))
+        records = pl.DataFrame(self.cols, schema=schema).with_columns(
+            pl.col("created_at").cast(RECORD_SCHEMA["created_at"]),
+            normalize_expr(pl.col("text")).alias("text"),
+            pl.when(title != "").then(title).alias("title"),
+        )
+        rejects = (
+            pl.DataFrame(self.rej, schema={k: pl.String() for k in self.rej})
+            if self.rej["record_id"]
+            else None
+        )
         self.cols = {k: [] for k in RECORD_SCHEMA}
         self.rej = {"record_id": [], "reason": [], "detail": []}
         return Chunk(records=records, rejects=rejects, items=items)

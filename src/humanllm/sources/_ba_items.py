@@ -27,7 +27,16 @@ import polars as pl
 from humanllm.records import ITEM_SCHEMA, normalize_text
 from humanllm.sources._ba_io import FieldError, want_str
 
-_COLUMNS = ("parent_asin", "title", "main_category", "categories", "description", "features", "price", "store")
+_COLUMNS = (
+    "parent_asin",
+    "title",
+    "main_category",
+    "categories",
+    "description",
+    "features",
+    "price",
+    "store",
+)
 _NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
 
 
@@ -69,7 +78,9 @@ def parse_item(obj: dict[str, Any]) -> dict[str, Any]:
         "item_id": item_id,
         "title": normalize_text(title) if title else None,
         "main_category": main if isinstance(main, str) or main is None else json.dumps(main),
-        "categories": json.dumps(cats if isinstance(cats, list) else ([] if cats is None else [cats]), ensure_ascii=False),
+        "categories": json.dumps(
+            cats if isinstance(cats, list) else ([] if cats is None else [cats]), ensure_ascii=False
+        ),
         "description": _text(obj.get("description")),
         "features": _text(obj.get("features")),
         "price": price,
@@ -95,7 +106,9 @@ class ItemBuffer:
         if not self.rows:
             return None
         schema = {k: v for k, v in ITEM_SCHEMA.items() if k != "source"}
-        df = pl.DataFrame(self.rows, schema=schema).with_columns(pl.lit(self.source).alias("source"))
+        df = pl.DataFrame(self.rows, schema=schema).with_columns(
+            pl.lit(self.source).alias("source")
+        )
         self.rows = []
         return df.select(list(ITEM_SCHEMA))
 

@@ -135,7 +135,11 @@ def read_file(path: Path, batch: Batch) -> Iterator[Chunk]:
     if "<post>" not in text:
         has_blog = "<Blog>" in text
         reason = "parse.no_posts" if has_blog else "parse.not_blogger_xml"
-        what = "has <Blog> but no <post>" if has_blog else "is not a Blogger XML file (no <Blog>, no <post>)"
+        what = (
+            "has <Blog> but no <post>"
+            if has_blog
+            else "is not a Blogger XML file (no <Blog>, no <post>)"
+        )
         batch.reject(path.name, reason, f"{path}: {what}")
         return
     for index, (body, date_raw, closed) in enumerate(posts(text)):
@@ -149,7 +153,9 @@ def read_file(path: Path, batch: Batch) -> Iterator[Chunk]:
             "encoding": encoding,
             "unclosed_post": not closed,
         }
-        batch.add(f"{uid}-{index}", uid, micros, _URLLINK.sub(" ", body), None, meta)
+        if "urlLink" in body:
+            body = _URLLINK.sub(" ", body)
+        batch.add(f"{uid}-{index}", uid, micros, body, None, meta)
         if batch.full():
             yield batch.take()
 

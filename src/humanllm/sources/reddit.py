@@ -1,11 +1,170 @@
-"""Reader for reddit (placeholder)."""
+"""Reader for Reddit submissions: ``HuggingFaceGECLM/REDDIT_submissions`` Parquet (every column a
+string) and Pushshift-style JSON lines (plain, ``.gz`` or ``.zst``) with the same field names.
+
+Columns are read by name, so files may differ in column set and order. ``id``, ``author``,
+``title`` and ``created_utc`` are required: a Parquet file without one of them is a
+:class:`SourceError` naming the file; a row whose value is missing or does not parse is a reject
+(``parse.missing_field``, ``parse.bad_time``, ``parse.bad_number``) naming ``file:row N`` (Parquet)
+or ``file:N`` (JSONL line). Every other column is optional (null when absent). Stringified nulls
+("", "None", "nan") count as missing.
+
+Record: ``record_id`` = post id, ``user_id`` = author, ``created_at`` from ``created_utc`` (unix
+seconds as int, float or string such as "1.6e9"), ``title`` = normalised title, ``text`` =
+normalised ``title + "\\n\\n" + selftext`` when the post has a body, else the normalised title
+alone (a ``selftext`` of "", "[removed]" or "[deleted]" is not a body). Normalisation is that of
+:mod:`humanllm.records` (entities unescaped, zero-width characters dropped, whitespace collapsed).
+
+``meta`` keys, in this order (the rules read the first five back):
+
+- ``score``, ``num_comments``: int or null (unparseable values are rejected above);
+- ``distinguished``: "moderator" / "admin" / "special" or null;
+- ``selftext_state``: "text" (a body), "empty" (link post), "removed" or "deleted";
+- ``removed_by_category``: Reddit's removal cause ("moderator", "deleted", ...) or null;
+- ``subreddit``, ``url``, ``permalink``, ``domain``, ``author_flair_text``, ``link_flair_text``:
+  string or null;
+- ``over_18``, ``stickied``: bool or null.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
-from humanllm.sources import Chunk
+import polars as pl
+
+from humanllm.sources import Chunk, expand_paths
+from humanllm.sources._rt_io import (
+    PATTERNS,
+    is_parquet,
+    jsonl_batches,
+    parquet_batches,
+    parse_rejects,
+)
+from humanllm.sources._rt_parse import (
+    NULL_WORDS,
+    as_text,
+    bad_value,
+    encode_meta,
+    normalize,
+    nullify,
+    to_bool,
+    to_int,
+    to_utc,
+)
+from humanllm.sources.config import RedditSource
+
+COLUMNS = (
+    "id", "author", "subreddit", "title", "selftext", "created_utc", "score", "num_comments",
+    "distinguished", "over_18", "stickied", "url", "permalink", "removed_by_category",
+    "author_flair_text", "link_flair_text", "domain",
+)  # fmt: skip
+REQUIRED = ("id", "author", "title", "created_utc")
+#: Meta fields the rules read back, with their types (the first keys of ``meta``, in order).
+RULE_FIELDS: dict[str, pl.DataType] = {
+    "score": pl.Int64(),
+    "num_comments": pl.Int64(),
+    "distinguished": pl.String(),
+    "selftext_state": pl.String(),
+    "removed_by_category": pl.String(),
+}
+_OPTIONAL_TEXT = ("subreddit", "url", "permalink", "domain", "author_flair_text", "link_flair_text")
 
 
-def read(cfg: object) -> Iterator[Chunk]:
-    raise NotImplementedError("reddit reader")
+def read(cfg: RedditSource) -> Iterator[Chunk]:
+    """Stream records (and parse rejects) of every file under ``cfg.path``."""
+    for typed, rejects in typed_batches(cfg):
+        yield Chunk(records=to_records(typed, cfg.source_name), rejects=rejects)
+
+
+def typed_batches(cfg: RedditSource) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+    """``(typed, rejects)`` per batch: parsed raw fields, before text normalisation and meta.
+
+    ``typed`` has ``record_id, user_id, created_at, title, selftext`` (raw), ``selftext_state``
+    and the rule fields typed (:data:`RULE_FIELDS`); the other optional columns pass through raw
+    and :func:`to_records` parses them while it finishes the rows. The rule set can run its cheap predicates on it first (see ``filters.reddit.flag_typed``).
+    """
+    for path in expand_paths(cfg.path, PATTERNS):
+        if is_parquet(path):
+            for raw in parquet_batches(path, COLUMNS, REQUIRED, cfg.batch_size):
+                yield _parse(raw, path, "row ")
+        else:
+            for raw, bad in jsonl_batches(path, COLUMNS, cfg.batch_size):
+                typed, rejects = _parse(raw, path, "")
+                yield typed, pl.concat([bad, rejects])
+
+
+def _parse(raw: pl.DataFrame, path: Path, unit: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    s = raw.schema
+    strings = ("id", "author", "distinguished", "removed_by_category")
+    raw = raw.with_columns(
+        *(nullify(as_text(pl.col(c), s[c])).alias(c) for c in strings),
+        as_text(pl.col("title"), s["title"]),
+        as_text(pl.col("selftext"), s["selftext"]),
+        to_utc(raw["created_utc"]).alias("_created"),
+        to_int(pl.col("score"), s["score"]).alias("_score"),
+        to_int(pl.col("num_comments"), s["num_comments"]).alias("_comments"),
+    )
+    body = pl.col("selftext").str.strip_chars()
+    checks = [
+        ("parse.missing_field", pl.col("id").is_null(), "id is missing"),
+        ("parse.missing_field", pl.col("author").is_null(), "author is missing"),
+        ("parse.missing_field", pl.col("title").is_null(), "title is missing"),
+        ("parse.missing_field", nullify(as_text(pl.col("created_utc"), s["created_utc"])).is_null(), "created_utc is missing"),
+        ("parse.bad_time", pl.col("_created").is_null(), "created_utc is not a unix time"),
+        ("parse.bad_number", bad_value(pl.col("score"), pl.col("_score")), "score is not a number"),
+        ("parse.bad_number", bad_value(pl.col("num_comments"), pl.col("_comments")), "num_comments is not a number"),
+    ]
+    record_id = pl.coalesce("id", pl.lit(f"{path.name}:{unit}") + pl.col("_row").cast(pl.String)).alias("record_id")
+    bad = raw.select(pl.any_horizontal([cond for _, cond, _ in checks]).fill_null(True)).to_series()
+    rejects = parse_rejects(raw.filter(bad), checks, record_id, path, unit)
+    typed = (raw.filter(~bad) if rejects.height else raw).select(
+        record_id,
+        pl.col("author").alias("user_id"),
+        pl.col("_created").alias("created_at"),
+        "title",
+        "selftext",
+        pl.when(body.is_in(NULL_WORDS) | body.is_null())
+        .then(pl.lit("empty"))
+        .when(body == "[removed]")
+        .then(pl.lit("removed"))
+        .when(body == "[deleted]")
+        .then(pl.lit("deleted"))
+        .otherwise(pl.lit("text"))
+        .alias("selftext_state"),
+        pl.col("_score").alias("score"),
+        pl.col("_comments").alias("num_comments"),
+        *strings[2:],
+        *_OPTIONAL_TEXT,
+        "over_18",
+        "stickied",
+    )
+    return typed, rejects
+
+
+def to_records(typed: pl.DataFrame, source: str = "reddit") -> pl.DataFrame:
+    """Finish typed rows into the record schema: normalised title and text, ``meta`` JSON."""
+    title = normalize(typed["title"])
+    has_body = typed["selftext_state"] == "text"
+    body = normalize(typed["selftext"].filter(has_body))
+    text = title.clone()
+    if body.len():
+        joined = pl.select(pl.concat_str([title.filter(has_body), body], separator=" ").str.strip_chars(" "))
+        text = text.scatter(has_body.arg_true(), joined.to_series())
+    s = typed.schema
+    return typed.select(
+        pl.lit(source).alias("source"),
+        "record_id",
+        "user_id",
+        "created_at",
+        pl.lit(text).alias("text"),
+        pl.lit(title).alias("title"),
+        encode_meta(
+            {
+                **{k: pl.col(k) for k in RULE_FIELDS},
+                "subreddit": nullify(as_text(pl.col("subreddit"), s["subreddit"])),
+                "over_18": to_bool(pl.col("over_18"), s["over_18"]),
+                "stickied": to_bool(pl.col("stickied"), s["stickied"]),
+                **{k: nullify(as_text(pl.col(k), s[k])) for k in _OPTIONAL_TEXT if k != "subreddit"},
+            }
+        ),
+    )

@@ -1,11 +1,151 @@
-"""Reader for twitter (placeholder)."""
+"""Reader for tweets: ``enryu43/twitter100m_tweets`` Parquet (``user, id, tweet, replies,
+retweets, likes, quotes, date``), optionally joined with ``enryu43/twitter100m_users`` (``user,
+id, verified, followers, description, location``) named by ``users_path``. JSON lines with the
+same field names are read too.
+
+The published files hold ``id`` and the counts as int64 and ``date`` as a string written like
+``2022-12-13 23:59:45+00:00``; the reader also takes ids and counts as strings and ``date`` as a
+timestamp, ISO string with ``T``/``Z`` or unix seconds. ``user``, ``id``, ``tweet`` and ``date``
+are required (a file without one is a :class:`SourceError` naming it; a row with an empty or
+unparseable one is a reject naming ``file:row N``); the counts are optional.
+
+Record: ``record_id`` = tweet id, ``user_id`` = user name as written, ``created_at`` = ``date``
+in UTC, ``text`` = the normalised tweet (links, mentions and hashtags are kept: the rules read
+them), ``title`` = null.
+
+``meta`` keys, in this order (the rules read the first three back):
+
+- ``verified`` (bool), ``followers`` (int), ``description`` (normalised string): from the users
+  table, joined on the user name without regard to case; null when there is no users table or
+  the user is not in it (when a name appears twice there, the row with most followers wins);
+- ``replies``, ``retweets``, ``likes``, ``quotes``: int or null;
+- ``location``: string or null, from the users table.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
-from humanllm.sources import Chunk
+import polars as pl
+
+from humanllm.sources import Chunk, SourceError, expand_paths
+from humanllm.sources._rt_io import (
+    PATTERNS,
+    is_parquet,
+    jsonl_batches,
+    parquet_batches,
+    parse_rejects,
+)
+from humanllm.sources._rt_parse import (
+    as_text,
+    bad_value,
+    encode_meta,
+    normalize,
+    nullify,
+    to_bool,
+    to_int,
+    to_utc,
+)
+from humanllm.sources.config import TwitterSource
+
+COLUMNS = ("user", "id", "tweet", "replies", "retweets", "likes", "quotes", "date")
+REQUIRED = ("user", "id", "tweet", "date")
+COUNTS = ("replies", "retweets", "likes", "quotes")
+USER_COLUMNS = ("user", "verified", "followers", "description", "location")
+#: Meta fields the rules read back, with their types (the first keys of ``meta``, in order).
+RULE_FIELDS: dict[str, pl.DataType] = {"verified": pl.Boolean(), "followers": pl.Int64(), "description": pl.String()}
+_USERS_SCHEMA = {"_key": pl.String(), "verified": pl.Boolean(), "followers": pl.Int64(), "description": pl.String(), "location": pl.String()}
 
 
-def read(cfg: object) -> Iterator[Chunk]:
-    raise NotImplementedError("twitter reader")
+def read(cfg: TwitterSource) -> Iterator[Chunk]:
+    """Stream records (and parse rejects) of every tweets file under ``cfg.path``."""
+    users = load_users(cfg.users_path, cfg.batch_size) if cfg.users_path else None
+    for path in expand_paths(cfg.path, PATTERNS):
+        if is_parquet(path):
+            for raw in parquet_batches(path, COLUMNS, REQUIRED, cfg.batch_size):
+                typed, rejects = _parse(raw, path, "row ")
+                yield Chunk(records=to_records(typed, users, cfg.source_name), rejects=rejects)
+        else:
+            for raw, bad in jsonl_batches(path, COLUMNS, cfg.batch_size):
+                typed, rejects = _parse(raw, path, "")
+                yield Chunk(records=to_records(typed, users, cfg.source_name), rejects=pl.concat([bad, rejects]))
+
+
+def load_users(path: str, batch_size: int) -> pl.DataFrame:
+    """The users table, one row per lower-cased user name (``_key``)."""
+    parts = [pl.DataFrame(schema=_USERS_SCHEMA)]
+    for file in expand_paths(path, PATTERNS):
+        if is_parquet(file):
+            batches = parquet_batches(file, USER_COLUMNS, ("user",), batch_size)
+        else:
+            batches = (raw for raw, _ in jsonl_batches(file, USER_COLUMNS, batch_size))
+        for raw in batches:
+            s = raw.schema
+            parts.append(
+                raw.select(
+                    nullify(as_text(pl.col("user"), s["user"])).str.to_lowercase().alias("_key"),
+                    to_bool(pl.col("verified"), s["verified"]).alias("verified"),
+                    to_int(pl.col("followers"), s["followers"]).alias("followers"),
+                    nullify(as_text(pl.col("description"), s["description"])).alias("description"),
+                    nullify(as_text(pl.col("location"), s["location"])).alias("location"),
+                ).filter(pl.col("_key").is_not_null())
+            )
+    users = pl.concat(parts)
+    if users.height == 0:
+        raise SourceError(f"{path}: the users table holds no users")
+    users = users.sort("followers", descending=True, nulls_last=True).unique("_key", keep="first")
+    return users.with_columns(nullify(pl.lit(normalize(users["description"]))).alias("description"))
+
+
+def _parse(raw: pl.DataFrame, path: Path, unit: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    s = raw.schema
+    # a float id (an export that went through NaN) is cast back to an integer first
+    tweet_id = as_text(pl.col("id").cast(pl.Int64, strict=False), pl.Int64()) if s["id"].is_float() else as_text(pl.col("id"), s["id"])
+    raw = raw.with_columns(
+        nullify(as_text(pl.col("user"), s["user"])).alias("user"),
+        nullify(tweet_id).alias("_id"),
+        as_text(pl.col("tweet"), s["tweet"]).alias("tweet"),
+        to_utc(raw["date"]).alias("_created"),
+        *(to_int(pl.col(c), s[c]).alias(f"_{c}") for c in COUNTS),
+    )
+    checks = [
+        ("parse.missing_field", pl.col("_id").is_null(), "id is missing"),
+        ("parse.missing_field", pl.col("user").is_null(), "user is missing"),
+        ("parse.missing_field", pl.col("tweet").is_null(), "tweet is missing"),
+        ("parse.missing_field", nullify(as_text(pl.col("date"), s["date"])).is_null(), "date is missing"),
+        ("parse.bad_time", pl.col("_created").is_null(), "date is not a date"),
+        *(("parse.bad_number", bad_value(pl.col(c), pl.col(f"_{c}")), f"{c} is not a number") for c in COUNTS),
+    ]
+    record_id = pl.coalesce("_id", pl.lit(f"{path.name}:{unit}") + pl.col("_row").cast(pl.String)).alias("record_id")
+    bad = raw.select(pl.any_horizontal([cond for _, cond, _ in checks]).fill_null(True)).to_series()
+    rejects = parse_rejects(raw.filter(bad), checks, record_id, path, unit)
+    typed = (raw.filter(~bad) if rejects.height else raw).select(
+        record_id,
+        pl.col("user").alias("user_id"),
+        pl.col("_created").alias("created_at"),
+        "tweet",
+        *(pl.col(f"_{c}").alias(c) for c in COUNTS),
+    )
+    return typed, rejects
+
+
+def to_records(typed: pl.DataFrame, users: pl.DataFrame | None, source: str = "twitter") -> pl.DataFrame:
+    """Finish typed rows into the record schema, with the users table joined into ``meta``."""
+    typed = typed.with_columns(pl.Series("text", normalize(typed["tweet"])))
+    if users is not None:
+        typed = typed.with_columns(pl.col("user_id").str.to_lowercase().alias("_key")).join(
+            users, on="_key", how="left", maintain_order="left"
+        )
+    else:
+        typed = typed.with_columns(pl.lit(None, dtype=t).alias(c) for c, t in _USERS_SCHEMA.items() if c != "_key")
+    meta = {**{k: pl.col(k) for k in RULE_FIELDS}, **{c: pl.col(c) for c in COUNTS}, "location": pl.col("location")}
+    return typed.select(
+        pl.lit(source).alias("source"),
+        "record_id",
+        "user_id",
+        "created_at",
+        "text",
+        pl.lit(None, dtype=pl.String).alias("title"),
+        encode_meta(meta),
+    )

@@ -1,0 +1,271 @@
+"""The ``transformers`` backend: an HF-format checkpoint in-process, on the CPU or a GPU.
+
+It chats (chat template from the checkpoint's tokenizer; temperature / top-p sampling seeded with
+a private ``torch.Generator``, so a seed gives the same reply whatever else runs in the process)
+and scores options by log-likelihood (the :class:`~humanllm.llm.base.Scorer` protocol), which the
+multiple-choice evaluation uses. ``model_path: embedded`` means the embedded SmolLM2 model,
+de-quantized once into an HF checkpoint by :func:`humanllm.llm.embedded.embedded_hf_checkpoint`.
+
+JSON schemas are best effort here: there is no grammar-constrained decoding, only an instruction
+with the schema added to the system message; the runner validates the reply and re-asks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import hashlib
+import inspect
+import json
+import random
+import threading
+from pathlib import Path
+from typing import Any
+
+from humanllm.llm.base import ChatRequest, ChatResponse, PermanentError
+from humanllm.llm.config import TransformersBackendConfig
+from humanllm.llm.embedded import embedded_hf_checkpoint
+
+_SAMPLE_BYTES = 4 * 1024 * 1024
+
+
+def checkpoint_fingerprint(folder: Path) -> str:
+    """``config.json`` plus name, size and first/last 4 MiB of each weights file, hashed."""
+    h = hashlib.sha256()
+    config = folder / "config.json"
+    if config.is_file():
+        h.update(config.read_bytes())
+    for f in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
+        size = f.stat().st_size
+        h.update(f"{f.name}:{size}".encode())
+        with f.open("rb") as fh:
+            h.update(fh.read(_SAMPLE_BYTES))
+            fh.seek(max(0, size - _SAMPLE_BYTES))
+            h.update(fh.read(_SAMPLE_BYTES))
+    return h.hexdigest()[:12]
+
+
+def schema_instruction(schema: dict[str, Any]) -> str:
+    return (
+        "Reply with one JSON object only, no other text, valid against this JSON schema:\n"
+        + json.dumps(schema, ensure_ascii=False)
+    )
+
+
+class TransformersBackend:
+    """Chat and log-likelihood scoring with an HF checkpoint; one request at a time per instance."""
+
+    def __init__(self, cfg: TransformersBackendConfig) -> None:
+        try:
+            import torch  # noqa: F401
+            import transformers  # noqa: F401
+        except ImportError as e:
+            raise PermanentError(
+                f"the transformers backend needs torch and transformers ({e}): pip install 'humanllm[train]'"
+            ) from e
+        self.cfg = cfg
+        path = (
+            embedded_hf_checkpoint()
+            if cfg.model_path == "embedded"
+            else Path(cfg.model_path).expanduser()
+        )
+        if not (path / "config.json").is_file():
+            raise PermanentError(
+                f"{path} is not an HF checkpoint folder (no config.json); use 'embedded' or a folder "
+                "written by save_pretrained (safetensors + tokenizer + chat template)"
+            )
+        self.model_path = path
+        self._model_id = f"transformers:{path.name}:{checkpoint_fingerprint(path)}"
+        self._lock = threading.Lock()
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self.device = "cpu"
+
+    @property
+    def model_id(self) -> str:
+        return self._model_id
+
+    # -- loading -------------------------------------------------------------------------------
+
+    def _load(self) -> None:
+        """Load model and tokenizer on first use (the caller holds ``self._lock``)."""
+        if self._model is not None:
+            return
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        device = self.cfg.device
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise PermanentError(f"device {device!r} asked for, but torch sees no CUDA GPU")
+        name = self.cfg.dtype
+        if name == "auto":
+            gpu = device.startswith("cuda")
+            name = (
+                "bfloat16"
+                if gpu and torch.cuda.is_bf16_supported()
+                else "float16"
+                if gpu
+                else "float32"
+            )
+        tokenizer = AutoTokenizer.from_pretrained(str(self.model_path))
+        if not getattr(tokenizer, "chat_template", None):
+            raise PermanentError(f"{self.model_path} has no chat template in its tokenizer files")
+        model = AutoModelForCausalLM.from_pretrained(
+            str(self.model_path), dtype=getattr(torch, name)
+        )
+        self._model = model.to(device).eval()
+        self._tokenizer = tokenizer
+        self.device = device
+        ids = model.generation_config.eos_token_id
+        eos = set(ids if isinstance(ids, list) else [ids] if ids is not None else [])
+        if tokenizer.eos_token_id is not None:
+            eos.add(tokenizer.eos_token_id)
+        self._eos = eos
+        # transformers 5.x renamed the KV-cache argument `past_key_values` to `cache`.
+        params = inspect.signature(model.forward).parameters
+        self._cache_arg = "cache" if "cache" in params else "past_key_values"
+
+    def _forward(self, ids: list[int], cache: Any = None, keep: int = 0) -> tuple[Any, Any]:
+        """One forward pass of one sequence: (logits of its last ``keep`` positions, all when 0; cache)."""
+        import torch
+
+        kwargs = {self._cache_arg: cache, "use_cache": True, "logits_to_keep": keep}
+        res = self._model(input_ids=torch.tensor([ids], device=self.device), **kwargs)
+        new_cache = getattr(res, "cache", None)
+        return res.logits, new_cache if new_cache is not None else res.past_key_values
+
+    def _prompt_ids(
+        self, messages: list[tuple[str, str]] | tuple[tuple[str, str], ...]
+    ) -> list[int]:
+        chat = [{"role": r, "content": c} for r, c in messages]
+        text = self._tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+        return list(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    # -- chat ----------------------------------------------------------------------------------
+
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        return await asyncio.to_thread(self.chat_blocking, request)
+
+    def chat_blocking(self, request: ChatRequest) -> ChatResponse:
+        import torch
+
+        with self._lock, torch.inference_mode():
+            self._load()
+            messages = list(request.messages)
+            if request.json_schema is not None:
+                messages = _with_system_note(messages, schema_instruction(request.json_schema))
+            ids = self._prompt_ids(messages)
+            s = request.sampling
+            limit = int(getattr(self._model.config, "max_position_embeddings", 0) or 1 << 30)
+            if len(ids) >= limit:
+                raise PermanentError(
+                    f"prompt of {len(ids)} tokens does not fit the model's {limit} positions"
+                )
+            budget = min(s.max_tokens, limit - len(ids))
+            gen = torch.Generator(device=self.device)
+            gen.manual_seed(s.seed if s.seed is not None else random.getrandbits(63))
+            out, finish = self._decode(ids, budget, s.temperature, s.top_p, gen)
+            text = self._tokenizer.decode(out, skip_special_tokens=True)
+            return ChatResponse(
+                text=text,
+                finish_reason=finish,
+                prompt_tokens=len(ids),
+                completion_tokens=len(out),
+                model=self._model_id,
+            )
+
+    def _decode(
+        self, ids: list[int], budget: int, temperature: float, top_p: float, gen: Any
+    ) -> tuple[list[int], str]:
+        cache = None
+        step = ids
+        out: list[int] = []
+        for _ in range(budget):
+            logits, cache = self._forward(step, cache, keep=1)
+            token = _sample(logits[0, -1].float(), temperature, top_p, gen)
+            if token in self._eos:
+                return out, "stop"
+            out.append(token)
+            step = [token]
+        return out, "length"
+
+    # -- scoring -------------------------------------------------------------------------------
+
+    def loglikelihoods(
+        self, messages: list[tuple[str, str]], options: list[str], *, prefix_reuse: bool = True
+    ) -> list[float]:
+        """Sum of log-probs of each option's tokens as the assistant's reply to ``messages``.
+
+        Only the option's own tokens count (not the end-of-turn marker after it). With
+        ``prefix_reuse`` the shared prompt runs once and its KV cache serves every option (cut back
+        to the prompt after each); without it each prompt + option runs in full (the reference).
+        """
+        import torch
+
+        with self._lock, torch.inference_mode():
+            self._load()
+            prompt = self._prompt_ids(messages)
+            conts = []
+            for o in options:
+                ids = list(self._tokenizer(o, add_special_tokens=False)["input_ids"])
+                if not ids:
+                    raise ValueError(f"option {o!r} has no tokens: cannot score an empty reply")
+                conts.append(ids)
+            if prefix_reuse:
+                return self._score_with_prefix(prompt, conts)
+            return [self._score_full(prompt, c) for c in conts]
+
+    def _score_full(self, prompt: list[int], cont: list[int]) -> float:
+        import torch
+
+        logits, _ = self._forward(prompt + cont, keep=len(cont) + 1)
+        logp = torch.log_softmax(logits[0, :-1].float(), dim=-1)
+        target = torch.tensor(cont, device=self.device)
+        return float(logp.gather(1, target[:, None]).sum())
+
+    def _score_with_prefix(self, prompt: list[int], conts: list[list[int]]) -> list[float]:
+        import torch
+
+        logits, cache = self._forward(prompt, keep=1)
+        first = torch.log_softmax(logits[0, -1].float(), dim=-1)
+        croppable = bool(getattr(cache, "is_croppable", True))
+        scores = []
+        for cont in conts:
+            total = float(first[cont[0]])
+            if len(cont) > 1:
+                past = cache if croppable else copy.deepcopy(cache)
+                logits, _ = self._forward(cont[:-1], past)
+                logp = torch.log_softmax(logits[0].float(), dim=-1)
+                target = torch.tensor(cont[1:], device=self.device)
+                total += float(logp.gather(1, target[:, None]).sum())
+                if croppable:
+                    cache.crop(-(len(cont) - 1))  # back to the prompt alone
+            scores.append(total)
+        return scores
+
+    async def aclose(self) -> None:
+        with self._lock:
+            self._model = None
+            self._tokenizer = None
+
+
+def _with_system_note(messages: list[tuple[str, str]], note: str) -> list[tuple[str, str]]:
+    if messages and messages[0][0] == "system":
+        return [("system", f"{messages[0][1]}\n\n{note}"), *messages[1:]]
+    return [("system", note), *messages]
+
+
+def _sample(logits: Any, temperature: float, top_p: float, gen: Any) -> int:
+    import torch
+
+    if temperature <= 0:
+        return int(logits.argmax())
+    probs = torch.softmax(logits / temperature, dim=-1)
+    if top_p < 1.0:
+        sorted_p, order = torch.sort(probs, descending=True)
+        drop = sorted_p.cumsum(0) - sorted_p > top_p  # keep the smallest set reaching top_p
+        sorted_p[drop] = 0.0
+        probs = torch.zeros_like(probs).scatter_(0, order, sorted_p)
+    return int(torch.multinomial(probs, 1, generator=gen))

@@ -1,0 +1,134 @@
+"""The runner's live progress bar: done/total, requests/s, output tokens/s, ETA and cost."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
+
+
+@dataclass
+class RunSummary:
+    """Counts of one runner call; ``as_dict()`` goes into the stage's ``_SUCCESS.json``."""
+
+    items: int = 0
+    results: int = 0
+    rejects: int = 0
+    requests: int = 0  # HTTP requests sent (transient retries included)
+    cache_hits: int = 0  # replies taken from the cache instead of asked
+    retries: int = 0  # transient retries (429/5xx/time-out/connection)
+    invalid_retries: int = 0  # re-asks with a new seed after an invalid or truncated reply
+    tokens_in: int = 0  # prompt tokens of the requests sent by this call
+    tokens_out: int = 0  # completion tokens of the requests sent by this call
+    wall_s: float = 0.0
+    price_per_1k_input: float | None = None
+    price_per_1k_output: float | None = None
+    started: float = field(default_factory=time.perf_counter, repr=False)
+
+    @property
+    def done(self) -> int:
+        return self.results + self.rejects
+
+    @property
+    def cost(self) -> float | None:
+        if self.price_per_1k_input is None and self.price_per_1k_output is None:
+            return None
+        return (
+            self.tokens_in * (self.price_per_1k_input or 0.0)
+            + self.tokens_out * (self.price_per_1k_output or 0.0)
+        ) / 1000
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def as_dict(self) -> dict[str, Any]:
+        cost = self.cost
+        return {
+            "items": self.items,
+            "results": self.results,
+            "rejects": self.rejects,
+            "requests": self.requests,
+            "cache_hits": self.cache_hits,
+            "retries": self.retries,
+            "invalid_retries": self.invalid_retries,
+            "tokens_in": self.tokens_in,
+            "tokens_out": self.tokens_out,
+            "wall_s": round(self.wall_s, 3),
+            "cost": None if cost is None else round(cost, 6),
+        }
+
+
+class _Rates(ProgressColumn):
+    def __init__(self, summary: RunSummary) -> None:
+        super().__init__()
+        self.summary = summary
+
+    def render(self, task: Task) -> Text:
+        s = self.summary
+        dt = max(s.elapsed(), 1e-9)
+        parts = [f"{s.requests / dt:6.1f} req/s", f"{s.tokens_out / dt:7.1f} tok/s"]
+        if s.cache_hits:
+            parts.append(f"{s.cache_hits:,} cached")
+        if s.retries or s.invalid_retries:
+            parts.append(f"{s.retries + s.invalid_retries:,} retried")
+        if s.rejects:
+            parts.append(f"{s.rejects:,} rejected")
+        cost = s.cost
+        if cost is not None:
+            parts.append(f"${cost:,.4f}")
+        return Text(" · ".join(parts), style="progress.data.speed")
+
+
+class LiveProgress:
+    """``with LiveProgress(...) as p: p.advance()``; a no-op when ``enabled`` is false."""
+
+    def __init__(
+        self,
+        stage: str,
+        total: int,
+        summary: RunSummary,
+        *,
+        enabled: bool = True,
+        console: Console | None = None,
+    ) -> None:
+        self.enabled = enabled and total > 0
+        self._progress: Progress | None = None
+        if self.enabled:
+            self._progress = Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                _Rates(summary),
+                TextColumn("ETA"),
+                TimeRemainingColumn(),
+                console=console or Console(stderr=True),
+                refresh_per_second=4,
+                transient=False,
+            )
+            self._task = self._progress.add_task(stage, total=total)
+
+    def __enter__(self) -> LiveProgress:
+        if self._progress is not None:
+            self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._progress is not None:
+            self._progress.refresh()
+            self._progress.stop()
+
+    def advance(self, n: int = 1) -> None:
+        if self._progress is not None:
+            self._progress.advance(self._task, n)

@@ -1,0 +1,171 @@
+"""Streaming input for the Reddit and Twitter readers: Parquet (lazy scan, columns by name) and
+JSONL (plain, ``.gz`` or ``.zst``, line by line), both in batches of raw columns.
+
+A batch is a DataFrame with ``_row`` (1-based row of a Parquet file, line of a JSONL file) and
+the wanted columns: Parquet columns keep their dtype (a missing optional column is a null
+string), JSONL values become strings (numbers as written, booleans "True"/"False", objects as
+JSON), so one vectorised parser serves both. A file that cannot be read at all raises
+:class:`SourceError` naming it; a JSONL line that is not a JSON object becomes a reject naming
+``file:line``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO, Any
+
+import polars as pl
+import zstandard
+
+from humanllm.sources import SourceError
+
+PATTERNS = ("*.parquet", "*.jsonl", "*.ndjson", "*.json", "*.zst", "*.gz")
+_NESTED = (pl.List, pl.Array, pl.Struct, pl.Object)
+
+
+def is_parquet(path: Path) -> bool:
+    return path.suffix.lower() in {".parquet", ".pq"}
+
+
+def _reject_frame(ids: list[str], reasons: list[str], details: list[str]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"record_id": ids, "reason": reasons, "detail": details},
+        schema={"record_id": pl.String, "reason": pl.String, "detail": pl.String},
+    )
+
+
+def parse_rejects(
+    rows: pl.DataFrame, checks: list[tuple[str, pl.Expr, str]], record_id: pl.Expr, path: Path, unit: str
+) -> pl.DataFrame:
+    """Rejects for ``rows`` that failed parsing: the first failed check names the reason, and the
+    detail reads ``file:row N: message`` (``file:N`` for a JSONL line)."""
+    if rows.height == 0:
+        return _reject_frame([], [], [])
+    where = pl.concat_str([pl.lit(f"{path}:{unit}"), pl.col("_row").cast(pl.String), pl.lit(": ")])
+    reason: pl.Expr = pl.lit("parse.bad_row")
+    detail: pl.Expr = pl.concat_str([where, pl.lit("unreadable row")])
+    for name, cond, message in reversed(checks):
+        reason = pl.when(cond).then(pl.lit(name)).otherwise(reason)
+        detail = pl.when(cond).then(pl.concat_str([where, pl.lit(message)])).otherwise(detail)
+    return rows.select(record_id, reason.alias("reason"), detail.alias("detail"))
+
+
+def parquet_schema(path: Path, required: tuple[str, ...]) -> dict[str, pl.DataType]:
+    """The file's columns, after checking it is Parquet and holds the required scalar columns."""
+    try:
+        schema = dict(pl.read_parquet_schema(path))
+    except (pl.exceptions.PolarsError, OSError) as e:
+        raise SourceError(f"{path}: not a readable Parquet file ({e})") from e
+    missing = [c for c in required if c not in schema]
+    if missing:
+        raise SourceError(
+            f"{path}: missing required column(s) {', '.join(missing)} (found: {', '.join(schema) or 'none'})"
+        )
+    nested = [f"{c} ({t})" for c, t in schema.items() if isinstance(t, _NESTED)]
+    wrong = [n for n in nested if n.split(" ")[0] in required]
+    if wrong:
+        raise SourceError(f"{path}: column(s) {', '.join(wrong)} hold nested values, expected scalars")
+    return schema
+
+
+def parquet_batches(
+    path: Path, columns: tuple[str, ...], required: tuple[str, ...], batch_size: int
+) -> Iterator[pl.DataFrame]:
+    """Stream ``columns`` of one Parquet file (by name, any order; optional ones may be absent)."""
+    schema = parquet_schema(path, required)
+    select: list[pl.Expr] = [pl.col("_row").cast(pl.Int64)]
+    for name in columns:
+        dtype = schema.get(name)
+        if dtype is None or isinstance(dtype, _NESTED) or dtype == pl.Null:
+            select.append(pl.lit(None, dtype=pl.String).alias(name))
+        else:
+            select.append(pl.col(name))
+    lf = pl.scan_parquet(path, row_index_name="_row", row_index_offset=1).select(select)
+    done = 0
+    try:
+        for batch in lf.collect_batches(chunk_size=batch_size):
+            done += batch.height
+            yield batch
+    except (pl.exceptions.PolarsError, OSError) as e:
+        raise SourceError(f"{path}: cannot read Parquet data after row {done} ({e})") from e
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    name = path.name.lower()
+    raw = path.open("rb")
+    if name.endswith(".zst"):
+        # Pushshift dumps are compressed with a long window (up to 2 GiB).
+        dctx = zstandard.ZstdDecompressor(max_window_size=2**31)
+        return io.BufferedReader(dctx.stream_reader(raw, closefd=True), buffer_size=1 << 20)
+    if name.endswith(".gz"):
+        return gzip.GzipFile(fileobj=raw, mode="rb")
+    return raw
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "True" if value else "False"
+    if isinstance(value, int | float):
+        return repr(value)
+    return json.dumps(value, ensure_ascii=False)
+
+
+def jsonl_batches(
+    path: Path, columns: tuple[str, ...], batch_size: int
+) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+    """Stream ``(rows, rejects)`` from a JSON-lines file; every value arrives as a string."""
+    lineno = 0
+    cols: dict[str, list[str | None]] = {c: [] for c in ("_row", *columns)}
+    bad: tuple[list[str], list[str], list[str]] = ([], [], [])
+
+    def flush() -> tuple[pl.DataFrame, pl.DataFrame]:
+        rows = pl.DataFrame(cols, schema={c: pl.String for c in cols}).with_columns(
+            pl.col("_row").cast(pl.Int64)
+        )
+        rejects = _reject_frame(*bad)
+        for v in cols.values():
+            v.clear()
+        for v in bad:
+            v.clear()
+        return rows, rejects
+
+    def reject(reason: str, message: str) -> None:
+        bad[0].append(f"{path.name}:{lineno}")
+        bad[1].append(reason)
+        bad[2].append(f"{path}:{lineno}: {message}")
+
+    try:
+        with _open_binary(path) as fh:
+            for line in fh:
+                lineno += 1
+                if not line.strip():
+                    continue
+                try:
+                    text = line.decode("utf-8")
+                except UnicodeDecodeError as e:
+                    reject("parse.bad_utf8", f"invalid UTF-8 at byte {e.start}")
+                    continue
+                try:
+                    obj = json.loads(text)
+                except json.JSONDecodeError as e:
+                    reject("parse.bad_json", f"{e.msg} at column {e.colno}")
+                    continue
+                if not isinstance(obj, dict):
+                    reject("parse.bad_json", f"expected a JSON object, got {type(obj).__name__}")
+                    continue
+                cols["_row"].append(str(lineno))
+                for c in columns:
+                    cols[c].append(_as_text(obj.get(c)))
+                if len(cols["_row"]) + len(bad[0]) >= batch_size:
+                    yield flush()
+    except (OSError, EOFError, zlib.error, zstandard.ZstdError) as e:
+        raise SourceError(f"{path}: cannot read compressed/plain text after line {lineno} ({e})") from e
+    if cols["_row"] or bad[0]:
+        yield flush()
