@@ -100,19 +100,22 @@ def throughput(
 ) -> dict[str, Any]:
     items = make_items(n)
     walls: dict[str, list[float]] = {"plain": [], "same_call": [], "runner": []}
+    cpus: dict[str, list[float]] = {"plain": [], "same_call": [], "runner": []}
     with StubProcess(latency=latency) as stub, tempfile.TemporaryDirectory() as tmp:
         backend = OpenAIBackend(openai_cfg(stub.url))
         bodies = {
             "plain": baseline_bodies(backend, items, True),
             "same_call": baseline_bodies(backend, items, False),
         }
-        asyncio.run(
-            bare_client(stub.url, bodies["plain"][:200], concurrency)
-        )  # warm up stub and client
+        asyncio.run(bare_client(stub.url, bodies["plain"][:200], concurrency))  # warm-up
         for r in range(rounds):  # interleaved, so background load hits all three alike
             for name in ("plain", "same_call"):
+                cpu0 = time.process_time()
                 walls[name].append(asyncio.run(bare_client(stub.url, bodies[name], concurrency)))
+                cpus[name].append(time.process_time() - cpu0)
+            cpu0 = time.process_time()
             out = runner_once(stub.url, items, Path(tmp) / f"r{r}", concurrency, progress)
+            cpus["runner"].append(time.process_time() - cpu0)  # the cache writer thread included
             assert out.summary.requests == n and len(out.results) == n, out.summary.as_dict()
             walls["runner"].append(out.summary.wall_s)
         t0 = time.perf_counter()
@@ -132,6 +135,9 @@ def throughput(
         "runner_vs_baseline": round(best["runner"] / best["plain"], 3),
         "runner_vs_same_call": round(best["runner"] / best["same_call"], 3),
         "median_rps": {k: round(v, 1) for k, v in median.items()},
+        "cpu_ms_per_request": {
+            k: round(1000 * statistics.median(v) / n, 3) for k, v in cpus.items()
+        },
         "first_run_wall_s": round(walls["runner"][-1], 3),
         "rerun_requests": again.summary.requests,
         "rerun_cache_hits": again.summary.cache_hits,
@@ -201,6 +207,11 @@ def main() -> None:
         ("run_llm (render, cache, validation, limiter)", f"{stub['runner_rps']:.0f} req/s", ""),
         ("runner / bare client", f"{stub['runner_vs_baseline']:.2f}x", ">= 0.90x"),
         ("runner / bare client, same call", f"{stub['runner_vs_same_call']:.2f}x", ""),
+        (
+            "client CPU per request: bare / same call / runner",
+            " / ".join(f"{v:.2f}" for v in stub["cpu_ms_per_request"].values()) + " ms",
+            "",
+        ),
         ("re-run: requests", str(stub["rerun_requests"]), "0"),
         (
             "re-run: wall / first run",

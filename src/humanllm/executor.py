@@ -48,19 +48,48 @@ class Stage:
 
 
 def _stage_table() -> list[Stage]:
+    from humanllm.curation.clean import run_clean
+    from humanllm.curation.common import template_digest
+    from humanllm.curation.genome import run_genome
+    from humanllm.curation.label import run_label
+    from humanllm.curation.qc import run_qc
+    from humanllm.curation.scenarios import run_scenarios
+    from humanllm.curation.social_qa import run_social_qa
+    from humanllm.curation.users import run_users
     from humanllm.filters.stage import run_filter
     from humanllm.sources.stage import run_ingest
 
+    llm = "llm.backends"
+    sub = ("curation.max_users_per_source", "curation.max_records_per_user")
     return [
         Stage("ingest", run_ingest, ("sources",), (), "Read the raw files of every source into records/ (+ items/ for Amazon)."),
         Stage("filter", run_filter, ("sources", "filter"), ("ingest",), "Apply the paper's rule filters: filtered/ + rejects/."),
+        Stage("clean", run_clean, ("curation.clean", llm, *sub), ("filter",),
+              "LLM rewrite of each record (no HTML/URLs/noise, private data replaced) + PII safety net: cleaned/.",
+              template_digest("clean.v1.txt")),
+        Stage("label", run_label, ("curation.label", llm), ("clean",),
+              "LLM quality (high/medium/low) and harmfulness labels; keep high-quality harmless records: labeled/.",
+              template_digest("label.v1.txt")),
+        Stage("users", run_users, ("curation.users", llm), ("label",),
+              "LLM persona, profile, stories and writing style per user: users/.", template_digest("users.v1.txt")),
+        Stage("scenarios", run_scenarios, ("curation.scenarios", llm), ("label",),
+              "LLM scenario (background, characters, plots) per record, not Amazon: scenarios/.",
+              template_digest("scenarios.v1.txt")),
+        Stage("social_qa", run_social_qa, ("curation.social_qa", llm), ("label",),
+              "LLM social QA (action, mental state, social reasoning) per record, not Amazon: social_qa/.",
+              template_digest("social_qa.v1.txt")),
+        Stage("qc", run_qc, ("curation.qc", "curation.users.context_chars", llm), ("users", "scenarios", "social_qa"),
+              "LLM judge scores every synthesized item 1-10 on the paper's metrics; keep overall > 8, others > 7: qc/.",
+              template_digest("qc.v1.txt")),
+        Stage("genome", run_genome, ("curation",), ("qc",),
+              "Assemble the Cognitive Genome dataset: genome/*.parquet, README.md card, stats.json (Table A1)."),
     ]
 
 
 STAGES: dict[str, Stage] = {s.name: s for s in _stage_table()}
 
 #: Folder each stage writes (a stage's name is not always its folder's).
-STAGE_DIRS: dict[str, str] = {"ingest": "records", "filter": "filtered"}
+STAGE_DIRS: dict[str, str] = {"ingest": "records", "filter": "filtered", "clean": "cleaned", "label": "labeled"}
 
 
 def stage_dir(name: str) -> str:
@@ -140,7 +169,7 @@ def run_stages(
             "fingerprint": fp,
             "config_hash": cfg.section_hash(*stage.sections),
             "counts": {src: c.as_dict() for src, c in result.counts.items()},
-            "sources": _source_user_counts(run, folder),
+            "sources": result.extra.pop("sources", None) or _source_user_counts(run, folder),
             "wall_s": wall,
             "finished_at": datetime.now(UTC).isoformat(timespec="seconds"),
             **result.extra,

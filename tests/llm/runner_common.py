@@ -6,7 +6,7 @@ import asyncio
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 from pydantic import BaseModel
 
@@ -70,7 +70,7 @@ def cache_and_stub_keys(
     return out
 
 
-Reply = str | ChatResponse | BaseException
+Reply: TypeAlias = str | ChatResponse | BaseException
 
 
 class FakeBackend:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -257,10 +258,8 @@ def main() -> None:
     p.add_argument("--fault-rate", type=float, default=0.0)
     p.add_argument("--hang-s", type=float, default=5.0)
     a = p.parse_args()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(serve(a.port, a.latency, a.fault_rate, a.hang_s))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

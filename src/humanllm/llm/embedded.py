@@ -8,6 +8,7 @@ merging and log-likelihood scoring with the ``transformers`` backend.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
@@ -115,6 +116,9 @@ def embedded_hf_checkpoint(cache_dir: str | Path | None = None) -> Path:
         tokenizer.save_pretrained(str(tmp))
         source = {"gguf": gguf.name, "gguf_fingerprint": fingerprint, "dtype": "float32"}
         (tmp / _SOURCE_FILE).write_text(json.dumps(source, indent=2) + "\n", encoding="utf-8")
+        for f in tmp.iterdir():  # public weights: readable by all (mkdtemp made the folder 0700)
+            f.chmod(0o644)
+        tmp.chmod(0o755)
         _install(tmp, target, fingerprint)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -125,10 +129,8 @@ def _install(tmp: Path, target: Path, fingerprint: str) -> None:
     """Move a finished conversion into place; a stale folder (other GGUF) is replaced."""
     if target.exists() and not _is_complete(target, fingerprint):
         stale = target.with_name(f".{target.name}.stale-{os.getpid()}")
-        try:
+        with contextlib.suppress(OSError):  # another process may have moved it first
             target.rename(stale)
-        except OSError:
-            pass  # another process moved it first
         shutil.rmtree(stale, ignore_errors=True)
     try:
         tmp.rename(target)

@@ -112,7 +112,7 @@ class TransformersBackend:
         tokenizer = AutoTokenizer.from_pretrained(str(self.model_path))
         if not getattr(tokenizer, "chat_template", None):
             raise PermanentError(f"{self.model_path} has no chat template in its tokenizer files")
-        model = AutoModelForCausalLM.from_pretrained(
+        model: Any = AutoModelForCausalLM.from_pretrained(
             str(self.model_path), dtype=getattr(torch, name)
         )
         self._model = model.to(device).eval()

@@ -53,6 +53,15 @@ class RunSummary:
     def elapsed(self) -> float:
         return time.perf_counter() - self.started
 
+    def add(self, other: RunSummary) -> RunSummary:
+        """Fold the counts of another call (e.g. another shard of the stage) into this one."""
+        for name in (
+            "items", "results", "rejects", "requests", "cache_hits", "retries",
+            "invalid_retries", "tokens_in", "tokens_out", "wall_s",
+        ):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        return self
+
     def as_dict(self) -> dict[str, Any]:
         cost = self.cost
         return {

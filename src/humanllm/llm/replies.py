@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -78,8 +79,16 @@ def parse_reply(
     if validate is not None:
         try:
             validate(obj, item)
-        except (
-            Exception
-        ) as e:  # a failed check is a verdict on this reply, never a crash of the run
+        # a failed check is a verdict on this reply, never a crash of the run
+        except Exception as e:
             return None, VALIDATE, f"{type(e).__name__}: {e}"
     return obj, None, None
+
+
+@dataclass(frozen=True)
+class Reject:
+    id: str
+    reason: str  # one of the reasons above
+    error: str
+    raw_text: str = ""
+    attempts: int = 0  # replies judged for this record (seeds tried)

@@ -55,8 +55,9 @@ def parse_rejects(
     return rows.select(record_id, reason.alias("reason"), detail.alias("detail"))
 
 
-def parquet_schema(path: Path, required: tuple[str, ...]) -> dict[str, pl.DataType]:
-    """The file's columns, after checking it is Parquet and holds the required scalar columns."""
+def parquet_schema(path: Path, columns: tuple[str, ...], required: tuple[str, ...]) -> dict[str, pl.DataType]:
+    """The file's columns, after checking it is Parquet, holds the required columns and no nested
+    values where the reader wants a scalar."""
     try:
         schema = dict(pl.read_parquet_schema(path))
     except (pl.exceptions.PolarsError, OSError) as e:
@@ -66,10 +67,9 @@ def parquet_schema(path: Path, required: tuple[str, ...]) -> dict[str, pl.DataTy
         raise SourceError(
             f"{path}: missing required column(s) {', '.join(missing)} (found: {', '.join(schema) or 'none'})"
         )
-    nested = [f"{c} ({t})" for c, t in schema.items() if isinstance(t, _NESTED)]
-    wrong = [n for n in nested if n.split(" ")[0] in required]
-    if wrong:
-        raise SourceError(f"{path}: column(s) {', '.join(wrong)} hold nested values, expected scalars")
+    nested = [f"{c} ({schema[c]})" for c in columns if isinstance(schema.get(c), _NESTED)]
+    if nested:
+        raise SourceError(f"{path}: column(s) {', '.join(nested)} hold nested values where a scalar is expected")
     return schema
 
 
@@ -77,11 +77,11 @@ def parquet_batches(
     path: Path, columns: tuple[str, ...], required: tuple[str, ...], batch_size: int
 ) -> Iterator[pl.DataFrame]:
     """Stream ``columns`` of one Parquet file (by name, any order; optional ones may be absent)."""
-    schema = parquet_schema(path, required)
+    schema = parquet_schema(path, columns, required)
     select: list[pl.Expr] = [pl.col("_row").cast(pl.Int64)]
     for name in columns:
         dtype = schema.get(name)
-        if dtype is None or isinstance(dtype, _NESTED) or dtype == pl.Null:
+        if dtype is None or dtype == pl.Null:
             select.append(pl.lit(None, dtype=pl.String).alias(name))
         else:
             select.append(pl.col(name))

@@ -96,26 +96,39 @@ def to_utc(s: pl.Series) -> pl.Series:
         return s.dt.replace_time_zone("UTC") if s.dtype.time_zone is None else s.dt.convert_time_zone("UTC")
     if s.dtype == pl.Date:
         return s.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
-    text = s.cast(pl.String, strict=False).str.strip_chars()
-    secs = s.cast(pl.Float64, strict=False) if s.dtype.is_numeric() else text.cast(pl.Float64, strict=False)
+    if s.dtype.is_numeric():
+        secs = s.cast(pl.Float64)
+    else:
+        secs = s.cast(pl.String, strict=False).cast(pl.Float64, strict=False)
     secs = pl.select(pl.when(secs.abs() > 1e11).then(secs / 1000).otherwise(secs)).to_series()
     ok = secs.is_finite().fill_null(False) & (secs.abs() < 1e11).fill_null(False)
     out = pl.select(pl.when(ok).then(secs * 1e6).cast(pl.Int64).cast(_UTC)).to_series()
-    iso = text.str.replace("T", " ", literal=True).str.replace(r"Z$", "+00:00")
-    for fmt in _TIME_FORMATS:
-        zone = {"time_zone": "UTC"} if fmt.endswith("z") else {}
+    if s.dtype.is_numeric():
+        return out.alias(s.name)
+    text = s.cast(pl.String, strict=False)
 
-        def parse(i: pl.Series, fmt: str = fmt, zone: dict[str, str] = zone) -> pl.Series:
-            parsed = iso.gather(i).str.to_datetime(fmt, strict=False, time_unit="us", **zone)  # type: ignore[arg-type]
-            return parsed if zone else parsed.dt.replace_time_zone("UTC")
+    def retry(i: pl.Series) -> pl.Series:
+        """Rows the fast cast missed: stripped numbers, then the ISO-like formats in turn."""
+        t = text.gather(i).str.strip_chars()
+        f = t.cast(pl.Float64, strict=False)
+        f = pl.select(pl.when(f.abs() > 1e11).then(f / 1000).otherwise(f)).to_series()
+        got = pl.select(pl.when(f.is_finite() & (f.abs() < 1e11)).then(f * 1e6).cast(pl.Int64).cast(_UTC)).to_series()
+        iso = t.str.replace("T", " ", literal=True).str.replace(r"Z$", "+00:00")
+        for fmt in _TIME_FORMATS:
+            if got.null_count() == 0:
+                break
+            zone = {"time_zone": "UTC"} if fmt.endswith("z") else {}
+            parsed = iso.str.to_datetime(fmt, strict=False, time_unit="us", **zone)  # type: ignore[arg-type]
+            got = got.fill_null(parsed if zone else parsed.dt.replace_time_zone("UTC"))
+        return got
 
-        out = _patch(out, out.is_null() & text.is_not_null(), parse)
+    out = _patch(out, out.is_null() & text.is_not_null(), retry)
     return out.alias(s.name)
 
 
 def bad_value(raw: pl.Expr, parsed: pl.Expr) -> pl.Expr:
     """True where a value is present in the input but did not parse."""
-    present = ~raw.cast(pl.String, strict=False).str.strip_chars().is_in(NULL_WORDS)
+    present = ~raw.cast(pl.String, strict=False).is_in(NULL_WORDS)
     return raw.is_not_null() & present.fill_null(True) & parsed.is_null()
 
 

@@ -104,7 +104,7 @@ def _parse(raw: pl.DataFrame, path: Path, unit: str) -> tuple[pl.DataFrame, pl.D
         to_int(pl.col("score"), s["score"]).alias("_score"),
         to_int(pl.col("num_comments"), s["num_comments"]).alias("_comments"),
     )
-    body = pl.col("selftext").str.strip_chars()
+    body = pl.col("selftext")
     checks = [
         ("parse.missing_field", pl.col("id").is_null(), "id is missing"),
         ("parse.missing_field", pl.col("author").is_null(), "author is missing"),
@@ -114,16 +114,16 @@ def _parse(raw: pl.DataFrame, path: Path, unit: str) -> tuple[pl.DataFrame, pl.D
         ("parse.bad_number", bad_value(pl.col("score"), pl.col("_score")), "score is not a number"),
         ("parse.bad_number", bad_value(pl.col("num_comments"), pl.col("_comments")), "num_comments is not a number"),
     ]
-    record_id = pl.coalesce("id", pl.lit(f"{path.name}:{unit}") + pl.col("_row").cast(pl.String)).alias("record_id")
+    fallback_id = pl.lit(f"{path.name}:{unit}") + pl.col("_row").cast(pl.String)
     bad = raw.select(pl.any_horizontal([cond for _, cond, _ in checks]).fill_null(True)).to_series()
-    rejects = parse_rejects(raw.filter(bad), checks, record_id, path, unit)
+    rejects = parse_rejects(raw.filter(bad), checks, pl.coalesce("id", fallback_id).alias("record_id"), path, unit)
     typed = (raw.filter(~bad) if rejects.height else raw).select(
-        record_id,
+        pl.col("id").alias("record_id"),
         pl.col("author").alias("user_id"),
         pl.col("_created").alias("created_at"),
         "title",
         "selftext",
-        pl.when(body.is_in(NULL_WORDS) | body.is_null())
+        pl.when(body.is_in(NULL_WORDS) | body.is_null())  # exact values, as Reddit writes them
         .then(pl.lit("empty"))
         .when(body == "[removed]")
         .then(pl.lit("removed"))
@@ -144,19 +144,15 @@ def _parse(raw: pl.DataFrame, path: Path, unit: str) -> tuple[pl.DataFrame, pl.D
 def to_records(typed: pl.DataFrame, source: str = "reddit") -> pl.DataFrame:
     """Finish typed rows into the record schema: normalised title and text, ``meta`` JSON."""
     title = normalize(typed["title"])
-    has_body = typed["selftext_state"] == "text"
-    body = normalize(typed["selftext"].filter(has_body))
-    text = title.clone()
-    if body.len():
-        joined = pl.select(pl.concat_str([title.filter(has_body), body], separator=" ").str.strip_chars(" "))
-        text = text.scatter(has_body.arg_true(), joined.to_series())
+    body = normalize(typed.select(pl.when(pl.col("selftext_state") == "text").then("selftext").otherwise(pl.lit(""))).to_series())
+    text = pl.when(body != "").then(pl.concat_str([title, body], separator=" ").str.strip_chars(" ")).otherwise(title)
     s = typed.schema
     return typed.select(
         pl.lit(source).alias("source"),
         "record_id",
         "user_id",
         "created_at",
-        pl.lit(text).alias("text"),
+        text.alias("text"),
         pl.lit(title).alias("title"),
         encode_meta(
             {

@@ -1,0 +1,158 @@
+"""What every curation stage shares: backend and cache lifecycle, sampling, record text, shards."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import polars as pl
+
+from humanllm.curation.config import LLMStageConfig
+from humanllm.executor import StageContext, StageError
+from humanllm.llm.backends import make_backend
+from humanllm.llm.base import Backend, Sampling
+from humanllm.llm.cache import RequestCache
+from humanllm.llm.progress import RunSummary
+from humanllm.llm.prompts import PromptTemplate, package_template
+
+T = TypeVar("T")
+
+#: How each source is named to the model.
+PLATFORM: dict[str, str] = {
+    "reddit": "Reddit post",
+    "twitter": "tweet",
+    "blogger": "blog post",
+    "amazon": "Amazon product review",
+    "jsonl": "social-media post",
+}
+
+#: Sources whose records become scenarios and social QA (the paper: not Amazon).
+NARRATIVE_KINDS = ("reddit", "twitter", "blogger", "jsonl")
+
+
+def template(name: str) -> PromptTemplate:
+    return package_template("humanllm.curation", f"prompts/{name}")
+
+
+def template_digest(name: str) -> str:
+    """A stage's version: changes when its prompt template's text does."""
+    return template(name).digest
+
+
+def prompt_key(tpl: PromptTemplate) -> str:
+    """Goes into the request cache key: editing a template's text invalidates its answers."""
+    return f"{tpl.id}:{tpl.digest}"
+
+
+def sampling(cfg: LLMStageConfig) -> Sampling:
+    return Sampling(temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens)
+
+
+def source_kinds(ctx: StageContext) -> dict[str, str]:
+    """Source name -> kind (``jsonl`` sources report the kind they are filtered as, if any)."""
+    out = {}
+    for src in ctx.cfg.sources:
+        kind = src.kind
+        if kind == "jsonl" and getattr(src, "filter_as", "none") != "none":
+            kind = src.filter_as  # type: ignore[union-attr]
+        out[src.source_name] = kind
+    return out
+
+
+def platform_of(kind: str) -> str:
+    return PLATFORM.get(kind, PLATFORM["jsonl"])
+
+
+def record_text(row: dict[str, Any]) -> str:
+    """The record as the model sees it: the title (when there is one) and the text."""
+    title = (row.get("title") or "").strip()
+    text = (row.get("text") or "").strip()
+    if title and not text.startswith(title):
+        return f"{title}\n\n{text}"
+    return text
+
+
+def item_context(row: dict[str, Any]) -> str:
+    """For Amazon reviews: the item reviewed and the rating, from the record's meta."""
+    try:
+        meta = json.loads(row.get("meta") or "{}")
+    except json.JSONDecodeError:
+        meta = {}
+    parts = []
+    if meta.get("item_title"):
+        parts.append(f"Item: {meta['item_title']}")
+    if meta.get("rating") is not None:
+        parts.append(f"Rating: {meta['rating']}/5")
+    return "\n".join(parts)
+
+
+def iter_shards(ctx: StageContext, folder: str) -> Iterator[tuple[str, str, pl.DataFrame]]:
+    """``(shard name, source name, rows)`` of every shard of ``folder`` in name order."""
+    for path in ctx.run.shards(folder):
+        source = path.stem.rsplit("-", 1)[0]
+        yield path.stem, source, pl.read_parquet(path)
+
+
+def require_input(ctx: StageContext, folder: str) -> None:
+    if not ctx.run.shards(folder):
+        raise StageError(f"stage {ctx.stage!r}: no input in {ctx.run.root / folder}; run the stages before it")
+
+
+def backend_config(ctx: StageContext, name: str) -> Any:
+    backends = ctx.cfg.llm.backends
+    if name not in backends:
+        raise StageError(
+            f"stage {ctx.stage!r} uses backend {name!r}, which llm.backends does not define "
+            f"(defined: {', '.join(backends) or 'none'})"
+        )
+    return backends[name]
+
+
+@asynccontextmanager
+async def llm_session(ctx: StageContext, backend_name: str):  # type: ignore[no-untyped-def]
+    """The stage's backend and the run's request cache, closed when the stage ends."""
+    backend: Backend = make_backend(backend_config(ctx, backend_name))
+    cache = RequestCache.in_run(ctx.run.root)
+    try:
+        yield backend, cache
+    finally:
+        try:
+            await backend.aclose()
+        finally:
+            cache.close()
+
+
+def run_async(main: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(main())  # type: ignore[arg-type]
+
+
+def merge_summaries(summaries: list[RunSummary]) -> dict[str, Any]:
+    """Add up runner summaries for ``_SUCCESS.json`` (requests, cache hits, tokens, rejects...)."""
+    total: dict[str, Any] = {}
+    for s in summaries:
+        for k, v in s.as_dict().items():
+            if isinstance(v, int | float) and not isinstance(v, bool):
+                total[k] = round(total.get(k, 0) + v, 6)
+            elif k not in total:
+                total[k] = v
+    return total
+
+
+def subsample(df: pl.DataFrame, max_users_per_source: int | None, max_records_per_user: int | None) -> pl.DataFrame:
+    """Quick runs: the first ``max_users_per_source`` users of each source (by user id), each with
+    its ``max_records_per_user`` most recent records. ``None`` keeps everything."""
+    if max_users_per_source is not None:
+        users = (
+            df.select("source", "user_id").unique().sort("source", "user_id")
+            .group_by("source", maintain_order=True).head(max_users_per_source)
+        )
+        df = df.join(users, on=["source", "user_id"], how="semi")
+    if max_records_per_user is not None:
+        df = (
+            df.sort("source", "user_id", "created_at", "record_id", descending=[False, False, True, False], nulls_last=True)
+            .group_by("source", "user_id", maintain_order=True).head(max_records_per_user)
+        )
+    return df.sort("source", "user_id", "created_at", "record_id", nulls_last=True)

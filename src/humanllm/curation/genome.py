@@ -1,0 +1,117 @@
+"""Stage ``genome``: the Cognitive Genome dataset — Parquet tables ``users``, ``records``
+(cleaned, labelled high quality and harmless), ``scenarios``, ``social_qa`` (the items that passed
+QC) and ``items`` (Amazon), joined by ``source`` + ``user_id`` / ``record_id`` / ``item_id``; a
+dataset card ``README.md``; ``stats.json`` with the paper's Table A1 layout."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from humanllm.curation.card import write_card
+from humanllm.executor import StageContext, StageResult
+from humanllm.runfolder import RunFolder, SourceCounts, atomic_write_parquet, atomic_write_text
+
+TABLES = ("users", "records", "scenarios", "social_qa", "items")
+
+
+def _scan(run: RunFolder, folder: str) -> pl.DataFrame | None:
+    lf = run.scan(folder)
+    return None if lf is None else lf.collect()
+
+
+def _passed(run: RunFolder, kind: str) -> pl.DataFrame:
+    qc = _scan(run, "qc")
+    if qc is None:
+        return pl.DataFrame(schema={"source": pl.String, "item_id": pl.String, "qc_overall": pl.Int64, "qc_scores": pl.String})
+    return qc.filter((pl.col("kind") == kind) & pl.col("passed")).select(
+        "source", "item_id", pl.col("overall").alias("qc_overall"), pl.col("scores").alias("qc_scores")
+    )
+
+
+def build_tables(run: RunFolder) -> dict[str, pl.DataFrame]:
+    tables: dict[str, pl.DataFrame] = {}
+    users = _scan(run, "users")
+    if users is not None:
+        tables["users"] = users.join(_passed(run, "user"), left_on=["source", "user_id"], right_on=["source", "item_id"], how="inner")
+    records = _scan(run, "labeled")
+    if records is not None:
+        tables["records"] = records.sort("source", "user_id", "created_at", nulls_last=True)
+    for name, id_col, kind in (("scenarios", "scenario_id", "scenario"), ("social_qa", "qa_id", "social_qa")):
+        df = _scan(run, name)
+        if df is not None:
+            passed = _passed(run, kind)
+            tables[name] = df.join(passed, left_on=["source", id_col], right_on=["source", "item_id"], how="inner")
+    items = _scan(run, "items")
+    if items is not None and "records" in tables:
+        amazon = tables["records"].filter(pl.col("meta").str.contains('"parent_asin"'))
+        asins = amazon.select(pl.col("meta").str.json_path_match("$.parent_asin").alias("item_id")).unique()
+        tables["items"] = items.join(asins, on="item_id", how="semi").unique("item_id", keep="last", maintain_order=True)
+    return tables
+
+
+def _count(run: RunFolder, folder: str, users: bool = False) -> dict[str, int]:
+    lf = run.scan(folder)
+    if lf is None:
+        return {}
+    expr = pl.col("user_id").n_unique() if users else pl.len()
+    df = lf.group_by("source").agg(expr.alias("n")).collect()
+    return {r["source"]: int(r["n"]) for r in df.to_dicts()}
+
+
+def table_a1(run: RunFolder, tables: dict[str, pl.DataFrame]) -> dict[str, dict[str, int | None]]:
+    """Per source: Raw texts, After DF texts, After DS users/scenarios/QA, After QC users/scenarios/QA."""
+
+    def per_source(df: pl.DataFrame | None) -> dict[str, int]:
+        if df is None or df.height == 0:
+            return {}
+        return {r["source"]: int(r["len"]) for r in df.group_by("source").len().to_dicts()}
+
+    cols = {
+        "raw_texts": _count(run, "records"),
+        "df_texts": _count(run, "labeled"),
+        "ds_users": _count(run, "users"),
+        "ds_scenarios": _count(run, "scenarios"),
+        "ds_social_qa": _count(run, "social_qa"),
+        "qc_users": per_source(tables.get("users")),
+        "qc_scenarios": per_source(tables.get("scenarios")),
+        "qc_social_qa": per_source(tables.get("social_qa")),
+    }
+    sources = sorted({s for c in cols.values() for s in c})
+    return {s: {k: c.get(s, 0) for k, c in cols.items()} for s in sources}
+
+
+def run_genome(ctx: StageContext) -> StageResult:
+    run = ctx.run
+    out = run.stage_dir("genome")
+    tables = build_tables(run)
+    result = StageResult()
+    for name in TABLES:
+        if name in tables:
+            atomic_write_parquet(tables[name], out / f"{name}.parquet")
+    a1 = table_a1(run, tables)
+    for source, row in a1.items():
+        result.counts[source] = SourceCounts(records_in=row["raw_texts"] or 0, records_out=row["df_texts"] or 0)
+    stats: dict[str, Any] = {
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "tables": {name: int(df.height) for name, df in tables.items()},
+        "table_a1": a1,
+        "stages": {name: info for name, info in run.finished_stages() if name != "genome"},
+    }
+    atomic_write_text(json.dumps(stats, indent=2, default=str) + "\n", out / "stats.json")
+    write_card(ctx, out, tables, stats)
+    result.extra["tables"] = stats["tables"]
+    result.extra["sources"] = {s: {"records": r["df_texts"] or 0, "users": r["qc_users"] or 0} for s, r in a1.items()}
+    return result
+
+
+def load_stats(run_dir: str | Path) -> dict[str, Any] | None:
+    p = Path(run_dir) / "genome" / "stats.json"
+    if not p.is_file():
+        return None
+    data: dict[str, Any] = json.loads(p.read_text(encoding="utf-8"))
+    return data

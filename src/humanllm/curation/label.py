@@ -1,0 +1,46 @@
+"""Stage ``label`` (§2.1): quality (high / medium / low) and harmfulness of each cleaned record;
+only records whose quality is in ``curation.label.keep_quality`` (the paper: high) and that are not
+harmful go on. Dropped records are in ``rejects/`` with the label and the model's rationale."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from humanllm.curation.common import item_context, platform_of, record_text
+from humanllm.curation.per_record import Drop, PerRecordStage, run_per_record
+from humanllm.curation.schemas import Labels
+from humanllm.executor import StageContext, StageResult
+
+
+def _fields(row: dict[str, Any], kind: str) -> dict[str, Any]:
+    context = item_context(row) if kind == "amazon" else ""
+    return {"platform": platform_of(kind), "record": f"{context}\n{record_text(row)}".strip()}
+
+
+def run_label(ctx: StageContext) -> StageResult:
+    keep = set(ctx.cfg.curation.label.keep_quality)
+    tally: dict[str, int] = {"high": 0, "medium": 0, "low": 0, "harmful": 0}
+
+    def to_rows(row: dict[str, Any], obj: Labels) -> list[dict[str, Any]] | Drop:
+        tally[obj.quality] += 1
+        tally["harmful"] += obj.harmful
+        detail = json.dumps(obj.model_dump(), ensure_ascii=False)
+        if obj.harmful:
+            return Drop("label.harmful", detail)
+        if obj.quality not in keep:
+            return Drop(f"label.quality_{obj.quality}", detail)
+        return [{**row, "quality": obj.quality}]
+
+    spec = PerRecordStage(
+        input_folder="cleaned",
+        output_folder="labeled",
+        template_name="label.v1.txt",
+        schema=Labels,
+        stage_cfg=lambda c: c.cfg.curation.label,
+        fields=_fields,
+        to_rows=to_rows,
+    )
+    result = run_per_record(ctx, spec)
+    result.extra["labels"] = tally
+    return result

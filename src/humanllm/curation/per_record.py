@@ -1,0 +1,136 @@
+"""The shape shared by the per-record LLM stages (clean, label, scenarios, social_qa): rows of an
+input folder -> one request each -> validated objects -> rows of an output folder, shard by shard,
+with every record that does not come out written to ``rejects/`` with a reason."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import polars as pl
+from pydantic import BaseModel
+
+from humanllm.curation.common import (
+    iter_shards,
+    llm_session,
+    merge_summaries,
+    prompt_key,
+    require_input,
+    run_async,
+    sampling,
+    source_kinds,
+    subsample,
+    template,
+)
+from humanllm.curation.config import LLMStageConfig
+from humanllm.executor import StageContext, StageResult
+from humanllm.llm.outputs import reject_detail
+from humanllm.llm.progress import RunSummary
+from humanllm.llm.runner import arun_llm
+from humanllm.runfolder import SourceCounts
+
+BATCH_ROWS = 2000  # rows from consecutive shards sent to the runner together
+
+
+@dataclass(frozen=True)
+class Drop:
+    """A valid reply that still removes the record (e.g. a low quality label)."""
+
+    reason: str
+    detail: str = ""
+
+
+@dataclass
+class PerRecordStage:
+    input_folder: str
+    output_folder: str
+    template_name: str
+    schema: type[BaseModel]
+    stage_cfg: Callable[[StageContext], LLMStageConfig]
+    fields: Callable[[dict[str, Any], str], dict[str, Any]]  # (row, source kind) -> template fields
+    to_rows: Callable[[dict[str, Any], Any], list[dict[str, Any]] | Drop]  # (row, object) -> output rows
+    kinds: tuple[str, ...] | None = None  # source kinds that take part (None: all)
+    validate: Callable[[Any, dict[str, Any]], None] | None = None
+    subsample_input: bool = False  # apply curation.max_users_per_source / max_records_per_user
+    extra: dict[str, Any] = field(default_factory=dict)  # stage-specific counters for _SUCCESS.json
+
+
+def run_per_record(ctx: StageContext, spec: PerRecordStage) -> StageResult:
+    require_input(ctx, spec.input_folder)
+    scfg = spec.stage_cfg(ctx)
+    tpl = template(spec.template_name)
+    kinds = source_kinds(ctx)
+    ccfg = ctx.cfg.curation
+    result = StageResult()
+    summaries: list[RunSummary] = []
+
+    shards: list[tuple[str, str, pl.DataFrame]] = []
+    for shard, source, df in iter_shards(ctx, spec.input_folder):
+        if spec.kinds is not None and kinds.get(source) not in spec.kinds:
+            continue
+        shards.append((shard, source, df))
+    if spec.subsample_input and (ccfg.max_users_per_source or ccfg.max_records_per_user):
+        merged = pl.concat([df.with_columns(pl.lit(s).alias("_shard")) for s, _, df in shards], how="diagonal_relaxed") if shards else None
+        if merged is not None:
+            merged = subsample(merged, ccfg.max_users_per_source, ccfg.max_records_per_user)
+            shards = [(s, src, merged.filter(pl.col("_shard") == s).drop("_shard")) for s, src, _ in shards]
+
+    batches: list[list[tuple[str, str, pl.DataFrame]]] = [[]]
+    for entry in shards:
+        if sum(d.height for _, _, d in batches[-1]) >= BATCH_ROWS:
+            batches.append([])
+        batches[-1].append(entry)
+
+    async def main() -> None:
+        async with llm_session(ctx, scfg.backend) as (backend, cache):
+            for batch in batches:
+                items: list[dict[str, Any]] = []
+                for shard, source, df in batch:
+                    for row in df.to_dicts():
+                        items.append({**row, "_id": f"{source}/{row['record_id']}", "_source": source, "_kind": kinds.get(source, "jsonl")})
+                if not items:
+                    continue
+                outcome = await arun_llm(
+                    items,
+                    render=lambda it: tpl.render(**spec.fields(it, it["_kind"])),
+                    schema=spec.schema,
+                    backend=backend,
+                    cache=cache,
+                    stage=ctx.stage,
+                    prompt_version=prompt_key(tpl),
+                    sampling=sampling(scfg),
+                    runner_cfg=ctx.cfg.llm.runner,
+                    validate=spec.validate,
+                    id_field="_id",
+                )
+                summaries.append(outcome.summary)
+                rejects_by_id = {r.id: r for r in outcome.rejects}
+                for shard, source, df in batch:
+                    counts = result.counts.setdefault(source, SourceCounts())
+                    out_rows: list[dict[str, Any]] = []
+                    rej: list[dict[str, str]] = []
+                    for row in df.to_dicts():
+                        rid = str(row["record_id"])
+                        key = f"{source}/{rid}"
+                        counts.records_in += 1
+                        if key in rejects_by_id:
+                            rej.append({"record_id": rid, "reason": rejects_by_id[key].reason, "detail": reject_detail(rejects_by_id[key])})
+                            continue
+                        made = spec.to_rows(row, outcome.results[key])
+                        if isinstance(made, Drop):
+                            rej.append({"record_id": rid, "reason": made.reason, "detail": made.detail})
+                        else:
+                            out_rows.extend(made)
+                    if out_rows:
+                        ctx.run.write_shard(spec.output_folder, shard, pl.DataFrame(out_rows, infer_schema_length=None))
+                    counts.records_out += len(out_rows)
+                    if rej:
+                        counts.rejected += ctx.run.write_rejects(ctx.stage, source, shard, pl.DataFrame(rej))
+
+    run_async(main)
+    result.extra["llm"] = merge_summaries(summaries)
+    result.extra["prompt"] = prompt_key(tpl)
+    result.extra["backend"] = scfg.backend
+    result.extra.update(spec.extra)
+    return result

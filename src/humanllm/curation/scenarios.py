@@ -1,0 +1,44 @@
+"""Stage ``scenarios`` (§2.2): each kept record (not Amazon) as a story of background (time,
+place), characters and plots."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from humanllm.curation.common import NARRATIVE_KINDS, platform_of, record_text
+from humanllm.curation.per_record import PerRecordStage, run_per_record
+from humanllm.curation.schemas import Scenario
+from humanllm.executor import StageContext, StageResult
+
+
+def _fields(row: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {"platform": platform_of(kind), "record": record_text(row)}
+
+
+def _to_rows(row: dict[str, Any], obj: Scenario) -> list[dict[str, Any]]:
+    return [
+        {
+            "scenario_id": row["record_id"],
+            "record_id": row["record_id"],
+            "user_id": row["user_id"],
+            "source": row["source"],
+            "time": obj.background.time,
+            "place": obj.background.place,
+            "characters": [c.model_dump() for c in obj.characters],
+            "plots": obj.plots,
+        }
+    ]
+
+
+def run_scenarios(ctx: StageContext) -> StageResult:
+    spec = PerRecordStage(
+        input_folder="labeled",
+        output_folder="scenarios",
+        template_name="scenarios.v1.txt",
+        schema=Scenario,
+        stage_cfg=lambda c: c.cfg.curation.scenarios,
+        fields=_fields,
+        to_rows=_to_rows,
+        kinds=NARRATIVE_KINDS,
+    )
+    return run_per_record(ctx, spec)
