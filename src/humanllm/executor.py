@@ -6,45 +6,17 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 from rich.console import Console
 
 from humanllm.config import RunConfig, dump_config
-from humanllm.runfolder import RunFolder, SourceCounts, atomic_write_text
+from humanllm.runfolder import RunFolder, atomic_write_text
+from humanllm.stage import Stage, StageContext, StageError, StageResult
 
-
-class StageError(RuntimeError):
-    """A stage that cannot run (missing inputs, bad data); the message says what to do."""
-
-
-@dataclass
-class StageContext:
-    cfg: RunConfig
-    run: RunFolder
-    stage: str
-    console: Console
-
-
-@dataclass
-class StageResult:
-    counts: dict[str, SourceCounts] = field(default_factory=dict)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Stage:
-    name: str
-    run: Callable[[StageContext], StageResult]
-    sections: tuple[str, ...]  # config sections the stage depends on
-    inputs: tuple[str, ...]  # upstream stages
-    help: str
-    version: str = "1"
+__all__ = ["STAGES", "Stage", "StageContext", "StageError", "StageResult", "run_stages"]
 
 
 def _stage_table() -> list[Stage]:

@@ -5,7 +5,7 @@ the seed), so a re-asked request gets the same answer: ``{"digest": sha256(text)
 len(text)}``. Options: a fixed latency, and fault injection where a deterministic share of requests
 (hash of the messages and of how often the stub has seen them) fail with one of 429, 500, a hang
 past the client's time-out, garbled JSON text, or truncated JSON (finish_reason "length"). A user
-message containing ``FORCE_STATUS=<code>`` gets that HTTP status, one containing ``FORCE_HANG`` hangs. ``GET /stats`` returns counters.
+message containing ``FORCE_STATUS=<code>`` gets that HTTP status, one containing ``FORCE_HANG`` hangs, ``FORCE_BADBODY`` / ``FORCE_NOCHOICES`` get a broken 200. ``GET /stats`` returns counters.
 
 Run it as a process (it prints ``PORT <n>`` once listening)::
 
@@ -96,6 +96,10 @@ class Stub:
         if "FORCE_HANG" in messages[-1]["content"]:
             await asyncio.sleep(self.hang_s)
             return 0, None, {}
+        if "FORCE_BADBODY" in messages[-1]["content"]:
+            return 200, None, {}  # a 200 whose body is not JSON
+        if "FORCE_NOCHOICES" in messages[-1]["content"]:
+            return 200, {"id": "x", "object": "chat.completion", "choices": []}, {}
         forced = _FORCE.search(messages[-1]["content"])
         if forced:
             code = int(forced.group(1))
@@ -183,7 +187,9 @@ async def _handle(stub: Stub, reader: asyncio.StreamReader, writer: asyncio.Stre
                 )
             else:
                 status, payload = 404, {"error": {"message": f"no route {path}"}}
-            data = json.dumps(payload).encode()
+            data = (
+                b"<html>upstream hiccup</html>" if payload is None else json.dumps(payload).encode()
+            )
             hdr = "".join(f"{k}: {v}\r\n" for k, v in extra.items())
             writer.write(
                 f"HTTP/1.1 {status} {_REASONS.get(status, 'Error')}\r\nContent-Type: application/json\r\n"

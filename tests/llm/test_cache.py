@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import sqlite3
@@ -15,7 +16,14 @@ from pathlib import Path
 import pytest
 
 from humanllm.llm.base import ChatRequest, Sampling
-from humanllm.llm.cache import CACHE_FILE, CachedReply, KeyBuilder, RequestCache, request_key
+from humanllm.llm.cache import (
+    _COLUMNS,
+    CACHE_FILE,
+    CachedReply,
+    KeyBuilder,
+    RequestCache,
+    request_key,
+)
 
 MSGS = (("system", "s"), ("user", "u"))
 
@@ -62,6 +70,10 @@ def test_request_key_covers_every_component() -> None:
         request_key("m", ChatRequest(MSGS, req.sampling, req.json_schema, "Other"), "p@1"),
     ]
     assert len({base, *variants}) == len(variants) + 1
+
+
+def test_columns_follow_the_reply_fields() -> None:
+    assert tuple(f.name for f in dataclasses.fields(CachedReply)) == _COLUMNS
 
 
 def test_round_trip_get_many_replace_and_len(tmp_path: Path) -> None:

@@ -115,6 +115,12 @@ def test_status_mapping(clean_stub: StubProcess, code: int, kind: type[Exception
         assert info.value.retry_after == pytest.approx(0.005)  # type: ignore[attr-defined]
 
 
+@pytest.mark.parametrize("marker", ["FORCE_BADBODY", "FORCE_NOCHOICES"])
+def test_broken_200_bodies_are_transient(clean_stub: StubProcess, marker: str) -> None:
+    with pytest.raises(TransientError):
+        ask(OpenAIBackend(openai_cfg(clean_stub.url)), marker)
+
+
 def test_timeout_and_connection_errors_are_transient(clean_stub: StubProcess) -> None:
     with pytest.raises(TransientError, match="time-out"):
         ask(OpenAIBackend(openai_cfg(clean_stub.url, timeout_s=0.3)), "FORCE_HANG")

@@ -106,7 +106,7 @@ def test_invalid_reply_retried_with_new_seed_then_rejected(
     raw = bad if isinstance(bad, str) else bad.text
     assert all(r.raw_text == raw and r.attempts == 3 and r.error for r in out.rejects)
     assert out.summary.requests == 9 and out.summary.invalid_retries == 6
-    seeds = [r.sampling.seed for r in backend.requests if r.messages == render_item(items[0])]
+    seeds = [r.sampling.seed or 0 for r in backend.requests if r.messages == render_item(items[0])]
     assert sorted(seeds) == sorted(derive_seed("r00000", STAGE, a) for a in range(3))
 
 
@@ -241,7 +241,7 @@ def test_seeds_are_deterministic_and_depend_on_stage(tmp_path: Path) -> None:
         with RequestCache(tmp_path / f"{name}.sqlite") as c:
             backend = FakeBackend(good)
             run(items, backend, c)
-            seeds.append([r.sampling.seed for r in backend.requests])
+            seeds.append([r.sampling.seed or 0 for r in backend.requests])
     assert (
         sorted(seeds[0])
         == sorted(seeds[1])

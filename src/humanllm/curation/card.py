@@ -7,7 +7,7 @@ from typing import Any
 
 import polars as pl
 
-from humanllm.executor import StageContext
+from humanllm.stage import StageContext
 from humanllm.runfolder import atomic_write_text
 
 TABLE_DOCS = {

@@ -12,7 +12,7 @@ from humanllm.curation.common import platform_of, record_text
 from humanllm.curation.per_record import PerRecordStage, run_per_record
 from humanllm.curation.pii import scrub
 from humanllm.curation.schemas import Cleaned
-from humanllm.executor import StageContext, StageResult
+from humanllm.stage import StageContext, StageResult
 
 PLATFORM_RULES = {
     "twitter": "- hashtags (#tag) and mentions (@user): remove them, keeping the sentence readable;",

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import polars as pl
 
 from humanllm.curation.config import LLMStageConfig
-from humanllm.executor import StageContext, StageError
+from humanllm.stage import StageContext, StageError
 from humanllm.llm.backends import make_backend
 from humanllm.llm.base import Backend, Sampling
 from humanllm.llm.cache import RequestCache

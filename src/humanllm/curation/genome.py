@@ -13,7 +13,7 @@ from typing import Any
 import polars as pl
 
 from humanllm.curation.card import write_card
-from humanllm.executor import StageContext, StageResult
+from humanllm.stage import StageContext, StageResult
 from humanllm.runfolder import RunFolder, SourceCounts, atomic_write_parquet, atomic_write_text
 
 TABLES = ("users", "records", "scenarios", "social_qa", "items")

@@ -10,7 +10,7 @@ from typing import Any
 from humanllm.curation.common import item_context, platform_of, record_text
 from humanllm.curation.per_record import Drop, PerRecordStage, run_per_record
 from humanllm.curation.schemas import Labels
-from humanllm.executor import StageContext, StageResult
+from humanllm.stage import StageContext, StageResult
 
 
 def _fields(row: dict[str, Any], kind: str) -> dict[str, Any]:

@@ -24,7 +24,7 @@ from humanllm.curation.common import (
     template,
 )
 from humanllm.curation.config import LLMStageConfig
-from humanllm.executor import StageContext, StageResult
+from humanllm.stage import StageContext, StageResult
 from humanllm.llm.outputs import reject_detail
 from humanllm.llm.progress import RunSummary
 from humanllm.llm.runner import arun_llm

@@ -27,7 +27,7 @@ from humanllm.curation.common import (
 )
 from humanllm.curation.metrics import METRICS, json_shape, judge_schema, passes, rubric_text
 from humanllm.curation.users import render_history, user_histories
-from humanllm.executor import StageContext, StageResult
+from humanllm.stage import StageContext, StageResult
 from humanllm.llm.outputs import reject_detail
 from humanllm.llm.progress import RunSummary
 from humanllm.llm.runner import arun_llm

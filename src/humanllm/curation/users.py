@@ -27,7 +27,7 @@ from humanllm.curation.common import (
     template,
 )
 from humanllm.curation.schemas import UserPortrait, check_portrait_lengths
-from humanllm.executor import StageContext, StageResult
+from humanllm.stage import StageContext, StageResult
 from humanllm.llm.outputs import reject_detail
 from humanllm.llm.runner import arun_llm
 from humanllm.runfolder import SourceCounts

@@ -8,29 +8,38 @@ Rules, in the order a record is checked (the first that fails names the reject):
 - ``reddit.system_user``: the author is a system account (:data:`SYSTEM_USERS`: AutoModerator,
   the ``reddit`` admin account, RedditCareResources, ...).
 - ``reddit.bot``: the author is a known bot (:data:`KNOWN_BOTS` plus ``extra_bots``, any case)
-  or the name says so: ``bot`` as the whole name, after or before ``_``/``-`` ("gif_bot",
-  "bot-9000", "tl_dr-bot_2"), or a CamelCase ``Bot`` suffix ("RemindMeBot"). A lowercase name
-  merely ending in "bot" is *not* taken as a bot ("Talbot", "abbot", "cabot" are people), which
-  is why the list exists.
+  or the name says so: ``bot`` as the whole name, after ``_``/``-`` at the end ("gif_bot",
+  "tl_dr-bot_2") or before them at the start ("bot-9000"), or a CamelCase ``Bot`` suffix
+  ("RemindMeBot"). A lowercase name merely ending in "bot" is *not* taken as a bot ("Talbot",
+  "abbot", "cabot" are people), which is why the list exists.
 - ``reddit.moderator``: the post is distinguished (``distinguished`` = moderator, admin, special).
-- ``reddit.removed``: the body is ``[removed]``/``[deleted]`` or Reddit set ``removed_by_category``.
 - ``reddit.min_score``, ``reddit.min_comments``: below the threshold, or missing.
+- ``reddit.removed``: the body is ``[removed]``/``[deleted]`` or Reddit set ``removed_by_category``.
 - ``reddit.min_chars``: normalised ``text`` (title + body) shorter than ``min_chars``.
 
-Author and numeric rules come first and the only text rule is last, so :func:`flag_typed` (the
-fused path: rules on freshly parsed rows, before text normalisation) reaches the same verdicts
-as :func:`flag` on ingested records while normalising only the rows that survive the cheap rules
-and a raw-length bound.
+Author and numeric rules come first and the text rules last. :func:`flag` applies them to
+ingested records (the stage ``filter``). :func:`read_filtered` runs reader and rules as one
+pass and reaches the same verdicts faster: the cheap rules are pushed into the Parquet scan and
+only the rows they keep are decoded, normalised and encoded (see ``benchmarks/filters.py``).
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
 
 import polars as pl
 
 from humanllm.filters import first_reason
 from humanllm.filters.config import FilterConfig, RedditRules
+from humanllm.records import RECORD_SCHEMA
+from humanllm.sources import expand_paths, reddit
+from humanllm.sources._rt_io import PATTERNS, batches, is_parquet, parquet_scan
 from humanllm.sources._rt_parse import with_meta_fields
+from humanllm.sources.config import RedditSource
 from humanllm.sources.reddit import RULE_FIELDS, to_records
+
+#: Columns the rows dropped by the cheap rules never need (the verdict reads the short ones).
+_RAW_ONLY = ("url", "permalink", "author_flair_text", "link_flair_text", "domain", "subreddit")
 
 SYSTEM_USERS = frozenset({"automoderator", "reddit", "redditcareresources", "modnewsletter", "reddit-admin"})
 #: Well-known Reddit bots whose names the name rules do not catch (compared lowercased).
@@ -54,55 +63,84 @@ def is_bot(author: pl.Expr, extra: list[str]) -> pl.Expr:
     return author.str.to_lowercase().is_in(names) | author.str.contains(_BOT_NAME)
 
 
-def cheap_checks(r: RedditRules) -> list[tuple[str, pl.Expr]]:
-    """Author, status and numeric rules over ``user_id``, ``distinguished``, ``selftext_state``,
-    ``removed_by_category``, ``score`` and ``num_comments``."""
-    author = pl.col("user_id")
+def cheap_checks(r: RedditRules, f: Mapping[str, pl.Expr] | None = None) -> list[tuple[str, pl.Expr]]:
+    """Author and numeric rules over the fields ``user_id``, ``distinguished``, ``score`` and
+    ``num_comments`` (columns of those names unless ``f`` gives other expressions). Every
+    condition is a non-null boolean."""
+    f = f or {k: pl.col(k) for k in ("user_id", "distinguished", "score", "num_comments")}
+    author = f["user_id"].fill_null("")
     lower = author.str.to_lowercase()
     return [
         ("reddit.deleted_author", author == "[deleted]"),
         ("reddit.system_user", lower.is_in(sorted(SYSTEM_USERS))),
-        ("reddit.bot", lower.is_in(sorted(KNOWN_BOTS | {n.lower() for n in r.extra_bots})) | author.str.contains(_BOT_NAME)),
-        ("reddit.moderator", pl.col("distinguished").fill_null("") != ""),
-        (
-            "reddit.removed",
-            pl.col("selftext_state").is_in(["removed", "deleted"]).fill_null(False)
-            | (pl.col("removed_by_category").fill_null("") != ""),
-        ),
-        ("reddit.min_score", pl.col("score").fill_null(r.min_score - 1) < r.min_score),
-        ("reddit.min_comments", pl.col("num_comments").fill_null(r.min_comments - 1) < r.min_comments),
+        ("reddit.bot", is_bot(author, r.extra_bots)),
+        ("reddit.moderator", f["distinguished"].fill_null("") != ""),
+        ("reddit.min_score", f["score"].fill_null(r.min_score - 1) < r.min_score),
+        ("reddit.min_comments", f["num_comments"].fill_null(r.min_comments - 1) < r.min_comments),
     ]
 
 
-def _min_chars(r: RedditRules) -> tuple[str, pl.Expr]:
-    return ("reddit.min_chars", pl.col("text").fill_null("").str.len_chars() < r.min_chars)
+def text_checks(r: RedditRules) -> list[tuple[str, pl.Expr]]:
+    """The rules on the post itself: removed/deleted, then the normalised length."""
+    removed = pl.col("selftext_state").is_in(["removed", "deleted"]).fill_null(False)
+    return [
+        ("reddit.removed", removed | (pl.col("removed_by_category").fill_null("") != "")),
+        ("reddit.min_chars", pl.col("text").fill_null("").str.len_chars() < r.min_chars),
+    ]
 
 
 def flag(records: pl.LazyFrame, rules: FilterConfig, source: object = None) -> pl.LazyFrame:
     """The staged path: ingested records (rule fields read back from ``meta``) plus ``reason``."""
     r = rules.reddit
     lf = with_meta_fields(records, RULE_FIELDS)
-    lf = lf.with_columns(first_reason([*cheap_checks(r), _min_chars(r)]))
+    lf = lf.with_columns(first_reason([*cheap_checks(r), *text_checks(r)]))
     return lf.drop(list(RULE_FIELDS))
 
 
 def flag_typed(typed: pl.DataFrame, rules: FilterConfig, source: str = "reddit") -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The fused path: parsed rows (``sources.reddit.typed_batches``) -> ``(kept records,
-    rejects)``, the same verdicts as :func:`flag` on ``to_records(typed)``.
-
-    Cheap rules run on the typed columns; a raw-length bound (normalising never lengthens a
-    text, so raw bytes + separator bound its length) drops short rows without normalising
-    them; only the survivors are normalised, encoded and length-checked exactly.
-    """
+    """Parsed rows (``sources.reddit.typed_batches``) -> ``(kept records, rejects)``: the same
+    verdicts as :func:`flag` on ``to_records(typed)``, normalising only what the cheap rules, the
+    removed rule and a raw-length bound keep (normalising never lengthens a text, so raw bytes
+    plus the separator bound its length)."""
     r = rules.reddit
     body_bytes = pl.when(pl.col("selftext_state") == "text").then(pl.col("selftext").str.len_bytes() + 1)
     bound = pl.col("title").str.len_bytes().fill_null(0) + body_bytes.fill_null(0)
-    cheap = first_reason([*cheap_checks(r), ("reddit.min_chars", bound < r.min_chars)])
-    verdict = typed.select("record_id", cheap).with_columns(pl.lit(None, dtype=pl.String).alias("detail"))
+    removed, _ = text_checks(r)
+    early = first_reason([*cheap_checks(r), removed, ("reddit.min_chars", bound < r.min_chars)])
+    verdict = typed.select("record_id", early, pl.lit(None, dtype=pl.String).alias("detail"))
     dropped = verdict["reason"].is_not_null()
-    records = to_records(typed.filter(~dropped), source).with_columns(first_reason([_min_chars(r)]))
+    records = to_records(typed.filter(~dropped), source).with_columns(first_reason(text_checks(r)[1:]))
     short = records["reason"].is_not_null()
-    rejects = pl.concat(
-        [verdict.filter(dropped), records.filter(short).select("record_id", "reason", pl.lit(None, pl.String).alias("detail"))]
-    )
-    return records.filter(~short).drop("reason"), rejects
+    late = records.filter(short).select("record_id", "reason", pl.lit(None, dtype=pl.String).alias("detail"))
+    return records.filter(~short).drop("reason"), pl.concat([verdict.filter(dropped), late])
+
+
+def read_filtered(cfg: RedditSource, rules: FilterConfig) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+    """The fused path (reader and rules in one pass): ``(kept records, rejects)`` per batch,
+    the same verdicts as ingest followed by :func:`flag`, rejects included.
+
+    For Parquet the cheap rules are pushed into the scan, so the reader decodes titles and
+    bodies only for rows that pass them; the rows that fail are read back with their short
+    columns only, to name the first parse problem or rule that drops them.
+    """
+    r = rules.reddit
+    for path in expand_paths(cfg.path, PATTERNS):
+        if not is_parquet(path):
+            for typed, bad in reddit.typed_batches(cfg.model_copy(update={"path": str(path)})):
+                kept, rejects = flag_typed(typed, rules, cfg.source_name)
+                yield kept, pl.concat([bad, rejects])
+            continue
+        lf = parquet_scan(path, reddit.COLUMNS, reddit.REQUIRED)
+        checks = cheap_checks(r, reddit.rule_inputs(lf.collect_schema()))
+        fails = pl.any_horizontal([cond for _, cond in checks])
+        for raw in batches(lf.filter(~fails), path, cfg.batch_size):
+            typed, bad = reddit._parse(raw, path, "row ")
+            kept, rejects = flag_typed(typed, rules, cfg.source_name)
+            yield kept, pl.concat([bad, rejects])
+        no_detail = pl.lit(None, dtype=pl.String).alias("detail")
+        skipped = ("selftext", *_RAW_ONLY)  # not needed to name why a row was dropped
+        dropped = lf.filter(fails).with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in skipped)
+        for raw in batches(dropped, path, cfg.batch_size):
+            typed, bad = reddit._parse(raw, path, "row ")
+            verdict = typed.select("record_id", first_reason(cheap_checks(r)), no_detail)
+            yield pl.DataFrame(schema=RECORD_SCHEMA), pl.concat([bad, verdict])

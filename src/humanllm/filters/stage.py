@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import polars as pl
 
-from humanllm.executor import StageContext, StageError, StageResult
+from humanllm.stage import StageContext, StageError, StageResult
 from humanllm.filters import get_rules
 from humanllm.records import RECORD_SCHEMA
 from humanllm.runfolder import SourceCounts

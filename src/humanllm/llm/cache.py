@@ -29,9 +29,9 @@ from humanllm.llm.base import ChatRequest, Sampling
 
 CACHE_FILE = "llm-cache.sqlite"
 
-_COLUMNS = (
-    "key", "status", "reason", "text", "parsed", "finish_reason", "prompt_tokens",
-    "completion_tokens", "error", "attempts", "model", "stage", "item_id", "created_at",
+_COLUMNS = (  # in the order of CachedReply's fields
+    "key", "status", "text", "parsed", "finish_reason", "prompt_tokens", "completion_tokens",
+    "error", "reason", "attempts", "model", "stage", "item_id", "created_at",
 )  # fmt: skip
 _CREATE = """
 CREATE TABLE IF NOT EXISTS replies (
@@ -110,16 +110,15 @@ class CachedReply:
     def row(self) -> tuple[Any, ...]:
         parsed = None if self.parsed is None else json.dumps(self.parsed, ensure_ascii=False)
         return (
-            self.key, self.status, self.reason, self.text, parsed, self.finish_reason,
-            self.prompt_tokens, self.completion_tokens, self.error, self.attempts, self.model,
+            self.key, self.status, self.text, parsed, self.finish_reason, self.prompt_tokens,
+            self.completion_tokens, self.error, self.reason, self.attempts, self.model,
             self.stage, self.item_id, self.created_at or time.time(),
         )  # fmt: skip
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...]) -> CachedReply:
-        d = dict(zip(_COLUMNS, row, strict=True))
-        d["parsed"] = None if d["parsed"] is None else json.loads(d["parsed"])
-        return cls(**d)
+        key, status, text, parsed, *rest = row
+        return cls(key, status, text, None if parsed is None else json.loads(parsed), *rest)
 
 
 def _connect(path: Path) -> sqlite3.Connection:

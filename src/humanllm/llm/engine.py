@@ -9,7 +9,7 @@ import asyncio
 import dataclasses
 import functools
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -42,10 +42,12 @@ class Job:
 
 
 class Engine(Generic[T]):
+    """State of one runner call: counters, verdicts by input index, the limiter."""
+
     def __init__(
         self,
         *,
-        render: Callable[[Item], Messages],
+        render: Callable[[Any], Messages],
         schema: type[T],
         backend: Backend,
         cache: RequestCache,
@@ -56,14 +58,9 @@ class Engine(Generic[T]):
         validate: replies.Validator | None,
         retry_rejects: bool,
     ) -> None:
-        self.render, self.schema, self.backend, self.cache = render, schema, backend, cache
-        self.stage, self.prompt_version, self.sampling, self.cfg = (
-            stage,
-            prompt_version,
-            sampling,
-            cfg,
-        )
-        self.validate, self.retry_rejects = validate, retry_rejects
+        self.render, self.schema, self.validate = render, schema, validate
+        self.backend, self.cache, self.cfg = backend, cache, cfg
+        self.stage, self.sampling, self.retry_rejects = stage, sampling, retry_rejects
         self.model_id = backend.model_id
         self.json_schema = schema.model_json_schema()
         self.schema_name = schema.__name__
@@ -238,7 +235,7 @@ class Engine(Generic[T]):
         return delay
 
     # --- the loop -------------------------------------------------------------------------
-    async def run(self, rows: list[Item], ids: list[str]) -> None:
+    async def run(self, rows: Sequence[Item], ids: list[str]) -> None:
         n_workers = 2 * self.cfg.max_concurrency  # extra workers keep slots busy during backoffs
         queue: asyncio.Queue[tuple[Job, int, bool] | None] = asyncio.Queue(
             maxsize=self.cfg.max_concurrency

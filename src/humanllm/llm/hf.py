@@ -126,15 +126,21 @@ class TransformersBackend:
         # transformers 5.x renamed the KV-cache argument `past_key_values` to `cache`.
         params = inspect.signature(model.forward).parameters
         self._cache_arg = "cache" if "cache" in params else "past_key_values"
+        keep_args = [a for a in ("logits_to_keep", "num_logits_to_keep") if a in params]
+        self._keep_arg = keep_args[0] if keep_args else None
+        self._limit = int(getattr(model.config, "max_position_embeddings", 0) or 1 << 30)
 
     def _forward(self, ids: list[int], cache: Any = None, keep: int = 0) -> tuple[Any, Any]:
         """One forward pass of one sequence: (logits of its last ``keep`` positions, all when 0; cache)."""
         import torch
 
-        kwargs = {self._cache_arg: cache, "use_cache": True, "logits_to_keep": keep}
+        kwargs: dict[str, Any] = {self._cache_arg: cache, "use_cache": True}
+        if self._keep_arg:
+            kwargs[self._keep_arg] = keep
         res = self._model(input_ids=torch.tensor([ids], device=self.device), **kwargs)
         new_cache = getattr(res, "cache", None)
-        return res.logits, new_cache if new_cache is not None else res.past_key_values
+        logits = res.logits[:, -keep:] if keep else res.logits
+        return logits, new_cache if new_cache is not None else res.past_key_values
 
     def _prompt_ids(
         self, messages: list[tuple[str, str]] | tuple[tuple[str, str], ...]
@@ -142,6 +148,12 @@ class TransformersBackend:
         chat = [{"role": r, "content": c} for r, c in messages]
         text = self._tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
         return list(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def _check_fits(self, n_tokens: int) -> None:
+        if n_tokens > self._limit:
+            raise PermanentError(
+                f"{n_tokens} tokens do not fit the model's {self._limit} positions: shorten the prompt"
+            )
 
     # -- chat ----------------------------------------------------------------------------------
 
@@ -158,12 +170,8 @@ class TransformersBackend:
                 messages = _with_system_note(messages, schema_instruction(request.json_schema))
             ids = self._prompt_ids(messages)
             s = request.sampling
-            limit = int(getattr(self._model.config, "max_position_embeddings", 0) or 1 << 30)
-            if len(ids) >= limit:
-                raise PermanentError(
-                    f"prompt of {len(ids)} tokens does not fit the model's {limit} positions"
-                )
-            budget = min(s.max_tokens, limit - len(ids))
+            self._check_fits(len(ids) + 1)
+            budget = min(s.max_tokens, self._limit - len(ids))
             gen = torch.Generator(device=self.device)
             gen.manual_seed(s.seed if s.seed is not None else random.getrandbits(63))
             out, finish = self._decode(ids, budget, s.temperature, s.top_p, gen)
@@ -213,6 +221,7 @@ class TransformersBackend:
                 if not ids:
                     raise ValueError(f"option {o!r} has no tokens: cannot score an empty reply")
                 conts.append(ids)
+            self._check_fits(len(prompt) + max((len(c) for c in conts), default=0))
             if prefix_reuse:
                 return self._score_with_prefix(prompt, conts)
             return [self._score_full(prompt, c) for c in conts]

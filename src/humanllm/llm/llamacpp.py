@@ -9,13 +9,16 @@ re-asks): bounds on floats and wide or one-sided integer ranges. A reply cut off
 is truncated JSON with ``finish_reason == "length"``.
 
 Concurrency (``n_parallel``): a pool of N independent ``Llama`` instances, each with
-``max(1, threads // N)`` threads, each owned by one worker thread of a private executor, so N
-requests decode at once and the rest wait in FIFO order. Measured on a 2-core machine with the
-embedded 135M model (see ``humanllm.llm.throughput``): one 2-thread instance gives ~110 output
-tokens/s, two 1-thread instances serving concurrent requests ~140 tokens/s together. llama.cpp's
-batched decoding of several sequences in one context was measured too and lost: on a CPU a Q4
-matmul over k sequences costs ~k times one (it is compute-bound, not memory-bound), and 2-thread
-decoding suffers more from the barrier between threads when other processes share the cores.
+``max(1, threads // N)`` threads (``n_threads``, default all cores, is the total), each owned by
+one worker thread of a private executor, so N requests decode at once and the rest wait in FIFO
+order. Measured with ``humanllm.llm.throughput`` on a 2-core machine, embedded 135M model, 128
+tokens per reply: one 2-thread instance gives ~110 output tokens/s, two 1-thread instances serving
+4 concurrent requests ~150 tokens/s together (1.4x); with the cores contended by other processes
+44 vs 76 tokens/s (1.7x). llama.cpp's batched decoding of several sequences in one context was
+measured too (raw loop, no grammar): 126 / 132 / 154 / 69 tokens/s for 1 / 2 / 4 / 8 sequences
+-- no better than the pool, noisier, and it would need a custom scheduler with a grammar per
+sequence. On a CPU a Q4 matmul over k sequences costs nearly k times one (compute-bound), and
+2-thread decoding suffers from the barrier between its threads when the cores are shared.
 """
 
 from __future__ import annotations

@@ -129,7 +129,12 @@ class OpenAIBackend:
     async def chat(self, request: ChatRequest) -> ChatResponse:
         client = self._client()
         try:
-            completion = await client.chat.completions.create(**self.request_kwargs(request))
+            # The raw response parsed to a plain dict: the SDK's transport, auth and errors, without
+            # building its pydantic models for every reply (~0.4 ms of CPU each at high concurrency).
+            raw = await client.chat.completions.with_raw_response.create(
+                **self.request_kwargs(request)
+            )
+            completion = raw.parse(to=dict)
         except openai.APITimeoutError as e:
             raise TransientError(f"time-out after {self.cfg.timeout_s}s") from e
         except openai.APIConnectionError as e:
@@ -146,6 +151,8 @@ class OpenAIBackend:
             raise TransientError(f"malformed response: {e}") from e
         except openai.OpenAIError as e:
             raise PermanentError(f"{type(e).__name__}: {e}") from e
+        except ValueError as e:  # a 200 whose body is not JSON
+            raise TransientError(f"malformed response: {e}") from e
         return _to_response(completion, self.cfg.model)
 
     async def aclose(self) -> None:
@@ -156,20 +163,21 @@ class OpenAIBackend:
 
 
 def _to_response(completion: Any, model: str) -> ChatResponse:
-    choices = getattr(completion, "choices", None)
-    if not choices:
+    """A ``/chat/completions`` JSON body -> :class:`ChatResponse` (a broken body is transient)."""
+    choices = completion.get("choices") if isinstance(completion, dict) else None
+    if not choices or not isinstance(choices[0], dict):
         raise TransientError(f"the server sent no choices: {str(completion)[:200]!r}")
     choice = choices[0]
-    message = choice.message
-    text = message.content
-    finish = choice.finish_reason or "stop"
-    if text is None and getattr(message, "refusal", None):
-        text, finish = message.refusal, "content_filter"
-    usage = completion.usage
+    message = choice.get("message") or {}
+    text = message.get("content")
+    finish = choice.get("finish_reason") or "stop"
+    if text is None and message.get("refusal"):
+        text, finish = message["refusal"], "content_filter"
+    usage = completion.get("usage") or {}
     return ChatResponse(
-        text=text or "",
+        text=text if isinstance(text, str) else "",
         finish_reason=finish,
-        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-        model=getattr(completion, "model", None) or model,
+        prompt_tokens=int(usage.get("prompt_tokens") or 0),
+        completion_tokens=int(usage.get("completion_tokens") or 0),
+        model=completion.get("model") or model,
     )

@@ -2,18 +2,18 @@
 
 Usage in a stage::
 
-    tpl = package_template("humanllm.curation", "prompts/clean.v1.txt")
+    tpl = package_template("humanllm.curation", "prompts/label.v1.txt")
     with RequestCache.in_run(run.root) as cache:
         outcome = run_llm(
             rows,                                   # dicts with a stable "record_id"
             id_field="record_id",
-            render=lambda r: tpl.render(text=r["text"]),
-            schema=Cleaned,                         # a pydantic model
-            backend=backend, cache=cache, stage="clean", prompt_version=tpl.id,
+            render=lambda r: tpl.render(platform=r["source"], record=r["text"]),
+            schema=Label,                           # a pydantic model
+            backend=backend, cache=cache, stage="label", prompt_version=tpl.id,
             sampling=Sampling(temperature=0.2, max_tokens=512),
             runner_cfg=cfg.llm.runner,
         )
-    write_outcome(run, outcome, folder="cleaned", stage="clean", shard="part-00000", source="reddit")
+    write_outcome(run, outcome, folder="labeled", stage="label", shard="part-00000", source="reddit")
 
 What it guarantees:
 
@@ -30,35 +30,39 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from humanllm.llm.base import Backend, Sampling
 from humanllm.llm.cache import RequestCache
 from humanllm.llm.config import RunnerConfig
-from humanllm.llm.engine import Engine, Item, Messages
+from humanllm.llm.engine import Engine, Messages
 from humanllm.llm.progress import LiveProgress, RunSummary
 from humanllm.llm.replies import Reject
 
 __all__ = ["Reject", "RunOutcome", "RunSummary", "arun_llm", "run_llm"]
 
 T = TypeVar("T", bound=BaseModel)
+Row = Mapping[str, Any]  # an input row: a dict with a stable id
 
 
-@dataclass
+@dataclass(repr=False)
 class RunOutcome(Generic[T]):
     results: dict[str, T]  # id -> validated object, in input order
     rejects: list[Reject]  # in input order
     summary: RunSummary
 
+    def __repr__(self) -> str:  # short: asyncio may repr a finished task's result
+        return f"RunOutcome(results={len(self.results)}, rejects={len(self.rejects)})"
+
 
 async def arun_llm(
-    items: Iterable[Item],
+    items: Iterable[Row],
     *,
-    render: Callable[[Item], Messages],
+    render: Callable[[Any], Messages],
     schema: type[T],
     backend: Backend,
     cache: RequestCache,
@@ -66,7 +70,7 @@ async def arun_llm(
     prompt_version: str,
     sampling: Sampling | None = None,
     runner_cfg: RunnerConfig | None = None,
-    validate: Callable[[T, Item], None] | None = None,
+    validate: Callable[[T, Any], None] | None = None,
     id_field: str = "id",
     retry_rejects: bool = False,
     progress: bool = True,
@@ -109,9 +113,9 @@ async def arun_llm(
 
 
 def run_llm(
-    items: Iterable[Item],
+    items: Iterable[Row],
     *,
-    render: Callable[[Item], Messages],
+    render: Callable[[Any], Messages],
     schema: type[T],
     backend: Backend,
     cache: RequestCache,
@@ -119,7 +123,7 @@ def run_llm(
     prompt_version: str,
     sampling: Sampling | None = None,
     runner_cfg: RunnerConfig | None = None,
-    validate: Callable[[T, Item], None] | None = None,
+    validate: Callable[[T, Any], None] | None = None,
     id_field: str = "id",
     retry_rejects: bool = False,
     progress: bool = True,

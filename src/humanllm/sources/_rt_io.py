@@ -12,7 +12,6 @@ JSON), so one vectorised parser serves both. A file that cannot be read at all r
 from __future__ import annotations
 
 import gzip
-import io
 import json
 import zlib
 from collections.abc import Iterator
@@ -73,10 +72,9 @@ def parquet_schema(path: Path, columns: tuple[str, ...], required: tuple[str, ..
     return schema
 
 
-def parquet_batches(
-    path: Path, columns: tuple[str, ...], required: tuple[str, ...], batch_size: int
-) -> Iterator[pl.DataFrame]:
-    """Stream ``columns`` of one Parquet file (by name, any order; optional ones may be absent)."""
+def parquet_scan(path: Path, columns: tuple[str, ...], required: tuple[str, ...]) -> pl.LazyFrame:
+    """A lazy scan of one Parquet file: ``_row`` and ``columns`` by name, in any order, a missing
+    optional column as a null string. Filters on it are pushed into the reader."""
     schema = parquet_schema(path, columns, required)
     select: list[pl.Expr] = [pl.col("_row").cast(pl.Int64)]
     for name in columns:
@@ -85,26 +83,58 @@ def parquet_batches(
             select.append(pl.lit(None, dtype=pl.String).alias(name))
         else:
             select.append(pl.col(name))
-    lf = pl.scan_parquet(path, row_index_name="_row", row_index_offset=1).select(select)
+    return pl.scan_parquet(path, row_index_name="_row", row_index_offset=1).select(select)
+
+
+def batches(lf: pl.LazyFrame, path: Path, batch_size: int) -> Iterator[pl.DataFrame]:
+    """Stream a scan of ``path`` in batches; a read failure is a :class:`SourceError` naming it."""
     done = 0
     try:
         for batch in lf.collect_batches(chunk_size=batch_size):
             done += batch.height
             yield batch
     except (pl.exceptions.PolarsError, OSError) as e:
-        raise SourceError(f"{path}: cannot read Parquet data after row {done} ({e})") from e
+        raise SourceError(f"{path}: cannot read Parquet data after {done} rows ({e})") from e
 
 
-def _open_binary(path: Path) -> IO[bytes]:
-    name = path.name.lower()
-    raw = path.open("rb")
-    if name.endswith(".zst"):
-        # Pushshift dumps are compressed with a long window (up to 2 GiB).
-        dctx = zstandard.ZstdDecompressor(max_window_size=2**31)
-        return io.BufferedReader(dctx.stream_reader(raw, closefd=True), buffer_size=1 << 20)
-    if name.endswith(".gz"):
-        return gzip.GzipFile(fileobj=raw, mode="rb")
-    return raw
+def parquet_batches(
+    path: Path, columns: tuple[str, ...], required: tuple[str, ...], batch_size: int
+) -> Iterator[pl.DataFrame]:
+    """Stream ``columns`` of one Parquet file (see :func:`parquet_scan`)."""
+    return batches(parquet_scan(path, columns, required), path, batch_size)
+
+
+def _zst_lines(raw: IO[bytes], path: Path) -> Iterator[bytes]:
+    """Lines of a (possibly multi-frame) zstd file; a frame cut short is a :class:`SourceError`
+    (the library's stream reader would end silently)."""
+    # Pushshift dumps are compressed with a long window (up to 2 GiB).
+    dctx = zstandard.ZstdDecompressor(max_window_size=2**31)
+    dobj, fed, tail = dctx.decompressobj(), False, b""
+    while data := raw.read(1 << 20):
+        while data:
+            fed = True
+            lines = (tail + dobj.decompress(data)).split(b"\n")
+            tail = lines.pop()
+            yield from lines
+            data = b""
+            if dobj.eof:  # next frame, if any
+                data, dobj, fed = dobj.unused_data, dctx.decompressobj(), False
+    if fed and not dobj.eof:
+        raise SourceError(f"{path}: truncated zstd stream (the last frame is incomplete)")
+    if tail:
+        yield tail
+
+
+def _lines(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as raw:
+        name = path.name.lower()
+        if name.endswith(".zst"):
+            yield from _zst_lines(raw, path)
+        elif name.endswith(".gz"):
+            with gzip.GzipFile(fileobj=raw, mode="rb") as gz:
+                yield from gz
+        else:
+            yield from raw
 
 
 def _as_text(value: Any) -> str | None:
@@ -117,55 +147,55 @@ def _as_text(value: Any) -> str | None:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _parse_line(line: bytes) -> dict[str, Any] | tuple[str, str]:
+    """A JSON object, or ``(reason, message)`` saying why the line is not one."""
+    try:
+        text = line.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return "parse.bad_utf8", f"invalid UTF-8 at byte {e.start}"
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as e:
+        return "parse.bad_json", f"{e.msg} at column {e.colno}"
+    except RecursionError:
+        return "parse.bad_json", "nested too deeply"
+    if not isinstance(obj, dict):
+        return "parse.bad_json", f"expected a JSON object, got {type(obj).__name__}"
+    return obj
+
+
 def jsonl_batches(
     path: Path, columns: tuple[str, ...], batch_size: int
 ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
-    """Stream ``(rows, rejects)`` from a JSON-lines file; every value arrives as a string."""
-    lineno = 0
+    """Stream ``(rows, rejects)`` from a JSON-lines file; every value arrives as a string.
+    Blank lines are skipped; a line that is not a JSON object is a reject naming ``file:line``."""
     cols: dict[str, list[str | None]] = {c: [] for c in ("_row", *columns)}
     bad: tuple[list[str], list[str], list[str]] = ([], [], [])
 
     def flush() -> tuple[pl.DataFrame, pl.DataFrame]:
-        rows = pl.DataFrame(cols, schema={c: pl.String for c in cols}).with_columns(
-            pl.col("_row").cast(pl.Int64)
-        )
+        rows = pl.DataFrame(cols, schema={c: pl.String for c in cols}).with_columns(pl.col("_row").cast(pl.Int64))
         rejects = _reject_frame(*bad)
-        for v in cols.values():
-            v.clear()
-        for v in bad:
+        for v in (*cols.values(), *bad):
             v.clear()
         return rows, rejects
 
-    def reject(reason: str, message: str) -> None:
-        bad[0].append(f"{path.name}:{lineno}")
-        bad[1].append(reason)
-        bad[2].append(f"{path}:{lineno}: {message}")
-
+    lineno = 0
     try:
-        with _open_binary(path) as fh:
-            for line in fh:
-                lineno += 1
-                if not line.strip():
-                    continue
-                try:
-                    text = line.decode("utf-8")
-                except UnicodeDecodeError as e:
-                    reject("parse.bad_utf8", f"invalid UTF-8 at byte {e.start}")
-                    continue
-                try:
-                    obj = json.loads(text)
-                except json.JSONDecodeError as e:
-                    reject("parse.bad_json", f"{e.msg} at column {e.colno}")
-                    continue
-                if not isinstance(obj, dict):
-                    reject("parse.bad_json", f"expected a JSON object, got {type(obj).__name__}")
-                    continue
+        for lineno, line in enumerate(_lines(path), start=1):
+            if not line.strip():
+                continue
+            obj = _parse_line(line)
+            if isinstance(obj, tuple):
+                bad[0].append(f"{path.name}:{lineno}")
+                bad[1].append(obj[0])
+                bad[2].append(f"{path}:{lineno}: {obj[1]}")
+            else:
                 cols["_row"].append(str(lineno))
                 for c in columns:
                     cols[c].append(_as_text(obj.get(c)))
-                if len(cols["_row"]) + len(bad[0]) >= batch_size:
-                    yield flush()
+            if len(cols["_row"]) + len(bad[0]) >= batch_size:
+                yield flush()
     except (OSError, EOFError, zlib.error, zstandard.ZstdError) as e:
-        raise SourceError(f"{path}: cannot read compressed/plain text after line {lineno} ({e})") from e
+        raise SourceError(f"{path}: cannot read the file after line {lineno} ({e})") from e
     if cols["_row"] or bad[0]:
         yield flush()

@@ -27,7 +27,7 @@ alone (a ``selftext`` of "", "[removed]" or "[deleted]" is not a body). Normalis
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import polars as pl
@@ -81,7 +81,8 @@ def typed_batches(cfg: RedditSource) -> Iterator[tuple[pl.DataFrame, pl.DataFram
 
     ``typed`` has ``record_id, user_id, created_at, title, selftext`` (raw), ``selftext_state``
     and the rule fields typed (:data:`RULE_FIELDS`); the other optional columns pass through raw
-    and :func:`to_records` parses them while it finishes the rows. The rule set can run its cheap predicates on it first (see ``filters.reddit.flag_typed``).
+    and :func:`to_records` parses them while it finishes the rows. The rules can run on it before
+    normalisation (``filters.reddit.flag_typed``).
     """
     for path in expand_paths(cfg.path, PATTERNS):
         if is_parquet(path):
@@ -93,16 +94,31 @@ def typed_batches(cfg: RedditSource) -> Iterator[tuple[pl.DataFrame, pl.DataFram
                 yield typed, pl.concat([bad, rejects])
 
 
+def rule_inputs(schema: Mapping[str, pl.DataType]) -> dict[str, pl.Expr]:
+    """The fields the cheap rules read, parsed from raw columns of the given dtypes: ``user_id``,
+    ``distinguished``, ``score``, ``num_comments``. One definition for the reader and for the
+    rules' pushed-down scan (``filters.reddit.read_filtered``)."""
+    return {
+        "user_id": nullify(as_text(pl.col("author"), schema["author"])),
+        "distinguished": nullify(as_text(pl.col("distinguished"), schema["distinguished"])),
+        "score": to_int(pl.col("score"), schema["score"]),
+        "num_comments": to_int(pl.col("num_comments"), schema["num_comments"]),
+    }
+
+
 def _parse(raw: pl.DataFrame, path: Path, unit: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     s = raw.schema
-    strings = ("id", "author", "distinguished", "removed_by_category")
+    inputs = rule_inputs(s)
     raw = raw.with_columns(
-        *(nullify(as_text(pl.col(c), s[c])).alias(c) for c in strings),
+        nullify(as_text(pl.col("id"), s["id"])).alias("id"),
+        inputs["user_id"].alias("author"),
+        inputs["distinguished"].alias("distinguished"),
+        nullify(as_text(pl.col("removed_by_category"), s["removed_by_category"])).alias("removed_by_category"),
         as_text(pl.col("title"), s["title"]),
         as_text(pl.col("selftext"), s["selftext"]),
         to_utc(raw["created_utc"]).alias("_created"),
-        to_int(pl.col("score"), s["score"]).alias("_score"),
-        to_int(pl.col("num_comments"), s["num_comments"]).alias("_comments"),
+        inputs["score"].alias("_score"),
+        inputs["num_comments"].alias("_comments"),
     )
     body = pl.col("selftext")
     checks = [
@@ -133,7 +149,8 @@ def _parse(raw: pl.DataFrame, path: Path, unit: str) -> tuple[pl.DataFrame, pl.D
         .alias("selftext_state"),
         pl.col("_score").alias("score"),
         pl.col("_comments").alias("num_comments"),
-        *strings[2:],
+        "distinguished",
+        "removed_by_category",
         *_OPTIONAL_TEXT,
         "over_18",
         "stickied",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from humanllm.executor import StageContext, StageResult
 from humanllm.records import ITEM_SCHEMA, RECORD_SCHEMA, conform
 from humanllm.runfolder import SourceCounts
 from humanllm.sources import get_reader
+from humanllm.stage import StageContext, StageResult
 
 
 def run_ingest(ctx: StageContext) -> StageResult:

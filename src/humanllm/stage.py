@@ -1,0 +1,40 @@
+"""The types every stage uses: its context, its result, its entry in the stage table."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from rich.console import Console
+
+from humanllm.config import RunConfig
+from humanllm.runfolder import RunFolder, SourceCounts
+
+
+class StageError(RuntimeError):
+    """A stage that cannot run (missing inputs, bad data); the message says what to do."""
+
+
+@dataclass
+class StageContext:
+    cfg: RunConfig
+    run: RunFolder
+    stage: str
+    console: Console
+
+
+@dataclass
+class StageResult:
+    counts: dict[str, SourceCounts] = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    run: Callable[[StageContext], StageResult]
+    sections: tuple[str, ...]  # config sections the stage depends on
+    inputs: tuple[str, ...]  # upstream stages
+    help: str
+    version: str = "1"

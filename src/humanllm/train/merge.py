@@ -1,0 +1,311 @@
+"""Weighted average of HF checkpoints of one architecture, streamed piece by piece.
+
+The paper merges the fine-tuned model 1:1 with its base (Lm-cocktail) to keep general ability:
+``merged = (fine_tuned + base) / 2``. Weights are normalised to sum to 1, so ``[1, 1]`` is that
+mean and ``[1, 3]`` is ``0.25·a + 0.75·b``.
+
+Memory: tensors are never loaded whole. Each tensor is processed in flat slices of
+``CHUNK_ELEMENTS`` elements: the slice is read from every input with ``readinto`` (no memory map,
+so the page cache does not count in the RSS), accumulated in float32 (float64 for float64
+inputs), cast back to the first input's dtype and appended to the output file, whose header was
+written first from the known shapes. Peak memory is a few slices (~150 MB) whatever the model size;
+output files are bounded (``max_shard_bytes``) and indexed by ``model.safetensors.index.json``.
+
+Refused, with the reason: a folder without safetensors weights; different ``architectures`` /
+``model_type`` / structural config values; different tensor names, shapes; different tokenizers
+(vocabulary, merges, added tokens). Integer tensors are copied from the first input after checking
+that every input holds the same values. With tied embeddings only the embedding is stored and
+merged (``lm_head.weight`` is dropped if some input stores it; loading re-ties it).
+
+Non-weight files (config, generation config, tokenizer, chat template) are copied from the first
+input; ``merge.json`` names every input (path + fingerprint) with its weight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import shutil
+import time
+from contextlib import ExitStack
+from pathlib import Path
+from typing import IO, Any
+
+import torch
+
+from humanllm.train.shards import (
+    DTYPES,
+    FLOATS,
+    INDEX,
+    OutTensor,
+    ShardError,
+    ShardWriter,
+    TensorInfo,
+    plan_shards,
+    read_elements,
+    shard_names,
+    tensor_index,
+    weight_files,
+)
+
+MERGE_RECORD = "merge.json"
+CHUNK_ELEMENTS = 8 * 1024 * 1024
+#: config.json values that must agree (besides architectures and model_type).
+STRUCTURE_KEYS = (
+    "hidden_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "head_dim",
+    "intermediate_size",
+    "vocab_size",
+    "tie_word_embeddings",
+)
+_NOT_COPIED_SUFFIXES = {".safetensors", ".bin", ".pt", ".pth", ".gguf"}
+_NOT_COPIED = {INDEX, MERGE_RECORD, "trainer_state.json", "README.md"}
+
+
+class MergeError(ValueError):
+    """Checkpoints that cannot be merged; the message names the folder and the difference."""
+
+
+def normalise_weights(weights: list[float] | None, n: int) -> list[float]:
+    """Weights summing to 1 (equal weights when ``None``)."""
+    if weights is None:
+        weights = [1.0] * n
+    if len(weights) != n:
+        raise MergeError(
+            f"{len(weights)} weight(s) for {n} checkpoints: give one weight per checkpoint"
+        )
+    if not all(math.isfinite(w) and w >= 0 for w in weights) or sum(weights) <= 0:
+        raise MergeError(f"merge weights {weights}: each must be finite and >= 0, and not all 0")
+    total = sum(weights)
+    return [w / total for w in weights]
+
+
+def _config(folder: Path) -> dict[str, Any]:
+    if not folder.is_dir():
+        raise MergeError(f"{folder}: no such checkpoint folder")
+    path = folder / "config.json"
+    try:
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise MergeError(f"{path}: cannot read the model config ({e.strerror or e})") from e
+    except ValueError as e:
+        raise MergeError(f"{path}: not valid JSON ({e})") from e
+    return data
+
+
+def tokenizer_fingerprint(folder: Path) -> str | None:
+    """Hash of what decides token ids: vocabulary, merges, added tokens, normaliser, pre-tokeniser."""
+    h = hashlib.sha256()
+    path = folder / "tokenizer.json"
+    if path.is_file():
+        data = json.loads(path.read_text(encoding="utf-8"))
+        model = dict(data.get("model") or {})
+        if isinstance(model.get("merges"), list):  # pairs or "a b" strings, by tokenizers version
+            model["merges"] = [" ".join(m) if isinstance(m, list) else m for m in model["merges"]]
+        key = {
+            "model": model,
+            "added_tokens": sorted((t["id"], t["content"]) for t in data.get("added_tokens") or []),
+            "normalizer": data.get("normalizer"),
+            "pre_tokenizer": data.get("pre_tokenizer"),
+        }
+        h.update(json.dumps(key, sort_keys=True).encode())
+        return h.hexdigest()[:16]
+    found = False
+    for name in ("tokenizer.model", "vocab.json", "merges.txt", "vocab.txt", "added_tokens.json"):
+        if (folder / name).is_file():
+            found = True
+            h.update(name.encode() + b"\0" + (folder / name).read_bytes())
+    return h.hexdigest()[:16] if found else None
+
+
+def checkpoint_fingerprint(folder: Path) -> str:
+    """A cheap content fingerprint: config + every weights file's size, header and first/last MiB."""
+    h = hashlib.sha256((folder / "config.json").read_bytes())
+    for f in weight_files(folder):
+        size = f.stat().st_size
+        h.update(f"{f.name}:{size}".encode())
+        with f.open("rb") as fh:
+            h.update(fh.read(1 << 20))
+            fh.seek(max(0, size - (1 << 20)))
+            h.update(fh.read(1 << 20))
+    return h.hexdigest()[:16]
+
+
+def _check_compatible(
+    folders: list[Path], configs: list[dict[str, Any]], indexes: list[dict[str, TensorInfo]]
+) -> None:
+    first, c0 = folders[0], configs[0]
+    for folder, c in zip(folders[1:], configs[1:], strict=True):
+        for key in ("architectures", "model_type", *STRUCTURE_KEYS):
+            if c0.get(key) != c.get(key):
+                raise MergeError(
+                    f"cannot merge {first} and {folder}: different architecture "
+                    f"({key}: {c0.get(key)!r} vs {c.get(key)!r})"
+                )
+    toks = [tokenizer_fingerprint(f) for f in folders]
+    for folder, tok in zip(folders[1:], toks[1:], strict=True):
+        if tok != toks[0]:
+            what = (
+                "one has no tokenizer files"
+                if None in (tok, toks[0])
+                else "vocabulary, merges or added tokens differ"
+            )
+            raise MergeError(f"cannot merge {first} and {folder}: different tokenizers ({what})")
+    names0 = set(indexes[0])
+    for folder, idx in zip(folders[1:], indexes[1:], strict=True):
+        if set(idx) != names0:
+            only_a, only_b = sorted(names0 - set(idx))[:3], sorted(set(idx) - names0)[:3]
+            raise MergeError(
+                f"cannot merge {first} and {folder}: different tensor names "
+                f"(only in the first: {only_a or '-'}; only in the second: {only_b or '-'})"
+            )
+        for name, info in idx.items():
+            ref = indexes[0][name]
+            if info.shape != ref.shape:
+                raise MergeError(
+                    f"cannot merge {first} and {folder}: tensor {name!r} has shape {list(ref.shape)} vs {list(info.shape)}"
+                )
+            if (info.dtype in FLOATS) != (ref.dtype in FLOATS):
+                raise MergeError(
+                    f"cannot merge {first} and {folder}: tensor {name!r} is {ref.dtype} vs {info.dtype}"
+                )
+
+
+def _merge_tensor(
+    out: OutTensor,
+    infos: list[TensorInfo],
+    weights: list[float],
+    handles: dict[Path, IO[bytes]],
+    writer: ShardWriter,
+) -> None:
+    numel = infos[0].numel
+    floating = out.dtype in FLOATS
+    acc_dtype = torch.float64 if any(i.dtype == "F64" for i in infos) else torch.float32
+    for start in range(0, numel, CHUNK_ELEMENTS):
+        count = min(CHUNK_ELEMENTS, numel - start)
+        if not floating:
+            ref = read_elements(handles[infos[0].file], infos[0], start, count)
+            for info in infos[1:]:
+                if not torch.equal(ref, read_elements(handles[info.file], info, start, count)):
+                    raise MergeError(
+                        f"tensor {out.name!r} ({out.dtype}) differs between inputs: integer tensors cannot be averaged"
+                    )
+            writer.write(ref)
+            continue
+        acc = read_elements(handles[infos[0].file], infos[0], start, count).to(acc_dtype)
+        acc.mul_(weights[0])
+        for info, w in zip(infos[1:], weights[1:], strict=True):
+            acc.add_(read_elements(handles[info.file], info, start, count), alpha=w)
+        writer.write(acc.to(DTYPES[out.dtype]))
+
+
+def _copy_side_files(src: Path, dst: Path) -> None:
+    for p in sorted(src.iterdir()):
+        if (
+            not p.is_file()
+            or p.suffix in _NOT_COPIED_SUFFIXES
+            or p.name in _NOT_COPIED
+            or p.name.startswith("humanllm-")
+        ):
+            continue
+        if p.name in {"optimizer.pt", "scheduler.pt", "training_args.bin"} or p.name.startswith(
+            "rng_state"
+        ):
+            continue
+        shutil.copy2(p, dst / p.name)
+
+
+def merge_checkpoints(
+    inputs: list[Path],
+    weights: list[float] | None,
+    out_dir: Path,
+    *,
+    max_shard_bytes: int = 10**9,
+    overwrite: bool = False,
+) -> Path:
+    """Average ``inputs`` with ``weights`` (normalised; ``None``: equal) into ``out_dir``; returns it.
+
+    The folder appears complete or not at all (written beside it, then renamed).
+    """
+    folders = [Path(p) for p in inputs]
+    out_dir = Path(out_dir)
+    if len(folders) < 2:
+        raise MergeError("merging needs at least two checkpoints")
+    norm = normalise_weights(weights, len(folders))
+    t0 = time.perf_counter()
+    configs = [_config(f) for f in folders]
+    try:
+        indexes = [tensor_index(f) for f in folders]
+    except ShardError as e:
+        raise MergeError(str(e)) from e
+    tied = bool(configs[0].get("tie_word_embeddings"))
+    if tied:  # the head is the embedding: merge that once, loading re-ties the head
+        indexes = [{k: v for k, v in idx.items() if k != "lm_head.weight"} for idx in indexes]
+    _check_compatible(folders, configs, indexes)
+    plan = [OutTensor(name, info.dtype, info.shape) for name, info in indexes[0].items()]
+    shards = plan_shards(plan, max_shard_bytes)
+    names = shard_names(len(shards))
+
+    if out_dir.exists() and any(out_dir.iterdir()) and not overwrite:
+        raise MergeError(
+            f"{out_dir} already exists and is not empty; remove it or pass overwrite=True"
+        )
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.with_name(f".{out_dir.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        weight_map: dict[str, str] = {}
+        with ExitStack() as stack:
+            files = dict.fromkeys(info.file for idx in indexes for info in idx.values())
+            handles: dict[Path, IO[bytes]] = {
+                f: stack.enter_context(f.open("rb", buffering=0)) for f in files
+            }
+            for shard, name in zip(shards, names, strict=True):
+                writer = ShardWriter(tmp / name, shard)
+                try:
+                    for out in shard:
+                        _merge_tensor(
+                            out, [idx[out.name] for idx in indexes], norm, handles, writer
+                        )
+                        weight_map[out.name] = name
+                except BaseException:
+                    writer.abort()
+                    raise
+                writer.close()
+        total = sum(t.nbytes for t in plan)
+        if len(shards) > 1:
+            index = {"metadata": {"total_size": total}, "weight_map": weight_map}
+            (tmp / INDEX).write_text(json.dumps(index, indent=2) + "\n", encoding="utf-8")
+        _copy_side_files(folders[0], tmp)
+        record = {
+            "inputs": [
+                {
+                    "path": str(f.resolve()),
+                    "fingerprint": checkpoint_fingerprint(f),
+                    "weight": w,
+                    "normalised_weight": n,
+                }
+                for f, w, n in zip(folders, weights or [1.0] * len(folders), norm, strict=True)
+            ],
+            "method": "weighted average, accumulated in float32, cast to the first input's dtype",
+            "tensors": len(plan),
+            "parameters": sum(math.prod(t.shape) for t in plan),
+            "bytes": total,
+            "shards": names,
+            "tied_embeddings": tied,
+            "wall_s": round(time.perf_counter() - t0, 3),
+        }
+        (tmp / MERGE_RECORD).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.rename(out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
