@@ -52,8 +52,10 @@ _WORDS = (
     "i my me we our went today really friend work home felt think maybe never always because though after before "
     "house car dog sister brother mom dad job school coffee night morning weekend money plan happy tired worried "
     "excited told asked said wanted needed finally again little whole month year week boss roommate partner kids "
-    "café naïve it’s don’t I’m we’re &amp; — honestly probably"
+    "honestly probably"
 ).split()
+#: Rarer pieces: HTML entities as Reddit writes them, non-ASCII words, a zero-width space.
+_SPICE = ["&amp;", "&gt; quoted", "it’s", "don’t", "café", "naïve", "I’m 😅", "&#x200B;"]
 
 
 def make_reddit(path: Path, n: int, seed: int = 0) -> None:
@@ -61,6 +63,7 @@ def make_reddit(path: Path, n: int, seed: int = 0) -> None:
     removed bodies, bots, moderators, low scores and long bodies."""
     rng = np.random.default_rng(seed)
     pool = [" ".join(rng.choice(_WORDS, rng.integers(8, 22))).capitalize() + "." for _ in range(4000)]
+    pool = [s + " " + _SPICE[i % len(_SPICE)] if i % 25 == 0 else s for i, s in enumerate(pool)]  # ~4% of sentences
     pool = [s + ("\n\n" if i % 4 == 0 else "") for i, s in enumerate(pool)]
     sentences = pa.array(pool)
     k = np.minimum(rng.geometric(0.22, n), 12)

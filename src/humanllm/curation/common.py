@@ -48,7 +48,13 @@ def prompt_key(tpl: PromptTemplate) -> str:
 
 
 def sampling(cfg: LLMStageConfig) -> Sampling:
-    return Sampling(temperature=cfg.temperature, top_p=cfg.top_p, max_tokens=cfg.max_tokens)
+    return Sampling(
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        max_tokens=cfg.max_tokens,
+        frequency_penalty=cfg.frequency_penalty,
+        presence_penalty=cfg.presence_penalty,
+    )
 
 
 def source_kinds(ctx: StageContext) -> dict[str, str]:

@@ -16,6 +16,8 @@ class LLMStageConfig(_Cfg):
     temperature: float = Field(default=0.7, ge=0, le=2)
     top_p: float = Field(default=1.0, gt=0, le=1)
     max_tokens: int = Field(default=1024, gt=0, description="Completion budget per request.")
+    frequency_penalty: float = Field(default=0.0, ge=-2, le=2, description="OpenAI frequency penalty (small models loop without one).")
+    presence_penalty: float = Field(default=0.0, ge=-2, le=2, description="OpenAI presence penalty.")
 
 
 class CleanConfig(LLMStageConfig):
@@ -25,6 +27,7 @@ class CleanConfig(LLMStageConfig):
 class LabelConfig(LLMStageConfig):
     max_tokens: int = 128
     keep_quality: list[str] = Field(default_factory=lambda: ["high"], description="Quality labels kept (the paper: high only).")
+    drop_harmful: bool = Field(default=True, description="Drop records labelled harmful (the paper: yes).")
 
 
 class UsersConfig(LLMStageConfig):

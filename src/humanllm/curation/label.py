@@ -20,17 +20,18 @@ def _fields(row: dict[str, Any], kind: str) -> dict[str, Any]:
 
 def run_label(ctx: StageContext) -> StageResult:
     keep = set(ctx.cfg.curation.label.keep_quality)
+    drop_harmful = ctx.cfg.curation.label.drop_harmful
     tally: dict[str, int] = {"high": 0, "medium": 0, "low": 0, "harmful": 0}
 
     def to_rows(row: dict[str, Any], obj: Labels) -> list[dict[str, Any]] | Drop:
         tally[obj.quality] += 1
         tally["harmful"] += obj.harmful
         detail = json.dumps(obj.model_dump(), ensure_ascii=False)
-        if obj.harmful:
+        if obj.harmful and drop_harmful:
             return Drop("label.harmful", detail)
         if obj.quality not in keep:
             return Drop(f"label.quality_{obj.quality}", detail)
-        return [{**row, "quality": obj.quality}]
+        return [{**row, "quality": obj.quality, "harmful": obj.harmful}]
 
     spec = PerRecordStage(
         input_folder="cleaned",

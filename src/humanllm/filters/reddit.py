@@ -26,6 +26,7 @@ only the rows they keep are decoded, normalised and encoded (see ``benchmarks/fi
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from pathlib import Path
 
 import polars as pl
 
@@ -34,12 +35,11 @@ from humanllm.filters.config import FilterConfig, RedditRules
 from humanllm.records import RECORD_SCHEMA
 from humanllm.sources import expand_paths, reddit
 from humanllm.sources._rt_io import PATTERNS, batches, is_parquet, parquet_scan
-from humanllm.sources._rt_parse import with_meta_fields
+from humanllm.sources._rt_parse import as_text, with_meta_fields
 from humanllm.sources.config import RedditSource
 from humanllm.sources.reddit import RULE_FIELDS, to_records
 
-#: Columns the rows dropped by the cheap rules never need (the verdict reads the short ones).
-_RAW_ONLY = ("url", "permalink", "author_flair_text", "link_flair_text", "domain", "subreddit")
+_NO_DETAIL = pl.lit(None, dtype=pl.String).alias("detail")
 
 SYSTEM_USERS = frozenset({"automoderator", "reddit", "redditcareresources", "modnewsletter", "reddit-admin"})
 #: Well-known Reddit bots whose names the name rules do not catch (compared lowercased).
@@ -57,10 +57,10 @@ KNOWN_BOTS = frozenset(
 _BOT_NAME = r"(?i:(?:^|[_-])bot(?:[_-]?[0-9]+)?$)|(?i:^bot[_-])|[a-z0-9]Bot(?:[_-]?[0-9]+)?$"
 
 
-def is_bot(author: pl.Expr, extra: list[str]) -> pl.Expr:
+def is_bot(author: pl.Expr, extra: list[str], lower: pl.Expr | None = None) -> pl.Expr:
     """The bot rule on an author column (known names, ``extra`` names, name patterns)."""
-    names = sorted(KNOWN_BOTS | {n.lower() for n in extra})
-    return author.str.to_lowercase().is_in(names) | author.str.contains(_BOT_NAME)
+    lower = author.str.to_lowercase() if lower is None else lower
+    return lower.is_in(sorted(KNOWN_BOTS | {n.lower() for n in extra})) | author.str.contains(_BOT_NAME)
 
 
 def cheap_checks(r: RedditRules, f: Mapping[str, pl.Expr] | None = None) -> list[tuple[str, pl.Expr]]:
@@ -73,8 +73,8 @@ def cheap_checks(r: RedditRules, f: Mapping[str, pl.Expr] | None = None) -> list
     return [
         ("reddit.deleted_author", author == "[deleted]"),
         ("reddit.system_user", lower.is_in(sorted(SYSTEM_USERS))),
-        ("reddit.bot", is_bot(author, r.extra_bots)),
-        ("reddit.moderator", f["distinguished"].fill_null("") != ""),
+        ("reddit.bot", is_bot(author, r.extra_bots, lower)),
+        ("reddit.moderator", f["distinguished"].is_not_null() & (f["distinguished"] != "")),
         ("reddit.min_score", f["score"].fill_null(r.min_score - 1) < r.min_score),
         ("reddit.min_comments", f["num_comments"].fill_null(r.min_comments - 1) < r.min_comments),
     ]
@@ -107,11 +107,11 @@ def flag_typed(typed: pl.DataFrame, rules: FilterConfig, source: str = "reddit")
     bound = pl.col("title").str.len_bytes().fill_null(0) + body_bytes.fill_null(0)
     removed, _ = text_checks(r)
     early = first_reason([*cheap_checks(r), removed, ("reddit.min_chars", bound < r.min_chars)])
-    verdict = typed.select("record_id", early, pl.lit(None, dtype=pl.String).alias("detail"))
+    verdict = typed.select("record_id", early, _NO_DETAIL)
     dropped = verdict["reason"].is_not_null()
     records = to_records(typed.filter(~dropped), source).with_columns(first_reason(text_checks(r)[1:]))
     short = records["reason"].is_not_null()
-    late = records.filter(short).select("record_id", "reason", pl.lit(None, dtype=pl.String).alias("detail"))
+    late = records.filter(short).select("record_id", "reason", _NO_DETAIL)
     return records.filter(~short).drop("reason"), pl.concat([verdict.filter(dropped), late])
 
 
@@ -119,9 +119,9 @@ def read_filtered(cfg: RedditSource, rules: FilterConfig) -> Iterator[tuple[pl.D
     """The fused path (reader and rules in one pass): ``(kept records, rejects)`` per batch,
     the same verdicts as ingest followed by :func:`flag`, rejects included.
 
-    For Parquet the cheap rules are pushed into the scan, so the reader decodes titles and
-    bodies only for rows that pass them; the rows that fail are read back with their short
-    columns only, to name the first parse problem or rule that drops them.
+    For Parquet the cheap rules are pushed into the scan, so titles and bodies are decoded only
+    for the rows they keep; the rows they drop get their verdict inside the scan, from the short
+    columns, except the rare ones that might not parse, which go through the reader's parser.
     """
     r = rules.reddit
     for path in expand_paths(cfg.path, PATTERNS):
@@ -131,16 +131,29 @@ def read_filtered(cfg: RedditSource, rules: FilterConfig) -> Iterator[tuple[pl.D
                 yield kept, pl.concat([bad, rejects])
             continue
         lf = parquet_scan(path, reddit.COLUMNS, reddit.REQUIRED)
-        checks = cheap_checks(r, reddit.rule_inputs(lf.collect_schema()))
+        schema = lf.collect_schema()
+        checks = cheap_checks(r, reddit.rule_inputs(schema))
         fails = pl.any_horizontal([cond for _, cond in checks])
         for raw in batches(lf.filter(~fails), path, cfg.batch_size):
             typed, bad = reddit._parse(raw, path, "row ")
             kept, rejects = flag_typed(typed, rules, cfg.source_name)
             yield kept, pl.concat([bad, rejects])
-        no_detail = pl.lit(None, dtype=pl.String).alias("detail")
-        skipped = ("selftext", *_RAW_ONLY)  # not needed to name why a row was dropped
-        dropped = lf.filter(fails).with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in skipped)
-        for raw in batches(dropped, path, cfg.batch_size):
-            typed, bad = reddit._parse(raw, path, "row ")
-            verdict = typed.select("record_id", first_reason(cheap_checks(r)), no_detail)
-            yield pl.DataFrame(schema=RECORD_SCHEMA), pl.concat([bad, verdict])
+        suspect = reddit.parse_suspect(schema)
+        verdicts = lf.filter(fails).select(
+            "_row", as_text(pl.col("id"), schema["id"]).alias("record_id"), first_reason(checks), suspect.alias("_suspect")
+        )
+        for verdict in batches(verdicts, path, cfg.batch_size):
+            rows = verdict.filter("_suspect")["_row"]
+            yield pl.DataFrame(schema=RECORD_SCHEMA), pl.concat(
+                [verdict.filter(~pl.col("_suspect")).select("record_id", "reason", _NO_DETAIL), _exact(lf, rows, path, r)]
+            )
+
+
+def _exact(lf: pl.LazyFrame, rows: pl.Series, path: Path, r: RedditRules) -> pl.DataFrame:
+    """Rejects for dropped rows that might not parse: the reader's parser names the problem,
+    or, when they do parse, the first cheap rule that fails."""
+    if rows.len() == 0:
+        return pl.DataFrame(schema={"record_id": pl.String, "reason": pl.String, "detail": pl.String})
+    raw = lf.filter(pl.col("_row").is_in(rows.implode())).collect()
+    typed, bad = reddit._parse(raw, path, "row ")
+    return pl.concat([bad, typed.select("record_id", first_reason(cheap_checks(r)), _NO_DETAIL)])

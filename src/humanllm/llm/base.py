@@ -18,9 +18,15 @@ class Sampling:
     top_p: float = 1.0
     max_tokens: int = 512
     seed: int | None = None
+    frequency_penalty: float = 0.0  # OpenAI semantics: subtract penalty x count of the token so far
+    presence_penalty: float = 0.0  # OpenAI semantics: subtract penalty once a token has appeared
 
     def key(self) -> dict[str, Any]:
-        return {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens, "seed": self.seed}
+        key: dict[str, Any] = {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens, "seed": self.seed}
+        if self.frequency_penalty or self.presence_penalty:  # absent when unused: old cache keys stay valid
+            key["frequency_penalty"] = self.frequency_penalty
+            key["presence_penalty"] = self.presence_penalty
+        return key
 
 
 @dataclass(frozen=True)

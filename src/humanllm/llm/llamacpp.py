@@ -5,7 +5,8 @@ is decoded under a grammar built from that schema, so the reply is JSON of the s
 keys, types, required fields, enums and consts, string and array lengths, patterns and small
 integer ranges (``minimum``..``maximum`` spanning < 256 values, e.g. a 1-10 rating) are enforced
 while sampling. Not enforced by the grammar (the runner's pydantic validation catches them and
-re-asks): bounds on floats and wide or one-sided integer ranges. A reply cut off by ``max_tokens``
+re-asks): bounds on floats, wide or one-sided integer ranges, string lengths over 64 characters
+and array lengths over 16 items (llama.cpp refuses the unrolled rules). A reply cut off by ``max_tokens``
 is truncated JSON with ``finish_reason == "length"``.
 
 Concurrency (``n_parallel``): a pool of N independent ``Llama`` instances, each with
@@ -39,6 +40,8 @@ from humanllm.llm.config import LlamaCppBackendConfig
 from humanllm.llm.embedded import embedded_gguf_path, gguf_fingerprint
 
 MAX_ENUM_INT_RANGE = 256  # integer ranges narrower than this become an enum in the grammar
+MAX_GRAMMAR_STRING_LENGTH = 64  # longer string length bounds are checked by pydantic only
+MAX_GRAMMAR_ITEMS = 16  # longer array length bounds likewise
 
 # JSON forbids raw control characters inside strings; llama-cpp-python's converter allows them.
 _CHAR_RULE = (
@@ -84,6 +87,15 @@ def _tighten(node: Any) -> Any:
             bounds = {"type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"}
             out = {k: v for k, v in out.items() if k not in bounds}
             out["enum"] = list(range(lo, hi + 1))
+    if out.get("type") == "string":
+        # The converter unrolls string lengths into nested optional rules; llama.cpp refuses long
+        # ones. Keep short bounds in the grammar; longer ones are left to pydantic validation.
+        for key in ("maxLength", "minLength"):
+            if isinstance(out.get(key), int) and out[key] > MAX_GRAMMAR_STRING_LENGTH:
+                out.pop(key)
+    for key in ("maxItems", "minItems"):
+        if isinstance(out.get(key), int) and out[key] > MAX_GRAMMAR_ITEMS:
+            out.pop(key)
     return out
 
 
@@ -199,7 +211,7 @@ class LlamaCppBackend:
             slot.check_grammar(gbnf)
             grammar = LlamaGrammar.from_string(gbnf, verbose=False)
         s = request.sampling
-        # OpenAI semantics: only temperature and top_p shape the distribution (llama-cpp-python's
+        # OpenAI semantics: only temperature, top_p and the OpenAI penalties shape the distribution (llama-cpp-python's
         # top_k=40 / min_p=0.05 / repeat_penalty defaults are switched off). No seed: a fresh one.
         # llama.cpp seeds are 32-bit and 0xFFFFFFFF means "random": fold larger seeds below it.
         seed = s.seed % 0xFFFFFFFF if s.seed is not None else random.getrandbits(31)
@@ -211,6 +223,8 @@ class LlamaCppBackend:
                 top_k=0,
                 min_p=0.0,
                 repeat_penalty=1.0,
+                frequency_penalty=s.frequency_penalty,
+                presence_penalty=s.presence_penalty,
                 max_tokens=s.max_tokens,
                 seed=seed,
                 grammar=grammar,

@@ -110,6 +110,10 @@ class OpenAIBackend:
         }
         if s.seed is not None:
             kwargs["seed"] = s.seed
+        if s.frequency_penalty:
+            kwargs["frequency_penalty"] = s.frequency_penalty
+        if s.presence_penalty:
+            kwargs["presence_penalty"] = s.presence_penalty
         if self.cfg.json_schema and request.json_schema is not None:
             # Sent through extra_body: the same JSON on the wire, but the SDK does not walk every
             # key of the schema looking for TypedDict aliases (about 1 ms of CPU per request for a

@@ -62,6 +62,8 @@ class ChatCompletionBody(BaseModel):
     messages: list[_Message] = Field(min_length=1)
     temperature: float | None = Field(default=None, ge=0.0, le=2.0)
     top_p: float | None = Field(default=None, gt=0.0, le=1.0)
+    frequency_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
+    presence_penalty: float = Field(default=0.0, ge=-2.0, le=2.0)
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     seed: int | None = None
@@ -108,6 +110,8 @@ def to_chat_request(body: ChatCompletionBody, default_max_tokens: int) -> ChatRe
         sampling=Sampling(
             temperature=1.0 if body.temperature is None else body.temperature,
             top_p=1.0 if body.top_p is None else body.top_p,
+            frequency_penalty=body.frequency_penalty,
+            presence_penalty=body.presence_penalty,
             max_tokens=body.max_completion_tokens or body.max_tokens or default_max_tokens,
             seed=body.seed,
         ),

@@ -84,13 +84,13 @@ def nullify(col: pl.Expr) -> pl.Expr:
 
 
 def to_int(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """Integers from ints, floats or strings such as "12", "12.0", "1.2e1"; null if unparseable."""
+    """Integers from ints, floats or strings such as "12", "12.0", "1.2e1"; null if unparseable
+    (a string with spaces around the number too: the real exports have none)."""
     if dtype.is_integer():
         return col.cast(pl.Int64)
     if dtype.is_float():
         return col.cast(pl.Int64, strict=False)
-    f = as_text(col, dtype).str.strip_chars().cast(pl.Float64, strict=False)
-    return pl.when(f.is_finite()).then(f).cast(pl.Int64, strict=False)
+    return as_text(col, dtype).cast(pl.Float64, strict=False).cast(pl.Int64, strict=False)
 
 
 def to_bool(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:

@@ -106,6 +106,26 @@ def rule_inputs(schema: Mapping[str, pl.DataType]) -> dict[str, pl.Expr]:
     }
 
 
+def parse_suspect(schema: Mapping[str, pl.DataType]) -> pl.Expr:
+    """True for every row :func:`_parse` could reject (and a few it would not): a cheap lazy
+    test, so a pushed-down scan can send only these rows through the exact parser."""
+    created = pl.col("created_utc")
+    if isinstance(schema["created_utc"], pl.Datetime | pl.Date):
+        time_ok = created.is_not_null()
+    else:
+        secs = created.cast(pl.Float64, strict=False)
+        time_ok = secs.is_finite() & (secs.abs() < 1e14)
+    inputs = rule_inputs(schema)
+    return (
+        nullify(as_text(pl.col("id"), schema["id"])).is_null()
+        | inputs["user_id"].is_null()
+        | pl.col("title").is_null()
+        | ~time_ok
+        | bad_value(pl.col("score"), inputs["score"])
+        | bad_value(pl.col("num_comments"), inputs["num_comments"])
+    ).fill_null(True)
+
+
 def _parse(raw: pl.DataFrame, path: Path, unit: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     s = raw.schema
     inputs = rule_inputs(s)

@@ -137,10 +137,13 @@ def tensor_index(folder: Path) -> dict[str, TensorInfo]:
     return out
 
 
-def read_elements(fh: Any, info: TensorInfo, start: int, count: int) -> torch.Tensor:
-    """Elements ``[start, start + count)`` of a tensor (flattened), as a fresh 1-D tensor."""
+def read_elements(
+    fh: Any, info: TensorInfo, start: int, count: int, into: torch.Tensor | None = None
+) -> torch.Tensor:
+    """Elements ``[start, start + count)`` of a tensor (flattened) as a 1-D tensor, read into the
+    uint8 buffer ``into`` when given (it must hold the bytes), else into a fresh one."""
     nbytes = count * info.itemsize
-    buf = torch.empty(nbytes, dtype=torch.uint8)
+    buf = torch.empty(nbytes, dtype=torch.uint8) if into is None else into[:nbytes]
     fh.seek(info.start + start * info.itemsize)
     view = buf.numpy().data
     got = 0
