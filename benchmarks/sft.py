@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import random
 import shutil
 import sys
@@ -32,11 +33,56 @@ from humanllm.llm.embedded import embedded_hf_checkpoint
 from humanllm.train.config import TrainConfig
 from humanllm.train.sft import build_trainer
 
-WORDS = (
-    "I my the a to and of in we it is was for on with at this that you they so but not "
-    "coffee garden review blender hiking sister work weekend train book music dog city "
-    "happy tired honest loud cheap great again never always really maybe because"
-).split()
+WORDS = [
+    "I",
+    "my",
+    "the",
+    "a",
+    "to",
+    "and",
+    "of",
+    "in",
+    "we",
+    "it",
+    "is",
+    "was",
+    "for",
+    "on",
+    "with",
+    "at",
+    "this",
+    "that",
+    "you",
+    "they",
+    "so",
+    "but",
+    "not",
+    "coffee",
+    "garden",
+    "review",
+    "blender",
+    "hiking",
+    "sister",
+    "work",
+    "weekend",
+    "train",
+    "book",
+    "music",
+    "dog",
+    "city",
+    "happy",
+    "tired",
+    "honest",
+    "loud",
+    "cheap",
+    "great",
+    "again",
+    "never",
+    "always",
+    "really",
+    "maybe",
+    "because",
+]
 
 
 def sentence(rng: random.Random, n: int) -> str:
@@ -53,7 +99,10 @@ def rows(count: int, quick: bool, seed: int = 0) -> list[dict[str, Any]]:
         out.append(
             {
                 "system": "You simulate one user. Answer as they would.",
-                "conversations": [{"from": "human", "value": prompt}, {"from": "gpt", "value": reply}],
+                "conversations": [
+                    {"from": "human", "value": prompt},
+                    {"from": "gpt", "value": reply},
+                ],
                 "user_id": f"u{i}",
                 "source": "synthetic",
                 "task": "writing_imitation",
@@ -74,7 +123,9 @@ class StepClock(TrainerCallback):
         return control
 
 
-def measure(base: str, data: Path, out: Path, *, packing: bool, steps: int, max_length: int) -> dict[str, Any]:
+def measure(
+    base: str, data: Path, out: Path, *, packing: bool, steps: int, max_length: int
+) -> dict[str, Any]:
     cfg = TrainConfig(
         base_model=base,
         total_batch_size=2,
@@ -101,7 +152,9 @@ def measure(base: str, data: Path, out: Path, *, packing: bool, steps: int, max_
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="3 steps per mode, max length 256")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
@@ -110,7 +163,9 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="humanllm-sft-bench-"))
     try:
         data = root / "train.jsonl"
-        data.write_text("".join(json.dumps(r) + "\n" for r in rows(64, args.quick)), encoding="utf-8")
+        data.write_text(
+            "".join(json.dumps(r) + "\n" for r in rows(64, args.quick)), encoding="utf-8"
+        )
         results = [
             measure(base, data, root / f"run-{p}", packing=p, steps=steps, max_length=max_length)
             for p in (False, True)
@@ -121,6 +176,9 @@ def main() -> None:
         "model": "SmolLM2-135M-Instruct (embedded, float32)",
         "device": "cpu",
         "threads": torch.get_num_threads(),
+        "load_average_1min": round(
+            os.getloadavg()[0], 2
+        ),  # other work on the machine skews CPU figures
         "max_length": max_length,
         "padded": results[0],
         "packed": results[1],
@@ -129,14 +187,25 @@ def main() -> None:
     if args.json:
         sys.stdout.write(json.dumps(report) + "\n")
         return
-    table = Table(title=f"SFT on CPU: {report['model']}, {report['threads']} threads, max length {max_length}")
+    table = Table(
+        title=f"SFT on CPU: {report['model']}, {report['threads']} threads, max length {max_length}"
+    )
     for col in ("batches", "steps timed", "tokens", "seconds", "tokens/s"):
         table.add_column(col, justify="right")
     for r in results:
         name = "packed (bfd, padding-free)" if r["packing"] else "padded"
-        table.add_row(name, str(r["steps_timed"]), f"{r['tokens']:,}", f"{r['seconds']:.1f}", f"{r['tokens_per_s']:,.0f}")
+        table.add_row(
+            name,
+            str(r["steps_timed"]),
+            f"{r['tokens']:,}",
+            f"{r['seconds']:.1f}",
+            f"{r['tokens_per_s']:,.0f}",
+        )
     Console().print(table)
-    Console().print(f"packing speed-up: {report['packing_speedup']:.2f}x tokens/s")
+    Console().print(
+        f"packing speed-up: {report['packing_speedup']:.2f}x tokens/s "
+        f"(load average {report['load_average_1min']} on {os.cpu_count()} cores)"
+    )
 
 
 if __name__ == "__main__":

@@ -40,13 +40,17 @@ def post(**over: str | None) -> dict[str, str | None]:
 def write_parquet(path: Path, rows: list[dict[str, str | None]]) -> Path:
     """All-string parquet, the REDDIT_submissions layout."""
     cols = list(rows[0])
-    pq.write_table(pa.table({c: pa.array([r.get(c) for r in rows], pa.string()) for c in cols}), path)
+    pq.write_table(
+        pa.table({c: pa.array([r.get(c) for r in rows], pa.string()) for c in cols}), path
+    )
     return path
 
 
 def read_all(path: Path, batch_size: int = 50_000) -> tuple[pl.DataFrame, pl.DataFrame]:
     chunks = list(reddit.read(RedditSource(path=str(path), batch_size=batch_size)))
-    records = pl.concat([c.records for c in chunks]) if chunks else pl.DataFrame(schema=RECORD_SCHEMA)
+    records = (
+        pl.concat([c.records for c in chunks]) if chunks else pl.DataFrame(schema=RECORD_SCHEMA)
+    )
     rejects = [c.rejects for c in chunks if c.rejects is not None]
     return records, pl.concat(rejects) if rejects else pl.DataFrame()
 
@@ -86,7 +90,11 @@ def test_files_differ_in_column_order_and_set(tmp_path: Path) -> None:
     folder = tmp_path / "subs"
     folder.mkdir()
     write_parquet(folder / "a.parquet", [post(id="a", url="https://x.test/a")])
-    b = {k: v for k, v in reversed(post(id="b").items()) if k not in ("subreddit", "distinguished", "over_18")}
+    b = {
+        k: v
+        for k, v in reversed(post(id="b").items())
+        if k not in ("subreddit", "distinguished", "over_18")
+    }
     write_parquet(folder / "b.parquet", [b])
     records, _ = read_all(folder)
     assert records["record_id"].to_list() == ["a", "b"]
@@ -96,7 +104,11 @@ def test_files_differ_in_column_order_and_set(tmp_path: Path) -> None:
 
 
 def test_stringified_nulls_are_nulls(tmp_path: Path) -> None:
-    records, _ = read_all(write_parquet(tmp_path / "r.parquet", [post(distinguished="None", removed_by_category="nan")]))
+    records, _ = read_all(
+        write_parquet(
+            tmp_path / "r.parquet", [post(distinguished="None", removed_by_category="nan")]
+        )
+    )
     assert meta(records)["distinguished"] is None and meta(records)["removed_by_category"] is None
 
 
@@ -109,7 +121,11 @@ def test_native_dtypes_are_read_too(tmp_path: Path) -> None:
     records, rejects = read_all(tmp_path / "n.parquet")
     assert rejects.height == 0
     assert records["created_at"][0] == datetime(2020, 9, 13, 12, 26, 40, tzinfo=UTC)
-    assert (meta(records)["score"], meta(records)["num_comments"], meta(records)["over_18"]) == (7, 4, False)
+    assert (meta(records)["score"], meta(records)["num_comments"], meta(records)["over_18"]) == (
+        7,
+        4,
+        False,
+    )
 
 
 def test_unparseable_required_values_are_rejects_naming_file_and_row(tmp_path: Path) -> None:
@@ -129,12 +145,22 @@ def test_unparseable_required_values_are_rejects_naming_file_and_row(tmp_path: P
 def test_missing_required_column_is_a_source_error(tmp_path: Path) -> None:
     row = {k: v for k, v in post().items() if k != "created_utc"}
     path = write_parquet(tmp_path / "nocol.parquet", [row])
-    with pytest.raises(SourceError, match=r"nocol\.parquet: missing required column\(s\) created_utc"):
+    with pytest.raises(
+        SourceError, match=r"nocol\.parquet: missing required column\(s\) created_utc"
+    ):
         read_all(path)
 
 
 def test_nested_column_is_a_source_error(tmp_path: Path) -> None:
-    table = pa.table({"id": ["a"], "author": ["b"], "title": ["t"], "created_utc": ["1600000000"], "score": [[1, 2]]})
+    table = pa.table(
+        {
+            "id": ["a"],
+            "author": ["b"],
+            "title": ["t"],
+            "created_utc": ["1600000000"],
+            "score": [[1, 2]],
+        }
+    )
     pq.write_table(table, tmp_path / "nested.parquet")
     with pytest.raises(SourceError, match=r"nested\.parquet: column\(s\) score"):
         read_all(tmp_path / "nested.parquet")
@@ -153,14 +179,18 @@ def test_unreadable_parquet_names_the_file(tmp_path: Path, content: bytes | str)
 
 
 def test_empty_parquet_table_gives_no_records(tmp_path: Path) -> None:
-    pq.write_table(pa.table({c: pa.array([], pa.string()) for c in post()}), tmp_path / "empty.parquet")
+    pq.write_table(
+        pa.table({c: pa.array([], pa.string()) for c in post()}), tmp_path / "empty.parquet"
+    )
     records, rejects = read_all(tmp_path / "empty.parquet")
     assert records.height == 0 and rejects.height == 0
 
 
 def test_ten_megabyte_post_is_read(tmp_path: Path) -> None:
     big = ("word " * 2_000_000)[:10_000_000]
-    records, _ = read_all(write_parquet(tmp_path / "big.parquet", [post(selftext=big), post(id="p2")]))
+    records, _ = read_all(
+        write_parquet(tmp_path / "big.parquet", [post(selftext=big), post(id="p2")])
+    )
     assert records.height == 2
     assert len(records["text"][0]) == len("A title ") + len(big.strip())
 
@@ -183,7 +213,12 @@ def pushshift(**over: object) -> dict[str, object]:
 
 @pytest.mark.parametrize("suffix", [".jsonl", ".jsonl.gz", ".zst"])
 def test_pushshift_jsonl_plain_gz_zst(tmp_path: Path, suffix: str) -> None:
-    lines = "\n".join(json.dumps(pushshift(id=f"j{i}", created_utc=1600000000 + i)) for i in range(5)).encode() + b"\n"
+    lines = (
+        "\n".join(
+            json.dumps(pushshift(id=f"j{i}", created_utc=1600000000 + i)) for i in range(5)
+        ).encode()
+        + b"\n"
+    )
     path = tmp_path / f"RS{suffix}"
     if suffix.endswith(".gz"):
         lines = gzip.compress(lines)
@@ -201,21 +236,39 @@ def test_jsonl_bad_lines_become_rejects_naming_file_and_line(tmp_path: Path) -> 
     good = json.dumps(pushshift()).encode()
     path = tmp_path / "RS_bad.jsonl"
     path.write_bytes(
-        b"\n".join([good, b'{"id": "x", "author": ', b"\xff\xfe not utf-8", b"[1, 2]", b"", json.dumps(pushshift(id="j2")).encode(),
-                    good[: len(good) // 2]])  # fmt: skip
+        b"\n".join(
+            [
+                good,
+                b'{"id": "x", "author": ',
+                b"\xff\xfe not utf-8",
+                b"[1, 2]",
+                b"",
+                json.dumps(pushshift(id="j2")).encode(),
+                good[: len(good) // 2],
+            ]
+        )
     )
     records, rejects = read_all(path)
     assert records["record_id"].to_list() == ["j1", "j2"]
     got = {r["record_id"]: (r["reason"], r["detail"]) for r in rejects.iter_rows(named=True)}
-    assert got["RS_bad.jsonl:2"][0] == "parse.bad_json" and got["RS_bad.jsonl:2"][1].startswith(f"{path}:2: ")
+    assert got["RS_bad.jsonl:2"][0] == "parse.bad_json" and got["RS_bad.jsonl:2"][1].startswith(
+        f"{path}:2: "
+    )
     assert got["RS_bad.jsonl:3"] == ("parse.bad_utf8", f"{path}:3: invalid UTF-8 at byte 0")
-    assert got["RS_bad.jsonl:4"][0] == "parse.bad_json" and "JSON object" in got["RS_bad.jsonl:4"][1]
+    assert (
+        got["RS_bad.jsonl:4"][0] == "parse.bad_json" and "JSON object" in got["RS_bad.jsonl:4"][1]
+    )
     assert got["RS_bad.jsonl:7"][0] == "parse.bad_json"  # the truncated last line
 
 
 def test_jsonl_wrongly_typed_values_are_rejects(tmp_path: Path) -> None:
     path = tmp_path / "typed.jsonl"
-    path.write_text(json.dumps(pushshift(score="high")) + "\n" + json.dumps(pushshift(id="j2", created_utc=[1])) + "\n")
+    path.write_text(
+        json.dumps(pushshift(score="high"))
+        + "\n"
+        + json.dumps(pushshift(id="j2", created_utc=[1]))
+        + "\n"
+    )
     _, rejects = read_all(path)
     assert sorted(rejects["reason"].to_list()) == ["parse.bad_number", "parse.bad_time"]
     assert f"{path}:1: score" in rejects.filter(pl.col("reason") == "parse.bad_number")["detail"][0]
@@ -253,12 +306,18 @@ def test_fast_normalize_matches_normalize_expr() -> None:
     rnd = random.Random(7)
     alphabet = ["a", "b", " ", "  ", "\n", "\t", "\r\n", "\x0b", "&amp;", "&lt;", "&#x200B;", "&amp", "\u200b", "\xa0", "\u3000",
                 "é", "’", "&", "\x1c", "\u2028", "x&y"]  # fmt: skip
-    texts = ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 12))) for _ in range(3000)] + [None, ""]
+    texts = [
+        "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 12))) for _ in range(3000)
+    ] + [None, ""]
     s = pl.Series("t", texts, dtype=pl.String)
     expected = s.to_frame().select(normalize_expr(pl.col("t"))).to_series()
     assert normalize(s).to_list() == expected.to_list()
     # normalize_text (Python) agrees too, except on \x1c-\x1f, which Python's \s treats as whitespace
-    plain = [(t, e) for t, e in zip(texts, expected.to_list(), strict=True) if t is None or "\x1c" not in t]
+    plain = [
+        (t, e)
+        for t, e in zip(texts, expected.to_list(), strict=True)
+        if t is None or "\x1c" not in t
+    ]
     assert [normalize_text(t) for t, _ in plain] == [e for _, e in plain]
 
 
@@ -278,9 +337,14 @@ def test_meta_fields_fall_back_for_other_layouts() -> None:
 # --- rules ----------------------------------------------------------------------------------
 
 
-def verdicts(rows: list[dict[str, str | None]], cfg: FilterConfig | None = None) -> list[str | None]:
-    typed, _ = reddit._parse(
-        pl.DataFrame([{**r, "_row": i} for i, r in enumerate(rows)], schema={**{k: pl.String for k in reddit.COLUMNS}, "_row": pl.Int64}),
+def verdicts(
+    rows: list[dict[str, str | None]], cfg: FilterConfig | None = None
+) -> list[str | None]:
+    typed, _ = reddit.parse_batch(
+        pl.DataFrame(
+            [{**r, "_row": i} for i, r in enumerate(rows)],
+            schema={**{k: pl.String for k in reddit.COLUMNS}, "_row": pl.Int64},
+        ),
         Path("t.parquet"),
         "row ",
     )
@@ -299,7 +363,10 @@ def verdicts(rows: list[dict[str, str | None]], cfg: FilterConfig | None = None)
         ({"num_comments": "2"}, None),
         ({"title": "", "selftext": "x" * 299}, "reddit.min_chars"),
         ({"title": "", "selftext": "x" * 300}, None),
-        ({"title": "", "selftext": "x &amp; " + "y" * 295}, "reddit.min_chars"),  # 299 once unescaped
+        (
+            {"title": "", "selftext": "x &amp; " + "y" * 295},
+            "reddit.min_chars",
+        ),  # 299 once unescaped
         ({"author": "[deleted]"}, "reddit.deleted_author"),
         ({"author": "AutoModerator"}, "reddit.system_user"),
         ({"author": "reddit"}, "reddit.system_user"),
@@ -316,7 +383,10 @@ def verdicts(rows: list[dict[str, str | None]], cfg: FilterConfig | None = None)
         ({"selftext": "[removed]"}, "reddit.removed"),
         ({"selftext": "[deleted]"}, "reddit.removed"),
         ({"removed_by_category": "deleted"}, "reddit.removed"),
-        ({"author": "AutoModerator", "score": "0"}, "reddit.system_user"),  # author rules come first
+        (
+            {"author": "AutoModerator", "score": "0"},
+            "reddit.system_user",
+        ),  # author rules come first
         ({"selftext": "[removed]", "score": "0"}, "reddit.min_score"),  # numbers before the body
     ],
 )
@@ -326,9 +396,20 @@ def test_each_rule_keeps_and_drops(over: dict[str, str | None], reason: str | No
 
 def test_thresholds_and_extra_bots_come_from_config() -> None:
     cfg = FilterConfig.model_validate(
-        {"reddit": {"min_score": 20, "min_comments": 0, "min_chars": 10, "extra_bots": ["Helpful_Helper"]}}
+        {
+            "reddit": {
+                "min_score": 20,
+                "min_comments": 0,
+                "min_chars": 10,
+                "extra_bots": ["Helpful_Helper"],
+            }
+        }
     )
-    rows = [post(score="19"), post(score="20", num_comments="0", title="ten chars!", selftext=""), post(author="helpful_helper")]
+    rows = [
+        post(score="19"),
+        post(score="20", num_comments="0", title="ten chars!", selftext=""),
+        post(author="helpful_helper"),
+    ]
     assert verdicts(rows, cfg) == ["reddit.min_score", None, "reddit.bot"]
 
 
@@ -343,7 +424,12 @@ def staged_verdicts(cfg: RedditSource) -> tuple[pl.DataFrame, pl.DataFrame]:
     records, rejects = read_all(Path(cfg.path), batch_size=cfg.batch_size)
     flagged = rules.flag(records.lazy(), FilterConfig()).collect()
     kept = flagged.filter(pl.col("reason").is_null()).drop("reason")
-    dropped = pl.concat([rejects.select("record_id", "reason"), flagged.filter(pl.col("reason").is_not_null()).select("record_id", "reason")])
+    dropped = pl.concat(
+        [
+            rejects.select("record_id", "reason"),
+            flagged.filter(pl.col("reason").is_not_null()).select("record_id", "reason"),
+        ]
+    )
     return kept.sort("record_id"), dropped.sort("record_id")
 
 

@@ -20,7 +20,9 @@ from humanllm.sources import SourceError, twitter
 from humanllm.sources.config import TwitterSource
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample" / "twitter"
-LONG = "Spent the whole afternoon at my grandmother's kitchen table learning her dumpling recipe, " * 4
+LONG = (
+    "Spent the whole afternoon at my grandmother's kitchen table learning her dumpling recipe, " * 4
+)
 
 
 def tweets_table(rows: list[dict[str, object]]) -> pa.Table:
@@ -50,11 +52,21 @@ def users_table(rows: list[tuple[str, bool, int, str]]) -> pa.Table:
     )
 
 
-def read_all(path: Path, users: Path | None = None, batch_size: int = 50_000) -> tuple[pl.DataFrame, pl.DataFrame]:
-    cfg = TwitterSource(path=str(path), users_path=str(users) if users else None, batch_size=batch_size)
+def read_all(
+    path: Path, users: Path | None = None, batch_size: int = 50_000
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    cfg = TwitterSource(
+        path=str(path), users_path=str(users) if users else None, batch_size=batch_size
+    )
     chunks = list(twitter.read(cfg))
-    records = pl.concat([c.records for c in chunks]) if chunks else pl.DataFrame(schema=RECORD_SCHEMA)
-    rejects = pl.concat([c.rejects for c in chunks if c.rejects is not None]) if chunks else pl.DataFrame()
+    records = (
+        pl.concat([c.records for c in chunks]) if chunks else pl.DataFrame(schema=RECORD_SCHEMA)
+    )
+    rejects = (
+        pl.concat([c.rejects for c in chunks if c.rejects is not None])
+        if chunks
+        else pl.DataFrame()
+    )
     return records, rejects
 
 
@@ -66,17 +78,35 @@ def meta(records: pl.DataFrame, i: int = 0) -> dict:
 
 
 def test_reads_tweets_and_joins_users_without_regard_to_case(tmp_path: Path) -> None:
-    pq.write_table(tweets_table([tweet(), tweet(id=2, user="Nobody_Known", tweet="a  &amp;\n b")]), tmp_path / "t.parquet")
+    pq.write_table(
+        tweets_table([tweet(), tweet(id=2, user="Nobody_Known", tweet="a  &amp;\n b")]),
+        tmp_path / "t.parquet",
+    )
     users = tmp_path / "users.parquet"
-    pq.write_table(users_table([("SAM_writes", True, 10, "Writer.\nTea."), ("sam_writes", False, 5, "older copy")]), users)
+    pq.write_table(
+        users_table(
+            [("SAM_writes", True, 10, "Writer.\nTea."), ("sam_writes", False, 5, "older copy")]
+        ),
+        users,
+    )
     records, rejects = read_all(tmp_path / "t.parquet", users)
     assert rejects.height == 0 and records.columns == list(RECORD_SCHEMA)
     assert records["record_id"].to_list() == ["1", "2"]
     assert records["created_at"][0] == datetime(2022, 12, 13, 23, 59, 45, tzinfo=UTC)
     assert records["title"].to_list() == [None, None] and records["text"][1] == "a & b"
     first = meta(records, 0)
-    assert (first["verified"], first["followers"], first["description"]) == (True, 10, "Writer. Tea.")
-    assert (first["replies"], first["retweets"], first["likes"], first["quotes"], first["location"]) == (1, 2, 3, 0, "Somewhere")
+    assert (first["verified"], first["followers"], first["description"]) == (
+        True,
+        10,
+        "Writer. Tea.",
+    )
+    assert (
+        first["replies"],
+        first["retweets"],
+        first["likes"],
+        first["quotes"],
+        first["location"],
+    ) == (1, 2, 3, 0, "Somewhere")
     assert meta(records, 1)["verified"] is None and meta(records, 1)["followers"] is None
 
 
@@ -109,7 +139,13 @@ def test_date_formats(tmp_path: Path, date: str, expected: datetime) -> None:
 
 
 def test_bad_rows_are_rejects_naming_file_and_row(tmp_path: Path) -> None:
-    rows = [tweet(), tweet(id=2, date="last tuesday"), tweet(id=3, tweet=None), tweet(id=None), tweet(id=5, user="")]
+    rows = [
+        tweet(),
+        tweet(id=2, date="last tuesday"),
+        tweet(id=3, tweet=None),
+        tweet(id=None),
+        tweet(id=5, user=""),
+    ]
     path = tmp_path / "bad.parquet"
     pq.write_table(tweets_table(rows), path)
     records, rejects = read_all(path)
@@ -171,11 +207,19 @@ USERS = [
 ]
 
 
-def verdicts(tmp_path: Path, rows: list[dict[str, object]], cfg: FilterConfig | None = None) -> list[str | None]:
-    pq.write_table(tweets_table([{**r, "id": i} for i, r in enumerate(rows)]), tmp_path / "t.parquet")
+def verdicts(
+    tmp_path: Path, rows: list[dict[str, object]], cfg: FilterConfig | None = None
+) -> list[str | None]:
+    pq.write_table(
+        tweets_table([{**r, "id": i} for i, r in enumerate(rows)]), tmp_path / "t.parquet"
+    )
     pq.write_table(users_table(USERS), tmp_path / "u.parquet")
     records, _ = read_all(tmp_path / "t.parquet", tmp_path / "u.parquet")
-    flagged = rules.flag(records.lazy(), cfg or FilterConfig()).collect().sort(pl.col("record_id").cast(pl.Int64))
+    flagged = (
+        rules.flag(records.lazy(), cfg or FilterConfig())
+        .collect()
+        .sort(pl.col("record_id").cast(pl.Int64))
+    )
     return flagged["reason"].to_list()
 
 
@@ -212,31 +256,57 @@ STATUS = "https://twitter.com/someone/status/1600000000000000000"
         ({"tweet": LONG + " #a #b #c #d #e"}, "twitter.advert"),
         ({"tweet": LONG + " http://a.test http://b.test"}, None),
         ({"tweet": LONG + " http://a.test http://b.test https://c.test"}, "twitter.advert"),
-        ({"user": "AcmeRetail", "tweet": "short"}, "twitter.brand_account"),  # user rules come first
+        (
+            {"user": "AcmeRetail", "tweet": "short"},
+            "twitter.brand_account",
+        ),  # user rules come first
         ({"tweet": "RT @x: short"}, "twitter.min_chars"),  # length before any text regex
     ],
 )
-def test_each_rule_keeps_and_drops(tmp_path: Path, over: dict[str, object], reason: str | None) -> None:
+def test_each_rule_keeps_and_drops(
+    tmp_path: Path, over: dict[str, object], reason: str | None
+) -> None:
     assert verdicts(tmp_path, [tweet(**over)]) == [reason]
 
 
 def test_thresholds_and_extra_brands_come_from_config(tmp_path: Path) -> None:
     cfg = FilterConfig.model_validate(
-        {"twitter": {"min_chars": 10, "extra_brands": ["SAM_WRITES"], "brand_min_followers": 3_000_000, "max_hashtags": 2}}
+        {
+            "twitter": {
+                "min_chars": 10,
+                "extra_brands": ["SAM_WRITES"],
+                "brand_min_followers": 3_000_000,
+                "max_hashtags": 2,
+            }
+        }
     )
-    rows = [tweet(), tweet(user="AcmeRetail"), tweet(user="x", tweet="ten chars! #a #b"), tweet(user="x", tweet="ten chars!")]
+    rows = [
+        tweet(),
+        tweet(user="AcmeRetail"),
+        tweet(user="x", tweet="ten chars! #a #b"),
+        tweet(user="x", tweet="ten chars!"),
+    ]
     assert verdicts(tmp_path, rows, cfg) == ["twitter.brand_account", None, "twitter.advert", None]
 
 
 def test_without_users_table_only_the_name_list_applies(tmp_path: Path) -> None:
-    pq.write_table(tweets_table([tweet(user="AcmeRetail"), tweet(id=2, user="listed")]), tmp_path / "t.parquet")
+    pq.write_table(
+        tweets_table([tweet(user="AcmeRetail"), tweet(id=2, user="listed")]), tmp_path / "t.parquet"
+    )
     records, _ = read_all(tmp_path / "t.parquet")
     cfg = FilterConfig.model_validate({"twitter": {"extra_brands": ["Listed"]}})
-    assert rules.flag(records.lazy(), cfg).collect().sort("record_id")["reason"].to_list() == [None, "twitter.brand_account"]
+    assert rules.flag(records.lazy(), cfg).collect().sort("record_id")["reason"].to_list() == [
+        None,
+        "twitter.brand_account",
+    ]
 
 
 def test_pipeline_on_the_sample_drops_each_rule(tmp_path: Path) -> None:
-    source = {"kind": "twitter", "path": str(SAMPLE / "tweets"), "users_path": str(SAMPLE / "users")}
+    source = {
+        "kind": "twitter",
+        "path": str(SAMPLE / "tweets"),
+        "users_path": str(SAMPLE / "users"),
+    }
     run_stages(validate_config({"sources": [source]}), tmp_path / "run", ["ingest", "filter"])
     rejects = pl.read_parquet(tmp_path / "run" / "rejects" / "*.parquet")
     by_reason = dict(rejects.select("reason", "record_id").iter_rows())

@@ -211,7 +211,10 @@ def main() -> None:
             "user": pa.array([t[1] for t in TWEETS], pa.string()),
             "id": pa.array([t[0] for t in TWEETS], pa.int64()),
             "tweet": pa.array([t[2] for t in TWEETS], pa.string()),
-            **{c: pa.array([t[i] for t in TWEETS], pa.int64()) for i, c in enumerate(tweets_cols[3:7], start=3)},
+            **{
+                c: pa.array([t[i] for t in TWEETS], pa.int64())
+                for i, c in enumerate(tweets_cols[3:7], start=3)
+            },
             "date": pa.array([t[7] for t in TWEETS], pa.string()),
         }
     )

@@ -33,7 +33,7 @@ METRICS: dict[str, tuple[str, ...]] = {
 class Score(BaseModel):
     model_config = ConfigDict(extra="forbid")
     score: int = Field(ge=1, le=10)
-    rationale: str = Field(default="", max_length=400)
+    rationale: str = Field(default="", max_length=200)
 
 
 def judge_schema(kind: str) -> type[BaseModel]:

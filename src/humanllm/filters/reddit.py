@@ -33,7 +33,7 @@ import polars as pl
 from humanllm.filters import first_reason
 from humanllm.filters.config import FilterConfig, RedditRules
 from humanllm.records import RECORD_SCHEMA
-from humanllm.sources import expand_paths, reddit
+from humanllm.sources import SourceError, expand_paths, reddit
 from humanllm.sources._rt_io import PATTERNS, batches, is_parquet, parquet_scan
 from humanllm.sources._rt_parse import as_text, with_meta_fields
 from humanllm.sources.config import RedditSource
@@ -41,7 +41,9 @@ from humanllm.sources.reddit import RULE_FIELDS, to_records
 
 _NO_DETAIL = pl.lit(None, dtype=pl.String).alias("detail")
 
-SYSTEM_USERS = frozenset({"automoderator", "reddit", "redditcareresources", "modnewsletter", "reddit-admin"})
+SYSTEM_USERS = frozenset(
+    {"automoderator", "reddit", "redditcareresources", "modnewsletter", "reddit-admin"}
+)
 #: Well-known Reddit bots whose names the name rules do not catch (compared lowercased).
 KNOWN_BOTS = frozenset(
     {
@@ -60,10 +62,14 @@ _BOT_NAME = r"(?i:(?:^|[_-])bot(?:[_-]?[0-9]+)?$)|(?i:^bot[_-])|[a-z0-9]Bot(?:[_
 def is_bot(author: pl.Expr, extra: list[str], lower: pl.Expr | None = None) -> pl.Expr:
     """The bot rule on an author column (known names, ``extra`` names, name patterns)."""
     lower = author.str.to_lowercase() if lower is None else lower
-    return lower.is_in(sorted(KNOWN_BOTS | {n.lower() for n in extra})) | author.str.contains(_BOT_NAME)
+    return lower.is_in(sorted(KNOWN_BOTS | {n.lower() for n in extra})) | author.str.contains(
+        _BOT_NAME
+    )
 
 
-def cheap_checks(r: RedditRules, f: Mapping[str, pl.Expr] | None = None) -> list[tuple[str, pl.Expr]]:
+def cheap_checks(
+    r: RedditRules, f: Mapping[str, pl.Expr] | None = None
+) -> list[tuple[str, pl.Expr]]:
     """Author and numeric rules over the fields ``user_id``, ``distinguished``, ``score`` and
     ``num_comments`` (columns of those names unless ``f`` gives other expressions). Every
     condition is a non-null boolean."""
@@ -97,31 +103,40 @@ def flag(records: pl.LazyFrame, rules: FilterConfig, source: object = None) -> p
     return lf.drop(list(RULE_FIELDS))
 
 
-def flag_typed(typed: pl.DataFrame, rules: FilterConfig, source: str = "reddit") -> tuple[pl.DataFrame, pl.DataFrame]:
+def flag_typed(
+    typed: pl.DataFrame, rules: FilterConfig, source: str = "reddit"
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Parsed rows (``sources.reddit.typed_batches``) -> ``(kept records, rejects)``: the same
     verdicts as :func:`flag` on ``to_records(typed)``, normalising only what the cheap rules, the
     removed rule and a raw-length bound keep (normalising never lengthens a text, so raw bytes
     plus the separator bound its length)."""
     r = rules.reddit
-    body_bytes = pl.when(pl.col("selftext_state") == "text").then(pl.col("selftext").str.len_bytes() + 1)
+    body_bytes = pl.when(pl.col("selftext_state") == "text").then(
+        pl.col("selftext").str.len_bytes() + 1
+    )
     bound = pl.col("title").str.len_bytes().fill_null(0) + body_bytes.fill_null(0)
     removed, _ = text_checks(r)
     early = first_reason([*cheap_checks(r), removed, ("reddit.min_chars", bound < r.min_chars)])
     verdict = typed.select("record_id", early, _NO_DETAIL)
     dropped = verdict["reason"].is_not_null()
-    records = to_records(typed.filter(~dropped), source).with_columns(first_reason(text_checks(r)[1:]))
+    records = to_records(typed.filter(~dropped), source).with_columns(
+        first_reason(text_checks(r)[1:])
+    )
     short = records["reason"].is_not_null()
     late = records.filter(short).select("record_id", "reason", _NO_DETAIL)
     return records.filter(~short).drop("reason"), pl.concat([verdict.filter(dropped), late])
 
 
-def read_filtered(cfg: RedditSource, rules: FilterConfig) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+def read_filtered(
+    cfg: RedditSource, rules: FilterConfig
+) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
     """The fused path (reader and rules in one pass): ``(kept records, rejects)`` per batch,
     the same verdicts as ingest followed by :func:`flag`, rejects included.
 
     For Parquet the cheap rules are pushed into the scan, so titles and bodies are decoded only
-    for the rows they keep; the rows they drop get their verdict inside the scan, from the short
-    columns, except the rare ones that might not parse, which go through the reader's parser.
+    for the rows they keep; the rows they drop get their verdict inside a second scan of the
+    short columns (run concurrently), except the rare ones that might not parse, which go
+    through the reader's parser. The rejects of a file come as one frame, after its records.
     """
     r = rules.reddit
     for path in expand_paths(cfg.path, PATTERNS):
@@ -134,26 +149,37 @@ def read_filtered(cfg: RedditSource, rules: FilterConfig) -> Iterator[tuple[pl.D
         schema = lf.collect_schema()
         checks = cheap_checks(r, reddit.rule_inputs(schema))
         fails = pl.any_horizontal([cond for _, cond in checks])
-        for raw in batches(lf.filter(~fails), path, cfg.batch_size):
-            typed, bad = reddit._parse(raw, path, "row ")
-            kept, rejects = flag_typed(typed, rules, cfg.source_name)
-            yield kept, pl.concat([bad, rejects])
-        suspect = reddit.parse_suspect(schema)
-        verdicts = lf.filter(fails).select(
-            "_row", as_text(pl.col("id"), schema["id"]).alias("record_id"), first_reason(checks), suspect.alias("_suspect")
+        record_id = as_text(pl.col("id"), schema["id"]).alias("record_id")
+        suspect = reddit.parse_suspect(schema).alias("_suspect")
+        # the verdicts of the dropped rows (short columns only) run on Polars' threads meanwhile
+        dropped = (
+            lf.filter(fails)
+            .select("_row", record_id, first_reason(checks), suspect)
+            .collect(background=True)
         )
-        for verdict in batches(verdicts, path, cfg.batch_size):
-            rows = verdict.filter("_suspect")["_row"]
-            yield pl.DataFrame(schema=RECORD_SCHEMA), pl.concat(
-                [verdict.filter(~pl.col("_suspect")).select("record_id", "reason", _NO_DETAIL), _exact(lf, rows, path, r)]
-            )
+        try:
+            for raw in batches(lf.filter(~fails), path, cfg.batch_size):
+                typed, bad = reddit.parse_batch(raw, path, "row ")
+                kept, rejects = flag_typed(typed, rules, cfg.source_name)
+                yield kept, pl.concat([bad, rejects])
+            try:
+                verdict = dropped.fetch_blocking()
+            except (pl.exceptions.PolarsError, OSError) as e:
+                raise SourceError(f"{path}: cannot read Parquet data ({e})") from e
+        finally:
+            dropped.cancel()
+        rows = verdict.filter("_suspect")["_row"]
+        rejects = verdict.filter(~pl.col("_suspect")).select("record_id", "reason", _NO_DETAIL)
+        yield pl.DataFrame(schema=RECORD_SCHEMA), pl.concat([rejects, _exact(lf, rows, path, r)])
 
 
 def _exact(lf: pl.LazyFrame, rows: pl.Series, path: Path, r: RedditRules) -> pl.DataFrame:
     """Rejects for dropped rows that might not parse: the reader's parser names the problem,
     or, when they do parse, the first cheap rule that fails."""
     if rows.len() == 0:
-        return pl.DataFrame(schema={"record_id": pl.String, "reason": pl.String, "detail": pl.String})
+        return pl.DataFrame(
+            schema={"record_id": pl.String, "reason": pl.String, "detail": pl.String}
+        )
     raw = lf.filter(pl.col("_row").is_in(rows.implode())).collect()
-    typed, bad = reddit._parse(raw, path, "row ")
+    typed, bad = reddit.parse_batch(raw, path, "row ")
     return pl.concat([bad, typed.select("record_id", first_reason(cheap_checks(r)), _NO_DETAIL)])

@@ -66,7 +66,9 @@ def brand_account(r: TwitterRules) -> pl.Expr:
     name = pl.col("user_id")
     desc = pl.col("description").fill_null("")
     brand_words = desc.str.contains(BRAND_WORDS)
-    big_verified = pl.col("verified").fill_null(False) & (pl.col("followers").fill_null(0) >= r.brand_min_followers)
+    big_verified = pl.col("verified").fill_null(False) & (
+        pl.col("followers").fill_null(0) >= r.brand_min_followers
+    )
     return (
         name.str.to_lowercase().is_in(sorted({b.lower() for b in r.extra_brands}))
         | (big_verified & brand_words)

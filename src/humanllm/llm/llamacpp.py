@@ -5,7 +5,7 @@ is decoded under a grammar built from that schema, so the reply is JSON of the s
 keys, types, required fields, enums and consts, string and array lengths, patterns and small
 integer ranges (``minimum``..``maximum`` spanning < 256 values, e.g. a 1-10 rating) are enforced
 while sampling. Not enforced by the grammar (the runner's pydantic validation catches them and
-re-asks): bounds on floats, wide or one-sided integer ranges, string lengths over 64 characters
+re-asks): bounds on floats, wide or one-sided integer ranges, string lengths over 1000 characters
 and array lengths over 16 items (llama.cpp refuses the unrolled rules). A reply cut off by ``max_tokens``
 is truncated JSON with ``finish_reason == "length"``.
 
@@ -40,7 +40,7 @@ from humanllm.llm.config import LlamaCppBackendConfig
 from humanllm.llm.embedded import embedded_gguf_path, gguf_fingerprint
 
 MAX_ENUM_INT_RANGE = 256  # integer ranges narrower than this become an enum in the grammar
-MAX_GRAMMAR_STRING_LENGTH = 64  # longer string length bounds are checked by pydantic only
+MAX_GRAMMAR_STRING_LENGTH = 1000  # longer string length bounds are checked by pydantic only (llama.cpp limit)
 MAX_GRAMMAR_ITEMS = 16  # longer array length bounds likewise
 
 # JSON forbids raw control characters inside strings; llama-cpp-python's converter allows them.

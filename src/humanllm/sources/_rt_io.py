@@ -39,7 +39,11 @@ def _reject_frame(ids: list[str], reasons: list[str], details: list[str]) -> pl.
 
 
 def parse_rejects(
-    rows: pl.DataFrame, checks: list[tuple[str, pl.Expr, str]], record_id: pl.Expr, path: Path, unit: str
+    rows: pl.DataFrame,
+    checks: list[tuple[str, pl.Expr, str]],
+    record_id: pl.Expr,
+    path: Path,
+    unit: str,
 ) -> pl.DataFrame:
     """Rejects for ``rows`` that failed parsing: the first failed check names the reason, and the
     detail reads ``file:row N: message`` (``file:N`` for a JSONL line)."""
@@ -54,7 +58,9 @@ def parse_rejects(
     return rows.select(record_id, reason.alias("reason"), detail.alias("detail"))
 
 
-def parquet_schema(path: Path, columns: tuple[str, ...], required: tuple[str, ...]) -> dict[str, pl.DataType]:
+def parquet_schema(
+    path: Path, columns: tuple[str, ...], required: tuple[str, ...]
+) -> dict[str, pl.DataType]:
     """The file's columns, after checking it is Parquet, holds the required columns and no nested
     values where the reader wants a scalar."""
     try:
@@ -68,7 +74,9 @@ def parquet_schema(path: Path, columns: tuple[str, ...], required: tuple[str, ..
         )
     nested = [f"{c} ({schema[c]})" for c in columns if isinstance(schema.get(c), _NESTED)]
     if nested:
-        raise SourceError(f"{path}: column(s) {', '.join(nested)} hold nested values where a scalar is expected")
+        raise SourceError(
+            f"{path}: column(s) {', '.join(nested)} hold nested values where a scalar is expected"
+        )
     return schema
 
 
@@ -173,10 +181,14 @@ def jsonl_batches(
     bad: tuple[list[str], list[str], list[str]] = ([], [], [])
 
     def flush() -> tuple[pl.DataFrame, pl.DataFrame]:
-        rows = pl.DataFrame(cols, schema={c: pl.String for c in cols}).with_columns(pl.col("_row").cast(pl.Int64))
+        rows = pl.DataFrame(cols, schema={c: pl.String for c in cols}).with_columns(
+            pl.col("_row").cast(pl.Int64)
+        )
         rejects = _reject_frame(*bad)
-        for v in (*cols.values(), *bad):
-            v.clear()
+        for column in cols.values():
+            column.clear()
+        for part in bad:
+            part.clear()
         return rows, rejects
 
     lineno = 0

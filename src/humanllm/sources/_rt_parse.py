@@ -14,6 +14,7 @@ masked values).
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 
 import polars as pl
 
@@ -34,12 +35,16 @@ _ENTITY_RE = "|".join(ENTITIES)
 _TIME_FORMATS = ("%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%d %H:%M%:z", "%Y-%m-%d")
 
 
-def _patch(out: pl.Series, todo: pl.Series, fn: object) -> pl.Series:
-    """``out`` with the rows where ``todo`` is true replaced by ``fn(rows)``."""
+def _patch(out: pl.Series, todo: pl.Series, fn: Callable[[pl.Series], pl.Series]) -> pl.Series:
+    """``out`` with the rows where ``todo`` is true replaced by ``fn(their indices)``."""
     idx = todo.fill_null(False).arg_true()
     if idx.len() == 0:
         return out
-    return out.scatter(idx, fn(idx))  # type: ignore[operator]
+    return out.scatter(idx, fn(idx))
+
+
+def _none(n: int) -> pl.Series:
+    return pl.repeat(False, n, dtype=pl.Boolean, eager=True)
 
 
 def _unescape(s: pl.Series) -> pl.Series:
@@ -48,16 +53,28 @@ def _unescape(s: pl.Series) -> pl.Series:
     equal to it (both are a single left-to-right pass); other rows call it."""
     out = s.str.replace_many(list(ENTITIES), list(ENTITIES.values()))
     odd = s.str.count_matches("&", literal=True) != s.str.count_matches(_ENTITY_RE)
-    return _patch(out, odd, lambda i: s.gather(i).map_elements(html.unescape, return_dtype=pl.String))
+    return _patch(
+        out, odd, lambda i: s.gather(i).map_elements(html.unescape, return_dtype=pl.String)
+    )
 
 
 def _collapse(s: pl.Series) -> pl.Series:
     """Every whitespace run to one space, stripped. Rows without non-ASCII whitespace (most)
     take two cheap passes; the others the Unicode regex."""
-    out = s.str.replace_all(r"[\t\n\x0b\x0c\r]", " ").str.replace_all(" {2,}", " ").str.strip_chars(" ")
+    out = (
+        s.str.replace_all(r"[\t\n\x0b\x0c\r]", " ")
+        .str.replace_all(" {2,}", " ")
+        .str.strip_chars(" ")
+    )
     non_ascii = (s.str.len_bytes() != s.str.len_chars()).fill_null(False)
-    wide = _patch(pl.Series([False] * s.len()), non_ascii, lambda i: s.gather(i).str.contains_any(_UNICODE_SPACE))
-    return _patch(out, wide, lambda i: s.gather(i).str.replace_all(r"\s+", " ").str.strip_chars()).fill_null("")
+    wide = _patch(
+        _none(s.len()),
+        non_ascii,
+        lambda i: s.gather(i).str.contains_any(_UNICODE_SPACE),
+    )
+    return _patch(
+        out, wide, lambda i: s.gather(i).str.replace_all(r"\s+", " ").str.strip_chars()
+    ).fill_null("")
 
 
 def normalize(s: pl.Series) -> pl.Series:
@@ -67,7 +84,7 @@ def normalize(s: pl.Series) -> pl.Series:
     s = s.cast(pl.String)
     s = _patch(s, s.str.contains("&", literal=True), lambda i: _unescape(s.gather(i)))
     non_ascii = (s.str.len_bytes() != s.str.len_chars()).fill_null(False)
-    zero_width = _patch(pl.Series([False] * s.len()), non_ascii, lambda i: s.gather(i).str.contains(_ZERO_WIDTH))
+    zero_width = _patch(_none(s.len()), non_ascii, lambda i: s.gather(i).str.contains(_ZERO_WIDTH))
     s = _patch(s, zero_width, lambda i: s.gather(i).str.replace_all(_ZERO_WIDTH, ""))
     return _collapse(s)
 
@@ -108,7 +125,11 @@ def to_utc(s: pl.Series) -> pl.Series:
     "1600000000", "1.6e9"; milliseconds when above 1e11) or ISO-like strings
     ("2022-12-13 23:59:45+00:00", "2022-12-13T23:59:45Z"; naive means UTC). Null if unparseable."""
     if isinstance(s.dtype, pl.Datetime):
-        return s.dt.replace_time_zone("UTC") if s.dtype.time_zone is None else s.dt.convert_time_zone("UTC")
+        return (
+            s.dt.replace_time_zone("UTC")
+            if s.dtype.time_zone is None
+            else s.dt.convert_time_zone("UTC")
+        )
     if s.dtype == pl.Date:
         return s.cast(pl.Datetime("us")).dt.replace_time_zone("UTC")
     if s.dtype.is_numeric():
@@ -127,7 +148,9 @@ def to_utc(s: pl.Series) -> pl.Series:
         t = text.gather(i).str.strip_chars()
         f = t.cast(pl.Float64, strict=False)
         f = pl.select(pl.when(f.abs() > 1e11).then(f / 1000).otherwise(f)).to_series()
-        got = pl.select(pl.when(f.is_finite() & (f.abs() < 1e11)).then(f * 1e6).cast(pl.Int64).cast(_UTC)).to_series()
+        got = pl.select(
+            pl.when(f.is_finite() & (f.abs() < 1e11)).then(f * 1e6).cast(pl.Int64).cast(_UTC)
+        ).to_series()
         iso = t.str.replace("T", " ", literal=True).str.replace(r"Z$", "+00:00")
         for fmt in _TIME_FORMATS:
             if got.null_count() == 0:
@@ -180,7 +203,8 @@ def with_meta_fields(records: pl.LazyFrame, fields: dict[str, pl.DataType]) -> p
         if dtype == pl.Boolean:
             value = pl.when(ok).then(fast == "true").otherwise(to_bool(slow, pl.String()))
         elif dtype.is_integer():
-            value = pl.when(ok).then(fast.cast(pl.Int64)).otherwise(to_int(slow, pl.String()))
+            number = fast.cast(pl.Int64, strict=False)
+            value = pl.when(ok).then(number).otherwise(to_int(slow, pl.String()))
         else:
             value = pl.when(ok).then(fast).otherwise(slow)
         out.append(value.alias(key))

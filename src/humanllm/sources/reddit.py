@@ -87,10 +87,10 @@ def typed_batches(cfg: RedditSource) -> Iterator[tuple[pl.DataFrame, pl.DataFram
     for path in expand_paths(cfg.path, PATTERNS):
         if is_parquet(path):
             for raw in parquet_batches(path, COLUMNS, REQUIRED, cfg.batch_size):
-                yield _parse(raw, path, "row ")
+                yield parse_batch(raw, path, "row ")
         else:
             for raw, bad in jsonl_batches(path, COLUMNS, cfg.batch_size):
-                typed, rejects = _parse(raw, path, "")
+                typed, rejects = parse_batch(raw, path, "")
                 yield typed, pl.concat([bad, rejects])
 
 
@@ -126,14 +126,16 @@ def parse_suspect(schema: Mapping[str, pl.DataType]) -> pl.Expr:
     ).fill_null(True)
 
 
-def _parse(raw: pl.DataFrame, path: Path, unit: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+def parse_batch(raw: pl.DataFrame, path: Path, unit: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     s = raw.schema
     inputs = rule_inputs(s)
     raw = raw.with_columns(
         nullify(as_text(pl.col("id"), s["id"])).alias("id"),
         inputs["user_id"].alias("author"),
         inputs["distinguished"].alias("distinguished"),
-        nullify(as_text(pl.col("removed_by_category"), s["removed_by_category"])).alias("removed_by_category"),
+        nullify(as_text(pl.col("removed_by_category"), s["removed_by_category"])).alias(
+            "removed_by_category"
+        ),
         as_text(pl.col("title"), s["title"]),
         as_text(pl.col("selftext"), s["selftext"]),
         to_utc(raw["created_utc"]).alias("_created"),
@@ -145,14 +147,24 @@ def _parse(raw: pl.DataFrame, path: Path, unit: str) -> tuple[pl.DataFrame, pl.D
         ("parse.missing_field", pl.col("id").is_null(), "id is missing"),
         ("parse.missing_field", pl.col("author").is_null(), "author is missing"),
         ("parse.missing_field", pl.col("title").is_null(), "title is missing"),
-        ("parse.missing_field", nullify(as_text(pl.col("created_utc"), s["created_utc"])).is_null(), "created_utc is missing"),
+        (
+            "parse.missing_field",
+            nullify(as_text(pl.col("created_utc"), s["created_utc"])).is_null(),
+            "created_utc is missing",
+        ),
         ("parse.bad_time", pl.col("_created").is_null(), "created_utc is not a unix time"),
         ("parse.bad_number", bad_value(pl.col("score"), pl.col("_score")), "score is not a number"),
-        ("parse.bad_number", bad_value(pl.col("num_comments"), pl.col("_comments")), "num_comments is not a number"),
+        (
+            "parse.bad_number",
+            bad_value(pl.col("num_comments"), pl.col("_comments")),
+            "num_comments is not a number",
+        ),
     ]
     fallback_id = pl.lit(f"{path.name}:{unit}") + pl.col("_row").cast(pl.String)
     bad = raw.select(pl.any_horizontal([cond for _, cond, _ in checks]).fill_null(True)).to_series()
-    rejects = parse_rejects(raw.filter(bad), checks, pl.coalesce("id", fallback_id).alias("record_id"), path, unit)
+    rejects = parse_rejects(
+        raw.filter(bad), checks, pl.coalesce("id", fallback_id).alias("record_id"), path, unit
+    )
     typed = (raw.filter(~bad) if rejects.height else raw).select(
         pl.col("id").alias("record_id"),
         pl.col("author").alias("user_id"),
@@ -181,8 +193,16 @@ def _parse(raw: pl.DataFrame, path: Path, unit: str) -> tuple[pl.DataFrame, pl.D
 def to_records(typed: pl.DataFrame, source: str = "reddit") -> pl.DataFrame:
     """Finish typed rows into the record schema: normalised title and text, ``meta`` JSON."""
     title = normalize(typed["title"])
-    body = normalize(typed.select(pl.when(pl.col("selftext_state") == "text").then("selftext").otherwise(pl.lit(""))).to_series())
-    text = pl.when(body != "").then(pl.concat_str([title, body], separator=" ").str.strip_chars(" ")).otherwise(title)
+    body = normalize(
+        typed.select(
+            pl.when(pl.col("selftext_state") == "text").then("selftext").otherwise(pl.lit(""))
+        ).to_series()
+    )
+    text = (
+        pl.when(body != "")
+        .then(pl.concat_str([title, body], separator=" ").str.strip_chars(" "))
+        .otherwise(title)
+    )
     s = typed.schema
     return typed.select(
         pl.lit(source).alias("source"),
@@ -197,7 +217,9 @@ def to_records(typed: pl.DataFrame, source: str = "reddit") -> pl.DataFrame:
                 "subreddit": nullify(as_text(pl.col("subreddit"), s["subreddit"])),
                 "over_18": to_bool(pl.col("over_18"), s["over_18"]),
                 "stickied": to_bool(pl.col("stickied"), s["stickied"]),
-                **{k: nullify(as_text(pl.col(k), s[k])) for k in _OPTIONAL_TEXT if k != "subreddit"},
+                **{
+                    k: nullify(as_text(pl.col(k), s[k])) for k in _OPTIONAL_TEXT if k != "subreddit"
+                },
             }
         ),
     )

@@ -54,8 +54,18 @@ REQUIRED = ("user", "id", "tweet", "date")
 COUNTS = ("replies", "retweets", "likes", "quotes")
 USER_COLUMNS = ("user", "verified", "followers", "description", "location")
 #: Meta fields the rules read back, with their types (the first keys of ``meta``, in order).
-RULE_FIELDS: dict[str, pl.DataType] = {"verified": pl.Boolean(), "followers": pl.Int64(), "description": pl.String()}
-_USERS_SCHEMA = {"_key": pl.String(), "verified": pl.Boolean(), "followers": pl.Int64(), "description": pl.String(), "location": pl.String()}
+RULE_FIELDS: dict[str, pl.DataType] = {
+    "verified": pl.Boolean(),
+    "followers": pl.Int64(),
+    "description": pl.String(),
+}
+_USERS_SCHEMA = {
+    "_key": pl.String(),
+    "verified": pl.Boolean(),
+    "followers": pl.Int64(),
+    "description": pl.String(),
+    "location": pl.String(),
+}
 
 
 def read(cfg: TwitterSource) -> Iterator[Chunk]:
@@ -69,7 +79,10 @@ def read(cfg: TwitterSource) -> Iterator[Chunk]:
         else:
             for raw, bad in jsonl_batches(path, COLUMNS, cfg.batch_size):
                 typed, rejects = _parse(raw, path, "")
-                yield Chunk(records=to_records(typed, users, cfg.source_name), rejects=pl.concat([bad, rejects]))
+                yield Chunk(
+                    records=to_records(typed, users, cfg.source_name),
+                    rejects=pl.concat([bad, rejects]),
+                )
 
 
 def load_users(path: str, batch_size: int) -> pl.DataFrame:
@@ -101,7 +114,11 @@ def load_users(path: str, batch_size: int) -> pl.DataFrame:
 def _parse(raw: pl.DataFrame, path: Path, unit: str) -> tuple[pl.DataFrame, pl.DataFrame]:
     s = raw.schema
     # a float id (an export that went through NaN) is cast back to an integer first
-    tweet_id = as_text(pl.col("id").cast(pl.Int64, strict=False), pl.Int64()) if s["id"].is_float() else as_text(pl.col("id"), s["id"])
+    tweet_id = (
+        as_text(pl.col("id").cast(pl.Int64, strict=False), pl.Int64())
+        if s["id"].is_float()
+        else as_text(pl.col("id"), s["id"])
+    )
     raw = raw.with_columns(
         nullify(as_text(pl.col("user"), s["user"])).alias("user"),
         nullify(tweet_id).alias("_id"),
@@ -113,11 +130,20 @@ def _parse(raw: pl.DataFrame, path: Path, unit: str) -> tuple[pl.DataFrame, pl.D
         ("parse.missing_field", pl.col("_id").is_null(), "id is missing"),
         ("parse.missing_field", pl.col("user").is_null(), "user is missing"),
         ("parse.missing_field", pl.col("tweet").is_null(), "tweet is missing"),
-        ("parse.missing_field", nullify(as_text(pl.col("date"), s["date"])).is_null(), "date is missing"),
+        (
+            "parse.missing_field",
+            nullify(as_text(pl.col("date"), s["date"])).is_null(),
+            "date is missing",
+        ),
         ("parse.bad_time", pl.col("_created").is_null(), "date is not a date"),
-        *(("parse.bad_number", bad_value(pl.col(c), pl.col(f"_{c}")), f"{c} is not a number") for c in COUNTS),
+        *(
+            ("parse.bad_number", bad_value(pl.col(c), pl.col(f"_{c}")), f"{c} is not a number")
+            for c in COUNTS
+        ),
     ]
-    record_id = pl.coalesce("_id", pl.lit(f"{path.name}:{unit}") + pl.col("_row").cast(pl.String)).alias("record_id")
+    record_id = pl.coalesce(
+        "_id", pl.lit(f"{path.name}:{unit}") + pl.col("_row").cast(pl.String)
+    ).alias("record_id")
     bad = raw.select(pl.any_horizontal([cond for _, cond, _ in checks]).fill_null(True)).to_series()
     rejects = parse_rejects(raw.filter(bad), checks, record_id, path, unit)
     typed = (raw.filter(~bad) if rejects.height else raw).select(
@@ -130,7 +156,9 @@ def _parse(raw: pl.DataFrame, path: Path, unit: str) -> tuple[pl.DataFrame, pl.D
     return typed, rejects
 
 
-def to_records(typed: pl.DataFrame, users: pl.DataFrame | None, source: str = "twitter") -> pl.DataFrame:
+def to_records(
+    typed: pl.DataFrame, users: pl.DataFrame | None, source: str = "twitter"
+) -> pl.DataFrame:
     """Finish typed rows into the record schema, with the users table joined into ``meta``."""
     typed = typed.with_columns(pl.Series("text", normalize(typed["tweet"])))
     if users is not None:
@@ -138,8 +166,14 @@ def to_records(typed: pl.DataFrame, users: pl.DataFrame | None, source: str = "t
             users, on="_key", how="left", maintain_order="left"
         )
     else:
-        typed = typed.with_columns(pl.lit(None, dtype=t).alias(c) for c, t in _USERS_SCHEMA.items() if c != "_key")
-    meta = {**{k: pl.col(k) for k in RULE_FIELDS}, **{c: pl.col(c) for c in COUNTS}, "location": pl.col("location")}
+        typed = typed.with_columns(
+            pl.lit(None, dtype=t).alias(c) for c, t in _USERS_SCHEMA.items() if c != "_key"
+        )
+    meta = {
+        **{k: pl.col(k) for k in RULE_FIELDS},
+        **{c: pl.col(c) for c in COUNTS},
+        "location": pl.col("location"),
+    }
     return typed.select(
         pl.lit(source).alias("source"),
         "record_id",
