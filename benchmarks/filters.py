@@ -14,9 +14,10 @@ string; Amazon (user_id, item_id) review pairs) and measures, in one run:
   (checked here on the kept rows and in the tests);
 - ``row loop``: the same rules as a plain Python loop over the rows (cheap rules first, then
   ``normalize_text`` and the length);
-- Amazon k-core (``filters.amazon.kcore``) time and peak RSS, measured in a child process.
+- Amazon k-core (``filters.amazon.kcore``) time and peak RSS (input included), measured in a
+  child process.
 
-Timings are the best of ``--repeat`` runs (the machine may be shared). Usage::
+Timings are the best of ``--repeat`` interleaved rounds (the machine may be shared). Usage::
 
     python benchmarks/filters.py [--quick] [--json] [--rows N] [--reviews N] [--repeat R]
 """
@@ -26,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import resource
 import subprocess
 import sys
 import tempfile
@@ -128,13 +128,19 @@ def make_reddit(path: Path, n: int, seed: int = 0) -> None:
     pq.write_table(table, path, row_group_size=100_000)
 
 
-def best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
-    times, out = [], None
+def interleaved(
+    paths: dict[str, Callable[[], Any]], repeat: int
+) -> tuple[dict[str, float], dict[str, Any]]:
+    """Best wall time of each path over ``repeat`` rounds, the paths taking turns in each round
+    (so a burst of load on a shared machine does not fall on one path only)."""
+    times: dict[str, float] = {}
+    outs: dict[str, Any] = {}
     for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
+        for name, fn in paths.items():
+            t0 = time.perf_counter()
+            outs[name] = fn()
+            times[name] = min(times.get(name, float("inf")), time.perf_counter() - t0)
+    return times, outs
 
 
 def bare_scan(path: Path) -> int:
@@ -201,7 +207,12 @@ from humanllm.filters.amazon import kcore
 pairs = pl.read_parquet(sys.argv[1])
 t0 = time.perf_counter()
 kept = kcore(pairs, 3, 8)
-print(json.dumps({"seconds": time.perf_counter() - t0, "kept": int(kept.sum()), "rows": pairs.height}))
+seconds = time.perf_counter() - t0
+# VmHWM: the peak RSS of this process image. (getrusage's ru_maxrss would also count the
+# parent's pages, which the child shared between fork and exec.)
+status = open("/proc/self/status").read()
+peak_kb = int(status.split("VmHWM:")[1].split()[0])
+print(json.dumps({"seconds": seconds, "kept": int(kept.sum()), "rows": pairs.height, "peak_kb": peak_kb}))
 """
 
 
@@ -229,7 +240,7 @@ def kcore_bench(folder: Path, n: int, seed: int = 1) -> dict[str, float]:
     if proc.returncode:
         raise RuntimeError(f"k-core child failed:\n{proc.stderr}")
     out = json.loads(proc.stdout)
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss  # kilobytes on Linux
+    peak_kb = out["peak_kb"]
     return {
         "reviews": n,
         "kept": out["kept"],
@@ -245,10 +256,19 @@ def run(rows: int, reviews: int, repeat: int) -> dict[str, Any]:
         path = folder / "submissions.parquet"
         make_reddit(path, rows)
         cfg = RedditSource(path=str(path), batch_size=200_000)
-        t_bare, n = best(lambda: bare_scan(path), repeat)
-        t_staged, kept_staged = best(lambda: staged(cfg, rules), repeat)
-        t_fused, kept_fused = best(lambda: fused(cfg, rules), repeat)
-        t_loop, kept_loop = best(lambda: row_loop(path, rules), 1)
+        sec, out = interleaved(
+            {
+                "bare_scan": lambda: bare_scan(path),
+                "staged": lambda: staged(cfg, rules),
+                "fused": lambda: fused(cfg, rules),
+            },
+            repeat,
+        )
+        loop_sec, loop_out = interleaved({"row_loop": lambda: row_loop(path, rules)}, 1)
+        sec.update(loop_sec)
+        n, kept_staged, kept_fused, kept_loop = (
+            out["bare_scan"], out["staged"], out["fused"], loop_out["row_loop"]
+        )  # fmt: skip
         same = (
             kept_staged.sort("record_id").equals(kept_fused.sort("record_id"))
             and kept_loop == kept_staged.height
@@ -258,12 +278,7 @@ def run(rows: int, reviews: int, repeat: int) -> dict[str, Any]:
                 f"the paths disagree: staged {kept_staged.height}, fused {kept_fused.height}, loop {kept_loop}"
             )
         kc = kcore_bench(folder, reviews)
-    rps = {
-        "bare_scan": n / t_bare,
-        "staged": n / t_staged,
-        "fused": n / t_fused,
-        "row_loop": n / t_loop,
-    }
+    rps = {name: n / t for name, t in sec.items()}
     ratios = {
         f"{p}_vs_{b}": rps[p] / rps[b]
         for p in ("staged", "fused")
@@ -280,7 +295,7 @@ def run(rows: int, reviews: int, repeat: int) -> dict[str, Any]:
     return {
         "reddit_rows": n,
         "kept": kept_loop,
-        "seconds": {"bare_scan": t_bare, "staged": t_staged, "fused": t_fused, "row_loop": t_loop},
+        "seconds": sec,
         "records_per_s": rps,
         "ratios": ratios,
         "kcore": kc,

@@ -157,7 +157,12 @@ def main() -> None:
     )
     parser.add_argument("--quick", action="store_true", help="3 steps per mode, max length 256")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="torch CPU threads (default: torch's)"
+    )
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     steps, max_length = (3, 256) if args.quick else (6, 1024)
     base = str(embedded_hf_checkpoint())
     root = Path(tempfile.mkdtemp(prefix="humanllm-sft-bench-"))

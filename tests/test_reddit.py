@@ -304,8 +304,9 @@ def test_ten_megabyte_jsonl_line_is_read(tmp_path: Path) -> None:
 
 def test_fast_normalize_matches_normalize_expr() -> None:
     rnd = random.Random(7)
-    alphabet = ["a", "b", " ", "  ", "\n", "\t", "\r\n", "\x0b", "&amp;", "&lt;", "&#x200B;", "&amp", "\u200b", "\xa0", "\u3000",
-                "é", "’", "&", "\x1c", "\u2028", "x&y"]  # fmt: skip
+    alphabet = ["a", "b", " ", "  ", "\n", "\t", "\r\n", "\x0b", "&amp;", "&lt;", "&#x200B;", "&amp", "\u200b", "\xa0",
+                "\u3000", "é", "’", "&", "\x1c", "\u2028", "x&y", "&nbsp;", "&#39;", "&quot;", "&copy", "&#x27;",
+                "&#32;", "&amp;lt;", "&#0;", "\ufeff", "😅"]  # fmt: skip
     texts = [
         "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 12))) for _ in range(3000)
     ] + [None, ""]
@@ -457,6 +458,7 @@ def test_pipeline_on_the_sample_drops_each_rule(tmp_path: Path) -> None:
     run_stages(cfg, tmp_path / "run", ["ingest", "filter"])
     rejects = pl.read_parquet(tmp_path / "run" / "rejects" / "*.parquet")
     by_reason = dict(rejects.select("reason", "record_id").iter_rows())
+    assert rejects.height == 8  # one per rule, nothing else
     assert by_reason == {
         "reddit.min_chars": "rs003", "reddit.min_score": "rs006", "reddit.removed": "rs009",
         "reddit.min_comments": "rs012", "reddit.moderator": "rs017", "reddit.bot": "rs018",

@@ -304,12 +304,13 @@ def test_without_users_table_only_the_name_list_applies(tmp_path: Path) -> None:
 def test_pipeline_on_the_sample_drops_each_rule(tmp_path: Path) -> None:
     source = {
         "kind": "twitter",
-        "path": str(SAMPLE / "tweets"),
-        "users_path": str(SAMPLE / "users"),
+        "path": str(SAMPLE / "tweets.parquet"),
+        "users_path": str(SAMPLE / "users.parquet"),
     }
     run_stages(validate_config({"sources": [source]}), tmp_path / "run", ["ingest", "filter"])
     rejects = pl.read_parquet(tmp_path / "run" / "rejects" / "*.parquet")
     by_reason = dict(rejects.select("reason", "record_id").iter_rows())
+    assert rejects.height == 5  # one per rule, nothing else
     base = 1630000000000000000
     assert by_reason == {
         "twitter.min_chars": str(base + 13), "twitter.retweet": str(base + 14), "twitter.quote_tweet": str(base + 15),

@@ -3,8 +3,8 @@ in the layouts of the real datasets:
 
 - ``reddit/submissions-*.parquet``: HuggingFaceGECLM/REDDIT_submissions, every column a string;
   the two files differ in column order and set, as the real per-subreddit files can;
-- ``twitter/tweets/*.parquet``: enryu43/twitter100m_tweets (``id`` and counts int64, ``date`` a
-  string); ``twitter/users/*.parquet``: enryu43/twitter100m_users.
+- ``twitter/tweets.parquet``: enryu43/twitter100m_tweets (``id`` and counts int64, ``date`` a
+  string); ``twitter/users.parquet``: enryu43/twitter100m_users.
 
 Six users per source keep at least two records through every rule; the other records each trip
 one rule (named in the comment next to them). Run: ``python data/sample/make_sample_rt.py``.
@@ -228,10 +228,9 @@ def main() -> None:
             "location": pa.array([u[5] for u in USERS], pa.string()),
         }
     )
-    (HERE / "twitter" / "tweets").mkdir(parents=True, exist_ok=True)
-    (HERE / "twitter" / "users").mkdir(parents=True, exist_ok=True)
-    pq.write_table(tweets, HERE / "twitter" / "tweets" / "tweets-00000.parquet")
-    pq.write_table(users, HERE / "twitter" / "users" / "users-00000.parquet")
+    (HERE / "twitter").mkdir(parents=True, exist_ok=True)
+    pq.write_table(tweets, HERE / "twitter" / "tweets.parquet")
+    pq.write_table(users, HERE / "twitter" / "users.parquet")
     print(f"wrote {len(REDDIT)} submissions, {len(TWEETS)} tweets, {len(USERS)} users under {HERE}")
 
 

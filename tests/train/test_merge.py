@@ -75,9 +75,15 @@ def test_weights_are_normalised(
 def test_sharded_output_loads_and_generates(
     tiny_model: Path, tiny_model_b: Path, tmp_path: Path
 ) -> None:
+    seen: list[tuple[int, int]] = []
     merged = merge_checkpoints(
-        [tiny_model_b, tiny_model], None, tmp_path / "m", max_shard_bytes=120_000
+        [tiny_model_b, tiny_model],
+        None,
+        tmp_path / "m",
+        max_shard_bytes=120_000,
+        on_progress=lambda done, total: seen.append((done, total)),
     )
+    assert seen[-1][0] == seen[-1][1] and len(seen) == len(_state(tiny_model))
     files = weight_files(merged)
     assert len(files) > 2 and all(f.stat().st_size <= 120_000 + 4096 for f in files)
     index = json.loads((merged / INDEX).read_text(encoding="utf-8"))

@@ -191,6 +191,10 @@ def test_train_writes_final_and_resumes_after_interruption(
         torch.testing.assert_close(resumed[name], ref[name], rtol=0, atol=1e-6)
     assert any(not torch.equal(resumed[n], base[n]) for n in base)  # it did learn
 
+    again = _Steps()  # a finished run called again: no step, same final/
+    assert train(cfg, [data], out, callbacks=[again]) == final and again.steps == []
+    assert all(torch.equal(v, _weights(final)[k]) for k, v in resumed.items())
+
     # final/ is a complete HF checkpoint: tokenizer + chat template, loads and generates.
     assert (final / "chat_template.jinja").is_file() and not (final / "training_args.bin").exists()
     model = AutoModelForCausalLM.from_pretrained(str(final))

@@ -41,19 +41,18 @@ from humanllm.sources.reddit import RULE_FIELDS, to_records
 
 _NO_DETAIL = pl.lit(None, dtype=pl.String).alias("detail")
 
-SYSTEM_USERS = frozenset(
-    {"automoderator", "reddit", "redditcareresources", "modnewsletter", "reddit-admin"}
-)
-#: Well-known Reddit bots whose names the name rules do not catch (compared lowercased).
+#: System accounts (compared lowercased).
+SYSTEM_USERS = frozenset({"automoderator", "reddit", "redditcareresources"})
+#: Well-known Reddit bots (compared lowercased); the name rules alone would miss many of them,
+#: e.g. "autowikibot", "totesmessenger", "savevideo", "nice-scores".
 KNOWN_BOTS = frozenset(
     {
         "autowikibot", "totesmessenger", "tweetposter", "sneakpeekbot", "savevideo", "savevideobot",
-        "stabbot", "stabbot_crop", "vredditdownloader", "vredditmirrorbot", "repostsleuthbot",
-        "remindmebot", "wikitextbot", "wikisummarizerbot", "imguralbumbot", "gifreversingbot",
-        "haikusbot", "nice-scores", "b0trank", "goodbot_badbot", "commonmisspellingbot",
-        "timezone_bot", "converter-bot", "helperbot_", "linkfixerbot1", "mtgcardfetcher",
-        "youtubefactsbot", "anti-gif-bot", "gifv-bot", "smilebot-2020", "auddbot", "same_post_bot",
-        "uwutranslator", "image_linker_bot", "lyrics-matcher-bot", "thesunflowerseeds",
+        "stabbot", "vredditdownloader", "repostsleuthbot", "remindmebot", "wikitextbot",
+        "wikisummarizerbot", "imguralbumbot", "gifreversingbot", "haikusbot", "nice-scores",
+        "b0trank", "goodbot_badbot", "commonmisspellingbot", "timezone_bot", "converter-bot",
+        "mtgcardfetcher", "youtubefactsbot", "anti-gif-bot", "gifv-bot", "auddbot",
+        "image_linker_bot", "lyrics-matcher-bot",
     }
 )  # fmt: skip
 _BOT_NAME = r"(?i:(?:^|[_-])bot(?:[_-]?[0-9]+)?$)|(?i:^bot[_-])|[a-z0-9]Bot(?:[_-]?[0-9]+)?$"
@@ -104,19 +103,26 @@ def flag(records: pl.LazyFrame, rules: FilterConfig, source: object = None) -> p
 
 
 def flag_typed(
-    typed: pl.DataFrame, rules: FilterConfig, source: str = "reddit"
+    typed: pl.DataFrame, rules: FilterConfig, source: str = "reddit", *, cheap_done: bool = False
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Parsed rows (``sources.reddit.typed_batches``) -> ``(kept records, rejects)``: the same
     verdicts as :func:`flag` on ``to_records(typed)``, normalising only what the cheap rules, the
     removed rule and a raw-length bound keep (normalising never lengthens a text, so raw bytes
-    plus the separator bound its length)."""
+    plus the separator bound its length). ``cheap_done``: the rows already passed the cheap
+    rules (a pushed-down scan), which are then not evaluated again."""
     r = rules.reddit
     body_bytes = pl.when(pl.col("selftext_state") == "text").then(
         pl.col("selftext").str.len_bytes() + 1
     )
     bound = pl.col("title").str.len_bytes().fill_null(0) + body_bytes.fill_null(0)
     removed, _ = text_checks(r)
-    early = first_reason([*cheap_checks(r), removed, ("reddit.min_chars", bound < r.min_chars)])
+    early = first_reason(
+        [
+            *([] if cheap_done else cheap_checks(r)),
+            removed,
+            ("reddit.min_chars", bound < r.min_chars),
+        ]
+    )
     verdict = typed.select("record_id", early, _NO_DETAIL)
     dropped = verdict["reason"].is_not_null()
     records = to_records(typed.filter(~dropped), source).with_columns(
@@ -160,7 +166,7 @@ def read_filtered(
         try:
             for raw in batches(lf.filter(~fails), path, cfg.batch_size):
                 typed, bad = reddit.parse_batch(raw, path, "row ")
-                kept, rejects = flag_typed(typed, rules, cfg.source_name)
+                kept, rejects = flag_typed(typed, rules, cfg.source_name, cheap_done=True)
                 yield kept, pl.concat([bad, rejects])
             try:
                 verdict = dropped.fetch_blocking()

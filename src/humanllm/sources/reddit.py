@@ -6,7 +6,8 @@ Columns are read by name, so files may differ in column set and order. ``id``, `
 :class:`SourceError` naming the file; a row whose value is missing or does not parse is a reject
 (``parse.missing_field``, ``parse.bad_time``, ``parse.bad_number``) naming ``file:row N`` (Parquet)
 or ``file:N`` (JSONL line). Every other column is optional (null when absent). Stringified nulls
-("", "None", "nan") count as missing.
+("", "None", "nan") count as missing; a number written with spaces around it counts as
+unparseable (the real exports have none).
 
 Record: ``record_id`` = post id, ``user_id`` = author, ``created_at`` from ``created_utc`` (unix
 seconds as int, float or string such as "1.6e9"), ``title`` = normalised title, ``text`` =
@@ -14,15 +15,14 @@ normalised ``title + "\\n\\n" + selftext`` when the post has a body, else the no
 alone (a ``selftext`` of "", "[removed]" or "[deleted]" is not a body). Normalisation is that of
 :mod:`humanllm.records` (entities unescaped, zero-width characters dropped, whitespace collapsed).
 
-``meta`` keys, in this order (the rules read the first five back):
+``meta`` keys (the rules read the first five back; they come first, in this order):
 
 - ``score``, ``num_comments``: int or null (unparseable values are rejected above);
 - ``distinguished``: "moderator" / "admin" / "special" or null;
-- ``selftext_state``: "text" (a body), "empty" (link post), "removed" or "deleted";
+- ``selftext_state``: "text" (a body), "empty" (no body: a link post), "removed" or "deleted";
 - ``removed_by_category``: Reddit's removal cause ("moderator", "deleted", ...) or null;
-- ``subreddit``, ``url``, ``permalink``, ``domain``, ``author_flair_text``, ``link_flair_text``:
-  string or null;
-- ``over_18``, ``stickied``: bool or null.
+- ``subreddit``: string or null; ``over_18``, ``stickied``: bool or null;
+- ``url``, ``permalink``, ``domain``, ``author_flair_text``, ``link_flair_text``: string or null.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def rule_inputs(schema: Mapping[str, pl.DataType]) -> dict[str, pl.Expr]:
 
 
 def parse_suspect(schema: Mapping[str, pl.DataType]) -> pl.Expr:
-    """True for every row :func:`_parse` could reject (and a few it would not): a cheap lazy
+    """True for every row :func:`parse_batch` could reject (and a few it would not): a cheap lazy
     test, so a pushed-down scan can send only these rows through the exact parser."""
     created = pl.col("created_utc")
     if isinstance(schema["created_utc"], pl.Datetime | pl.Date):
@@ -127,6 +127,8 @@ def parse_suspect(schema: Mapping[str, pl.DataType]) -> pl.Expr:
 
 
 def parse_batch(raw: pl.DataFrame, path: Path, unit: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One raw batch -> ``(typed, rejects)`` (see :func:`typed_batches`); ``unit`` is "row "
+    for Parquet rows and "" for JSONL lines, as rejects name them."""
     s = raw.schema
     inputs = rule_inputs(s)
     raw = raw.with_columns(
@@ -199,9 +201,11 @@ def to_records(typed: pl.DataFrame, source: str = "reddit") -> pl.DataFrame:
         ).to_series()
     )
     text = (
-        pl.when(body != "")
-        .then(pl.concat_str([title, body], separator=" ").str.strip_chars(" "))
-        .otherwise(title)
+        pl.when(body == "")
+        .then(title)
+        .when(title == "")
+        .then(body)
+        .otherwise(pl.concat_str([title, body], separator=" "))
     )
     s = typed.schema
     return typed.select(

@@ -141,13 +141,13 @@ def _parse(raw: pl.DataFrame, path: Path, unit: str) -> tuple[pl.DataFrame, pl.D
             for c in COUNTS
         ),
     ]
-    record_id = pl.coalesce(
-        "_id", pl.lit(f"{path.name}:{unit}") + pl.col("_row").cast(pl.String)
-    ).alias("record_id")
+    fallback_id = pl.lit(f"{path.name}:{unit}") + pl.col("_row").cast(pl.String)
     bad = raw.select(pl.any_horizontal([cond for _, cond, _ in checks]).fill_null(True)).to_series()
-    rejects = parse_rejects(raw.filter(bad), checks, record_id, path, unit)
+    rejects = parse_rejects(
+        raw.filter(bad), checks, pl.coalesce("_id", fallback_id).alias("record_id"), path, unit
+    )
     typed = (raw.filter(~bad) if rejects.height else raw).select(
-        record_id,
+        pl.col("_id").alias("record_id"),
         pl.col("user").alias("user_id"),
         pl.col("_created").alias("created_at"),
         "tweet",

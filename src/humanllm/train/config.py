@@ -171,6 +171,10 @@ class MergeConfig(_Cfg):
         description="Largest output weights file (GB, 10^9 bytes); bigger models are sharded with an index.",
     )
 
+    @property
+    def max_shard_bytes(self) -> int:
+        return int(self.max_shard_gb * 10**9)
+
     @field_validator("weights")
     @classmethod
     def _weights_usable(cls, v: list[float]) -> list[float]:

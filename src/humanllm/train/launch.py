@@ -92,9 +92,6 @@ def main(
     set_: Annotated[
         list[str] | None, typer.Option("--set", "-s", help="Override a train field: key=value.")
     ] = None,
-    resume: Annotated[
-        bool, typer.Option("--resume/--no-resume", help="Continue from the newest checkpoint.")
-    ] = True,
 ) -> None:
     """Fine-tune on ShareGPT task files; writes OUT/final (HF checkpoint)."""
     from humanllm.config import ConfigError
@@ -108,7 +105,6 @@ def main(
             _expand(train_paths, "train"),
             out,
             _expand(eval_paths or [], "test") or None,
-            resume=resume,
         )
     except (ConfigError, SFTDataError, TrainError) as e:
         typer.echo(f"error: {e}", err=True)

@@ -278,20 +278,19 @@ def train(
     out_dir: Path,
     eval_files: list[Path] | None = None,
     *,
-    resume: bool = True,
     callbacks: list[TrainerCallback] | None = None,
 ) -> Path:
     """Fine-tune ``cfg.base_model`` on ShareGPT ``train_files``; returns ``out_dir/final``.
 
-    Resumes from the newest ``out_dir/checkpoint-N`` when ``resume`` is true (the default).
+    Resumes from the newest ``out_dir/checkpoint-N`` left by an interrupted call with the same
+    config and data (a finished run resumes at its last step and only rewrites ``final/``).
     ``callbacks`` are extra ``transformers.TrainerCallback`` objects (progress, tests).
     """
-
     out_dir = Path(out_dir)
     train_files = [Path(f) for f in train_files]
     out_dir.mkdir(parents=True, exist_ok=True)
     record = _run_record(cfg, train_files)
-    checkpoint = last_checkpoint(out_dir) if resume else None
+    checkpoint = last_checkpoint(out_dir)
     if checkpoint is not None:
         _check_resumable(out_dir, record, checkpoint)
     trainer = build_trainer(cfg, train_files, out_dir, eval_files, callbacks)
