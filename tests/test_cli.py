@@ -25,7 +25,9 @@ def test_every_stage_has_a_command_with_help() -> None:
 def test_unknown_stage_is_a_clear_error(tmp_path: Path) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text("sources:\n  - {kind: reddit, path: x}\n")
-    result = runner.invoke(app, ["run", str(cfg), "--run-dir", str(tmp_path / "r"), "--stages", "ingest,bogus"])
+    result = runner.invoke(
+        app, ["run", str(cfg), "--run-dir", str(tmp_path / "r"), "--stages", "ingest,bogus"]
+    )
     assert result.exit_code == 2
     assert "unknown stage" in result.output and "bogus" in result.output
 
@@ -48,12 +50,16 @@ def test_run_and_stats_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     cfg = tmp_path / "c.yaml"
     cfg.write_text("sources:\n  - {kind: reddit, path: x}\n")
     run_dir = tmp_path / "run"
-    result = runner.invoke(app, ["run", str(cfg), "--run-dir", str(run_dir), "--set", "filter.reddit.min_score=3"])
+    result = runner.invoke(
+        app, ["run", str(cfg), "--run-dir", str(run_dir), "--set", "filter.reddit.min_score=3"]
+    )
     assert result.exit_code == 0, result.output
     result = runner.invoke(app, ["stats", str(run_dir), "--json"])
     assert result.exit_code == 0, result.output
     stats = json.loads(result.stdout)
-    assert stats == {"stages": {"a": {"s": {"records": 10, "users": 3}}, "b": {"s": {"records": 4, "users": 3}}}}
+    assert stats == {
+        "stages": {"a": {"s": {"records": 10, "users": 3}}, "b": {"s": {"records": 4, "users": 3}}}
+    }
     table_out = runner.invoke(app, ["stats", str(run_dir)])
     assert table_out.exit_code == 0 and "records" in table_out.output
 

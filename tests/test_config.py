@@ -38,13 +38,13 @@ def test_set_overrides_are_validated(tmp_path: Path) -> None:
     cfg = load_config(p, ["filter.reddit.min_score=5", "sources.0.name=r1"])
     assert cfg.filter.reddit.min_score == 5
     assert cfg.sources[0].source_name == "r1"
-    with pytest.raises(ConfigError, match="filter.reddit.min_score"):
+    with pytest.raises(ConfigError, match=r"filter\.reddit\.min_score"):
         load_config(p, ["filter.reddit.min_score=lots"])
-    with pytest.raises(ConfigError, match="filter.reddit.nonsense"):
+    with pytest.raises(ConfigError, match=r"filter\.reddit\.nonsense"):
         load_config(p, ["filter.reddit.nonsense=1"])
     with pytest.raises(ConfigError, match="no list item"):
         load_config(p, ["sources.3.path=x"])
-    with pytest.raises(ConfigError, match="dotted.key=value"):
+    with pytest.raises(ConfigError, match=r"dotted\.key=value"):
         load_config(p, ["filter.reddit.min_score"])
 
 
@@ -63,21 +63,30 @@ def test_bad_yaml_names_file_and_line(tmp_path: Path) -> None:
 def test_unknown_kind_and_missing_sources_are_errors() -> None:
     with pytest.raises(ConfigError, match="sources"):
         validate_config({})
-    with pytest.raises(ConfigError, match="sources.0"):
+    with pytest.raises(ConfigError, match=r"sources\.0"):
         validate_config({"sources": [{"kind": "myspace", "path": "x"}]})
 
 
 def test_duplicate_source_names_rejected() -> None:
     with pytest.raises(ConfigError, match="used twice"):
-        validate_config({"sources": [{"kind": "reddit", "path": "a"}, {"kind": "reddit", "path": "b"}]})
+        validate_config(
+            {"sources": [{"kind": "reddit", "path": "a"}, {"kind": "reddit", "path": "b"}]}
+        )
     cfg = validate_config(
-        {"sources": [{"kind": "reddit", "path": "a"}, {"kind": "reddit", "path": "b", "name": "reddit_b"}]}
+        {
+            "sources": [
+                {"kind": "reddit", "path": "a"},
+                {"kind": "reddit", "path": "b", "name": "reddit_b"},
+            ]
+        }
     )
     assert cfg.source_names() == ["reddit", "reddit_b"]
 
 
 def test_section_hash_changes_only_with_its_section() -> None:
     a = validate_config({"sources": [{"kind": "reddit", "path": "a"}]})
-    b = validate_config({"sources": [{"kind": "reddit", "path": "a"}], "filter": {"reddit": {"min_score": 9}}})
+    b = validate_config(
+        {"sources": [{"kind": "reddit", "path": "a"}], "filter": {"reddit": {"min_score": 9}}}
+    )
     assert a.section_hash("sources") == b.section_hash("sources")
     assert a.section_hash("sources", "filter") != b.section_hash("sources", "filter")

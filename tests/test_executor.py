@@ -39,7 +39,9 @@ def fake_b(ctx: StageContext) -> StageResult:
     df = ctx.run.scan("a").collect()  # type: ignore[union-attr]
     keep = df.head(4)
     ctx.run.write_shard("b", "s-00000", keep)
-    drop = df.tail(df.height - 4).select("record_id").with_columns(pl.lit("test.rule").alias("reason"))
+    drop = (
+        df.tail(df.height - 4).select("record_id").with_columns(pl.lit("test.rule").alias("reason"))
+    )
     n = ctx.run.write_rejects(ctx.stage, "s", "s", drop)
     return StageResult(counts={"s": SourceCounts(df.height, keep.height, n)})
 
@@ -56,7 +58,12 @@ def fake_stages(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def cfg(min_score: int = 2):
-    return validate_config({"sources": [{"kind": "reddit", "path": "x"}], "filter": {"reddit": {"min_score": min_score}}})
+    return validate_config(
+        {
+            "sources": [{"kind": "reddit", "path": "x"}],
+            "filter": {"reddit": {"min_score": min_score}},
+        }
+    )
 
 
 def test_runs_then_skips_finished_stages(tmp_path: Path, fake_stages: None) -> None:
@@ -91,7 +98,9 @@ def test_missing_upstream_is_a_clear_error(tmp_path: Path, fake_stages: None) ->
         run_stages(cfg(), tmp_path, ["b"])
 
 
-def test_interrupted_stage_leaves_no_success_and_reruns(tmp_path: Path, fake_stages: None, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_stage_leaves_no_success_and_reruns(
+    tmp_path: Path, fake_stages: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def boom(ctx: StageContext) -> StageResult:
         ctx.run.write_shard("a", "s-00000", _records(2, 1))
         raise KeyboardInterrupt

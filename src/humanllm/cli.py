@@ -24,13 +24,23 @@ app = typer.Typer(
 )
 err = Console(stderr=True)
 
-ConfigArg = Annotated[Path, typer.Argument(help="Run configuration (YAML), e.g. configs/quickstart.yaml.")]
-RunDirOpt = Annotated[Path, typer.Option("--run-dir", "-r", help="Run folder: every stage writes its tables here.")]
+ConfigArg = Annotated[
+    Path, typer.Argument(help="Run configuration (YAML), e.g. configs/quickstart.yaml.")
+]
+RunDirOpt = Annotated[
+    Path, typer.Option("--run-dir", "-r", help="Run folder: every stage writes its tables here.")
+]
 SetOpt = Annotated[
     list[str] | None,
-    typer.Option("--set", "-s", help="Override a config value: dotted.key=value (repeatable), e.g. filter.reddit.min_score=5."),
+    typer.Option(
+        "--set",
+        "-s",
+        help="Override a config value: dotted.key=value (repeatable), e.g. filter.reddit.min_score=5.",
+    ),
 ]
-ForceOpt = Annotated[bool, typer.Option("--force", help="Re-run stages even if their _SUCCESS.json matches.")]
+ForceOpt = Annotated[
+    bool, typer.Option("--force", help="Re-run stages even if their _SUCCESS.json matches.")
+]
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -38,7 +48,9 @@ def _fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _run(config: Path, run_dir: Path, stages: list[str], overrides: list[str] | None, force: bool) -> None:
+def _run(
+    config: Path, run_dir: Path, stages: list[str], overrides: list[str] | None, force: bool
+) -> None:
     try:
         cfg = load_config(config, overrides)
         run_stages(cfg, run_dir, stages, force=force, console=err)
@@ -51,7 +63,11 @@ def run_cmd(
     config: ConfigArg,
     run_dir: RunDirOpt,
     stages: Annotated[
-        str | None, typer.Option("--stages", help=f"Comma-separated stages to run, in order (default: all: {','.join(STAGES)}).")
+        str | None,
+        typer.Option(
+            "--stages",
+            help=f"Comma-separated stages to run, in order (default: all: {','.join(STAGES)}).",
+        ),
     ] = None,
     set_: SetOpt = None,
     force: ForceOpt = False,
@@ -68,7 +84,9 @@ def run_cmd(
 def _stage_command(name: str) -> None:
     stage = STAGES[name]
 
-    def command(config: ConfigArg, run_dir: RunDirOpt, set_: SetOpt = None, force: ForceOpt = False) -> None:
+    def command(
+        config: ConfigArg, run_dir: RunDirOpt, set_: SetOpt = None, force: ForceOpt = False
+    ) -> None:
         _run(config, run_dir, [name], set_, force)
 
     command.__doc__ = stage.help
@@ -82,7 +100,10 @@ for _name in STAGES:
 @app.command("stats")
 def stats_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: {stages: {stage: {source: {records, users}}}}.")] = False,
+    as_json: Annotated[
+        bool,
+        typer.Option("--json", help="Print JSON: {stages: {stage: {source: {records, users}}}}."),
+    ] = False,
 ) -> None:
     """Print records and users per stage and source (the shape of the paper's Table A1)."""
     from humanllm.stats import collect_stats, stats_table

@@ -20,7 +20,6 @@ from humanllm.filters.config import FilterConfig
 from humanllm.llm.config import LLMConfig
 from humanllm.sources.config import SourceConfig
 
-
 _NAME = re.compile(r"[A-Za-z0-9_]+")
 
 
@@ -31,7 +30,9 @@ class ConfigError(ValueError):
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    sources: list[SourceConfig] = Field(min_length=1, description="Input files, one entry per source.")
+    sources: list[SourceConfig] = Field(
+        min_length=1, description="Input files, one entry per source."
+    )
     filter: FilterConfig = Field(default_factory=FilterConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
     curation: CurationConfig = Field(default_factory=CurationConfig)
@@ -44,7 +45,9 @@ class RunConfig(BaseModel):
             if not _NAME.fullmatch(name):
                 raise ValueError(f"source name {name!r}: use letters, digits and underscores only")
             if name in seen:
-                raise ValueError(f"source name {name!r} is used twice; give each source its own 'name'")
+                raise ValueError(
+                    f"source name {name!r} is used twice; give each source its own 'name'"
+                )
             seen.add(name)
         return self
 
@@ -84,7 +87,9 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
         nxt = parts[i + 1]
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
-                raise ConfigError(f"--set {assignment!r}: no list item {part!r} under {'.'.join(parts[:i]) or 'root'}")
+                raise ConfigError(
+                    f"--set {assignment!r}: no list item {part!r} under {'.'.join(parts[:i]) or 'root'}"
+                )
             node = node[int(part)]
         else:
             if part not in node or node[part] is None:

@@ -8,6 +8,7 @@ import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 from rich.console import Console
@@ -34,34 +35,87 @@ def _stage_table() -> list[Stage]:
     llm = "llm.backends"
     sub = ("curation.max_users_per_source", "curation.max_records_per_user")
     return [
-        Stage("ingest", run_ingest, ("sources",), (), "Read the raw files of every source into records/ (+ items/ for Amazon)."),
-        Stage("filter", run_filter, ("sources", "filter"), ("ingest",), "Apply the paper's rule filters: filtered/ + rejects/."),
-        Stage("clean", run_clean, ("curation.clean", llm, *sub), ("filter",),
-              "LLM rewrite of each record (no HTML/URLs/noise, private data replaced) + PII safety net: cleaned/.",
-              template_digest("clean.v1.txt")),
-        Stage("label", run_label, ("curation.label", llm), ("clean",),
-              "LLM quality (high/medium/low) and harmfulness labels; keep high-quality harmless records: labeled/.",
-              template_digest("label.v1.txt")),
-        Stage("users", run_users, ("curation.users", llm), ("label",),
-              "LLM persona, profile, stories and writing style per user: users/.", template_digest("users.v1.txt")),
-        Stage("scenarios", run_scenarios, ("curation.scenarios", llm), ("label",),
-              "LLM scenario (background, characters, plots) per record, not Amazon: scenarios/.",
-              template_digest("scenarios.v1.txt")),
-        Stage("social_qa", run_social_qa, ("curation.social_qa", llm), ("label",),
-              "LLM social QA (action, mental state, social reasoning) per record, not Amazon: social_qa/.",
-              template_digest("social_qa.v1.txt")),
-        Stage("qc", run_qc, ("curation.qc", "curation.users.context_chars", llm), ("users", "scenarios", "social_qa"),
-              "LLM judge scores every synthesized item 1-10 on the paper's metrics; keep overall > 8, others > 7: qc/.",
-              template_digest("qc.v1.txt")),
-        Stage("genome", run_genome, ("curation",), ("qc",),
-              "Assemble the Cognitive Genome dataset: genome/*.parquet, README.md card, stats.json (Table A1)."),
+        Stage(
+            "ingest",
+            run_ingest,
+            ("sources",),
+            (),
+            "Read the raw files of every source into records/ (+ items/ for Amazon).",
+        ),
+        Stage(
+            "filter",
+            run_filter,
+            ("sources", "filter"),
+            ("ingest",),
+            "Apply the paper's rule filters: filtered/ + rejects/.",
+        ),
+        Stage(
+            "clean",
+            run_clean,
+            ("curation.clean", llm, *sub),
+            ("filter",),
+            "LLM rewrite of each record (no HTML/URLs/noise, private data replaced) + PII safety net: cleaned/.",
+            template_digest("clean.v1.txt"),
+        ),
+        Stage(
+            "label",
+            run_label,
+            ("curation.label", llm),
+            ("clean",),
+            "LLM quality (high/medium/low) and harmfulness labels; keep high-quality harmless records: labeled/.",
+            template_digest("label.v1.txt"),
+        ),
+        Stage(
+            "users",
+            run_users,
+            ("curation.users", llm),
+            ("label",),
+            "LLM persona, profile, stories and writing style per user: users/.",
+            template_digest("users.v1.txt"),
+        ),
+        Stage(
+            "scenarios",
+            run_scenarios,
+            ("curation.scenarios", llm),
+            ("label",),
+            "LLM scenario (background, characters, plots) per record, not Amazon: scenarios/.",
+            template_digest("scenarios.v1.txt"),
+        ),
+        Stage(
+            "social_qa",
+            run_social_qa,
+            ("curation.social_qa", llm),
+            ("label",),
+            "LLM social QA (action, mental state, social reasoning) per record, not Amazon: social_qa/.",
+            template_digest("social_qa.v1.txt"),
+        ),
+        Stage(
+            "qc",
+            run_qc,
+            ("curation.qc", "curation.users.context_chars", llm),
+            ("users", "scenarios", "social_qa"),
+            "LLM judge scores every synthesized item 1-10 on the paper's metrics; keep overall > 8, others > 7: qc/.",
+            template_digest("qc.v1.txt"),
+        ),
+        Stage(
+            "genome",
+            run_genome,
+            ("curation",),
+            ("qc",),
+            "Assemble the Cognitive Genome dataset: genome/*.parquet, README.md card, stats.json (Table A1).",
+        ),
     ]
 
 
 STAGES: dict[str, Stage] = {s.name: s for s in _stage_table()}
 
 #: Folder each stage writes (a stage's name is not always its folder's).
-STAGE_DIRS: dict[str, str] = {"ingest": "records", "filter": "filtered", "clean": "cleaned", "label": "labeled"}
+STAGE_DIRS: dict[str, str] = {
+    "ingest": "records",
+    "filter": "filtered",
+    "clean": "cleaned",
+    "label": "labeled",
+}
 
 
 def stage_dir(name: str) -> str:
@@ -69,7 +123,11 @@ def stage_dir(name: str) -> str:
 
 
 def fingerprint(cfg: RunConfig, stage: Stage) -> str:
-    parts = {"stage": stage.name, "version": stage.version, "config": cfg.section_hash(*stage.sections)}
+    parts: dict[str, Any] = {
+        "stage": stage.name,
+        "version": stage.version,
+        "config": cfg.section_hash(*stage.sections),
+    }
     parts["inputs"] = {i: fingerprint(cfg, STAGES[i]) for i in stage.inputs}
     blob = json.dumps(parts, sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -97,7 +155,9 @@ def _source_user_counts(run: RunFolder, folder: str) -> dict[str, dict[str, int]
     if "user_id" in cols:
         aggs.append(pl.col("user_id").n_unique().alias("users"))
     df = lf.group_by("source").agg(aggs).collect()
-    return {row["source"]: {k: int(v) for k, v in row.items() if k != "source"} for row in df.to_dicts()}
+    return {
+        row["source"]: {k: int(v) for k, v in row.items() if k != "source"} for row in df.to_dicts()
+    }
 
 
 def run_stages(
@@ -149,6 +209,8 @@ def run_stages(
         run.mark_success(folder, info)
         total_out = sum(c.records_out for c in result.counts.values())
         total_rej = sum(c.rejected for c in result.counts.values())
-        console.print(f"[green]✓ {name}[/green]: {total_out:,} out, {total_rej:,} rejected, {wall:.1f}s")
+        console.print(
+            f"[green]✓ {name}[/green]: {total_out:,} out, {total_rej:,} rejected, {wall:.1f}s"
+        )
         outcome[name] = "ran"
     return outcome

@@ -86,7 +86,9 @@ class RunFolder:
         df = df.with_columns(pl.lit(stage).alias("stage"), pl.lit(source).alias("source"))
         if "detail" not in df.columns:
             df = df.with_columns(pl.lit("").alias("detail"))
-        atomic_write_parquet(conform(df, REJECT_SCHEMA), self.rejects_dir / f"{stage}-{shard}.parquet")
+        atomic_write_parquet(
+            conform(df, REJECT_SCHEMA), self.rejects_dir / f"{stage}-{shard}.parquet"
+        )
         return df.height
 
     def scan_rejects(self, stage: str | None = None) -> pl.LazyFrame | None:
@@ -117,7 +119,9 @@ class RunFolder:
             return None
 
     def mark_success(self, stage: str, info: dict[str, Any]) -> None:
-        atomic_write_text(json.dumps(info, indent=2, sort_keys=True) + "\n", self.stage_dir(stage) / SUCCESS)
+        atomic_write_text(
+            json.dumps(info, indent=2, sort_keys=True) + "\n", self.stage_dir(stage) / SUCCESS
+        )
 
     def finished_stages(self) -> Iterator[tuple[str, dict[str, Any]]]:
         if not self.root.is_dir():

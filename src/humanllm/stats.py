@@ -21,9 +21,14 @@ def collect_stats(run_dir: str | Path) -> dict[str, Any]:
     for folder, info in run.finished_stages():
         name = known.get(folder, info.get("stage", folder))
         sources = info.get("sources") or {}
-        stages[name] = {src: {"records": int(v.get("records", 0)), "users": int(v.get("users", 0))} for src, v in sources.items()}
+        stages[name] = {
+            src: {"records": int(v.get("records", 0)), "users": int(v.get("users", 0))}
+            for src, v in sources.items()
+        }
     order = list(executor.STAGES)
-    ordered = dict(sorted(stages.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)))
+    ordered = dict(
+        sorted(stages.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order))
+    )
     return {"stages": ordered}
 
 

@@ -5,15 +5,51 @@ import random
 
 from humanllm.curation.pii import scrub
 
-EMAILS = ["john.smith84@gmail.com", "k_lee@outlook.co.uk", "maria+shop@yahoo.com", "dave@my-company.org",
-          "a.b.c@uni.edu", "pat_o'brien@mail.ie".replace("'", ""), "zoe99@proton.me", "hr@acme-widgets.net"]
-PHONES = ["(555) 123-4567", "555-867-5309", "+44 20 7946 0958", "07700 900123", "+1 415 555 2671",
-          "020 7946 0018", "+49 30 901820", "415.555.0199", "+33 1 42 68 53 00", "(02) 9374 4000"]
-IDS = ["123-45-6789", "987-65-4320", "4111 1111 1111 1111", "5500-0000-0000-0004", "378282246310005",
-       "6011111111111117", "AB1234567".replace("AB", "") + "12", "1234567890", "00123456789"]
-ADDRESSES = ["42 Elm Street", "1600 Pennsylvania Avenue", "221B Baker Street", "12 Oak Lane, Apt 4B",
-             "7 Old Mill Road", "350 Fifth Ave", "88 Sunset Blvd", "5 Rose Court", "19 Kings Road",
-             "1234 Maple Drive, Suite 200"]
+EMAILS = [
+    "john.smith84@gmail.com",
+    "k_lee@outlook.co.uk",
+    "maria+shop@yahoo.com",
+    "dave@my-company.org",
+    "a.b.c@uni.edu",
+    "pat_o'brien@mail.ie".replace("'", ""),
+    "zoe99@proton.me",
+    "hr@acme-widgets.net",
+]
+PHONES = [
+    "(555) 123-4567",
+    "555-867-5309",
+    "+44 20 7946 0958",
+    "07700 900123",
+    "+1 415 555 2671",
+    "020 7946 0018",
+    "+49 30 901820",
+    "415.555.0199",
+    "+33 1 42 68 53 00",
+    "(02) 9374 4000",
+]
+IDS = [
+    "123-45-6789",
+    "987-65-4320",
+    "4111 1111 1111 1111",
+    "5500-0000-0000-0004",
+    "378282246310005",
+    "6011111111111117",
+    "AB1234567".replace("AB", "") + "12",
+    "1234567890",
+    "00123456789",
+]
+ADDRESSES = [
+    "42 Elm Street",
+    "1600 Pennsylvania Avenue",
+    "221B Baker Street",
+    "12 Oak Lane, Apt 4B",
+    "7 Old Mill Road",
+    "350 Fifth Ave",
+    "88 Sunset Blvd",
+    "5 Rose Court",
+    "19 Kings Road",
+    "1234 Maple Drive, Suite 200",
+]
 
 TEMPLATES = [
     "Honestly I was furious when my landlord texted me again. {} is what he wrote on the form, can you believe it?",
@@ -32,7 +68,16 @@ SAFE = [
 
 def planted() -> list[tuple[str, str]]:
     rng = random.Random(7)
-    items = [(kind, v) for kind, vals in (("email", EMAILS), ("phone", PHONES), ("id", IDS), ("address", ADDRESSES)) for v in vals]
+    items = [
+        (kind, v)
+        for kind, vals in (
+            ("email", EMAILS),
+            ("phone", PHONES),
+            ("id", IDS),
+            ("address", ADDRESSES),
+        )
+        for v in vals
+    ]
     out = []
     for (kind, value), tmpl in zip(items, itertools.cycle(TEMPLATES), strict=False):
         out.append((kind, tmpl.format(value) + " " + rng.choice(SAFE)))
@@ -41,7 +86,9 @@ def planted() -> list[tuple[str, str]]:
 
 def test_safety_net_alone_removes_at_least_95_percent() -> None:
     records = planted()
-    values = [v for _, vals in (("e", EMAILS), ("p", PHONES), ("i", IDS), ("a", ADDRESSES)) for v in vals]
+    values = [
+        v for _, vals in (("e", EMAILS), ("p", PHONES), ("i", IDS), ("a", ADDRESSES)) for v in vals
+    ]
     removed = 0
     per_kind: dict[str, list[int]] = {}
     for (kind, text), value in zip(records, values, strict=True):
@@ -57,7 +104,9 @@ def test_safety_net_alone_removes_at_least_95_percent() -> None:
 
 
 def test_counts_by_kind() -> None:
-    res = scrub("Mail me at a@b.com or call (555) 123-4567; I live at 42 Elm Street. See https://x.io/a?b=1")
+    res = scrub(
+        "Mail me at a@b.com or call (555) 123-4567; I live at 42 Elm Street. See https://x.io/a?b=1"
+    )
     assert res.counts["email"] == 1 and res.counts["phone"] == 1
     assert res.counts["address"] == 1 and res.counts["url"] == 1
     assert "a@b.com" not in res.text and "https://" not in res.text

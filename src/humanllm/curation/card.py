@@ -7,8 +7,8 @@ from typing import Any
 
 import polars as pl
 
-from humanllm.stage import StageContext
 from humanllm.runfolder import atomic_write_text
+from humanllm.stage import StageContext
 
 TABLE_DOCS = {
     "users": "one row per user that passed QC: persona (< 100 words), profile (100-400 words), stories "
@@ -27,7 +27,16 @@ A1_HEADER = "| source | Raw texts | After DF texts | After DS users | scenarios 
 
 
 def a1_markdown(a1: dict[str, dict[str, Any]]) -> str:
-    keys = ("raw_texts", "df_texts", "ds_users", "ds_scenarios", "ds_social_qa", "qc_users", "qc_scenarios", "qc_social_qa")
+    keys = (
+        "raw_texts",
+        "df_texts",
+        "ds_users",
+        "ds_scenarios",
+        "ds_social_qa",
+        "qc_users",
+        "qc_scenarios",
+        "qc_social_qa",
+    )
     lines = [A1_HEADER, "|" + "---|" * 9]
     totals = dict.fromkeys(keys, 0)
     for source, row in a1.items():
@@ -38,7 +47,9 @@ def a1_markdown(a1: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write_card(ctx: StageContext, out: Path, tables: dict[str, pl.DataFrame], stats: dict[str, Any]) -> None:
+def write_card(
+    ctx: StageContext, out: Path, tables: dict[str, pl.DataFrame], stats: dict[str, Any]
+) -> None:
     cfg = ctx.cfg
     cur = cfg.curation
     stages = stats.get("stages", {})
@@ -55,7 +66,11 @@ def write_card(ctx: StageContext, out: Path, tables: dict[str, pl.DataFrame], st
         "",
         "## Tables",
         "",
-        *[f"- `{name}.parquet` ({tables[name].height:,} rows): {TABLE_DOCS[name]}" for name in TABLE_DOCS if name in tables],
+        *[
+            f"- `{name}.parquet` ({tables[name].height:,} rows): {TABLE_DOCS[name]}"
+            for name in TABLE_DOCS
+            if name in tables
+        ],
         "",
         "Join keys: `source` + `user_id` (users, records, scenarios, social_qa), `record_id` "
         "(records, scenarios, social_qa), `item_id` = `parent_asin` in a record's `meta` (items).",

@@ -11,12 +11,12 @@ from typing import Any, TypeVar
 import polars as pl
 
 from humanllm.curation.config import LLMStageConfig
-from humanllm.stage import StageContext, StageError
 from humanllm.llm.backends import make_backend
 from humanllm.llm.base import Backend, Sampling
 from humanllm.llm.cache import RequestCache
 from humanllm.llm.progress import RunSummary
 from humanllm.llm.prompts import PromptTemplate, package_template
+from humanllm.stage import StageContext, StageError
 
 T = TypeVar("T")
 
@@ -59,11 +59,12 @@ def sampling(cfg: LLMStageConfig) -> Sampling:
 
 def source_kinds(ctx: StageContext) -> dict[str, str]:
     """Source name -> kind (``jsonl`` sources report the kind they are filtered as, if any)."""
-    out = {}
+    out: dict[str, str] = {}
     for src in ctx.cfg.sources:
-        kind = src.kind
-        if kind == "jsonl" and getattr(src, "filter_as", "none") != "none":
-            kind = src.filter_as  # type: ignore[union-attr]
+        kind: str = src.kind
+        filter_as = getattr(src, "filter_as", "none")
+        if kind == "jsonl" and filter_as != "none":
+            kind = filter_as
         out[src.source_name] = kind
     return out
 
@@ -104,7 +105,9 @@ def iter_shards(ctx: StageContext, folder: str) -> Iterator[tuple[str, str, pl.D
 
 def require_input(ctx: StageContext, folder: str) -> None:
     if not ctx.run.shards(folder):
-        raise StageError(f"stage {ctx.stage!r}: no input in {ctx.run.root / folder}; run the stages before it")
+        raise StageError(
+            f"stage {ctx.stage!r}: no input in {ctx.run.root / folder}; run the stages before it"
+        )
 
 
 def backend_config(ctx: StageContext, name: str) -> Any:
@@ -147,18 +150,31 @@ def merge_summaries(summaries: list[RunSummary]) -> dict[str, Any]:
     return total
 
 
-def subsample(df: pl.DataFrame, max_users_per_source: int | None, max_records_per_user: int | None) -> pl.DataFrame:
+def subsample(
+    df: pl.DataFrame, max_users_per_source: int | None, max_records_per_user: int | None
+) -> pl.DataFrame:
     """Quick runs: the first ``max_users_per_source`` users of each source (by user id), each with
     its ``max_records_per_user`` most recent records. ``None`` keeps everything."""
     if max_users_per_source is not None:
         users = (
-            df.select("source", "user_id").unique().sort("source", "user_id")
-            .group_by("source", maintain_order=True).head(max_users_per_source)
+            df.select("source", "user_id")
+            .unique()
+            .sort("source", "user_id")
+            .group_by("source", maintain_order=True)
+            .head(max_users_per_source)
         )
         df = df.join(users, on=["source", "user_id"], how="semi")
     if max_records_per_user is not None:
         df = (
-            df.sort("source", "user_id", "created_at", "record_id", descending=[False, False, True, False], nulls_last=True)
-            .group_by("source", "user_id", maintain_order=True).head(max_records_per_user)
+            df.sort(
+                "source",
+                "user_id",
+                "created_at",
+                "record_id",
+                descending=[False, False, True, False],
+                nulls_last=True,
+            )
+            .group_by("source", "user_id", maintain_order=True)
+            .head(max_records_per_user)
         )
     return df.sort("source", "user_id", "created_at", "record_id", nulls_last=True)

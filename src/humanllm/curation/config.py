@@ -16,18 +16,33 @@ class LLMStageConfig(_Cfg):
     temperature: float = Field(default=0.7, ge=0, le=2)
     top_p: float = Field(default=1.0, gt=0, le=1)
     max_tokens: int = Field(default=1024, gt=0, description="Completion budget per request.")
-    frequency_penalty: float = Field(default=0.0, ge=-2, le=2, description="OpenAI frequency penalty (small models loop without one).")
-    presence_penalty: float = Field(default=0.0, ge=-2, le=2, description="OpenAI presence penalty.")
+    frequency_penalty: float = Field(
+        default=0.0,
+        ge=-2,
+        le=2,
+        description="OpenAI frequency penalty (small models loop without one).",
+    )
+    presence_penalty: float = Field(
+        default=0.0, ge=-2, le=2, description="OpenAI presence penalty."
+    )
 
 
 class CleanConfig(LLMStageConfig):
-    max_input_chars: int = Field(default=6000, gt=0, description="Longer records are cut at this many characters before rewriting (noted in meta).")
+    max_input_chars: int = Field(
+        default=6000,
+        gt=0,
+        description="Longer records are cut at this many characters before rewriting (noted in meta).",
+    )
 
 
 class LabelConfig(LLMStageConfig):
     max_tokens: int = 128
-    keep_quality: list[str] = Field(default_factory=lambda: ["high"], description="Quality labels kept (the paper: high only).")
-    drop_harmful: bool = Field(default=True, description="Drop records labelled harmful (the paper: yes).")
+    keep_quality: list[str] = Field(
+        default_factory=lambda: ["high"], description="Quality labels kept (the paper: high only)."
+    )
+    drop_harmful: bool = Field(
+        default=True, description="Drop records labelled harmful (the paper: yes)."
+    )
 
 
 class UsersConfig(LLMStageConfig):
@@ -49,7 +64,9 @@ class ScenariosConfig(LLMStageConfig):
 
 class SocialQAConfig(LLMStageConfig):
     max_tokens: int = 1200
-    per_record: int = Field(default=3, ge=1, le=6, description="QA triplets requested per record (one per type when 3).")
+    per_record: int = Field(
+        default=3, ge=1, le=6, description="QA triplets requested per record (one per type when 3)."
+    )
 
 
 class QCConfig(LLMStageConfig):
@@ -60,15 +77,21 @@ class QCConfig(LLMStageConfig):
     temperature: float = 0.0
     max_tokens: int = 900
     min_overall: float = Field(default=8, description="Keep when overall > this (the paper: 8).")
-    min_other: float = Field(default=7, description="Keep when every other metric > this (the paper: 7).")
+    min_other: float = Field(
+        default=7, description="Keep when every other metric > this (the paper: 7)."
+    )
 
 
 class CurationConfig(_Cfg):
     max_users_per_source: int | None = Field(
-        default=None, ge=1, description="Curate at most this many users per source (the first by user id); none: all. For quick runs."
+        default=None,
+        ge=1,
+        description="Curate at most this many users per source (the first by user id); none: all. For quick runs.",
     )
     max_records_per_user: int | None = Field(
-        default=None, ge=1, description="Curate at most this many records per user (the most recent); none: all. For quick runs."
+        default=None,
+        ge=1,
+        description="Curate at most this many records per user (the most recent); none: all. For quick runs.",
     )
     clean: CleanConfig = Field(default_factory=CleanConfig)
     label: LabelConfig = Field(default_factory=LabelConfig)

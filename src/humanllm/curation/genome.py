@@ -13,8 +13,8 @@ from typing import Any
 import polars as pl
 
 from humanllm.curation.card import write_card
-from humanllm.stage import StageContext, StageResult
 from humanllm.runfolder import RunFolder, SourceCounts, atomic_write_parquet, atomic_write_text
+from humanllm.stage import StageContext, StageResult
 
 TABLES = ("users", "records", "scenarios", "social_qa", "items")
 
@@ -27,9 +27,19 @@ def _scan(run: RunFolder, folder: str) -> pl.DataFrame | None:
 def _passed(run: RunFolder, kind: str) -> pl.DataFrame:
     qc = _scan(run, "qc")
     if qc is None:
-        return pl.DataFrame(schema={"source": pl.String, "item_id": pl.String, "qc_overall": pl.Int64, "qc_scores": pl.String})
+        return pl.DataFrame(
+            schema={
+                "source": pl.String,
+                "item_id": pl.String,
+                "qc_overall": pl.Int64,
+                "qc_scores": pl.String,
+            }
+        )
     return qc.filter((pl.col("kind") == kind) & pl.col("passed")).select(
-        "source", "item_id", pl.col("overall").alias("qc_overall"), pl.col("scores").alias("qc_scores")
+        "source",
+        "item_id",
+        pl.col("overall").alias("qc_overall"),
+        pl.col("scores").alias("qc_scores"),
     )
 
 
@@ -37,20 +47,34 @@ def build_tables(run: RunFolder) -> dict[str, pl.DataFrame]:
     tables: dict[str, pl.DataFrame] = {}
     users = _scan(run, "users")
     if users is not None:
-        tables["users"] = users.join(_passed(run, "user"), left_on=["source", "user_id"], right_on=["source", "item_id"], how="inner")
+        tables["users"] = users.join(
+            _passed(run, "user"),
+            left_on=["source", "user_id"],
+            right_on=["source", "item_id"],
+            how="inner",
+        )
     records = _scan(run, "labeled")
     if records is not None:
         tables["records"] = records.sort("source", "user_id", "created_at", nulls_last=True)
-    for name, id_col, kind in (("scenarios", "scenario_id", "scenario"), ("social_qa", "qa_id", "social_qa")):
+    for name, id_col, kind in (
+        ("scenarios", "scenario_id", "scenario"),
+        ("social_qa", "qa_id", "social_qa"),
+    ):
         df = _scan(run, name)
         if df is not None:
             passed = _passed(run, kind)
-            tables[name] = df.join(passed, left_on=["source", id_col], right_on=["source", "item_id"], how="inner")
+            tables[name] = df.join(
+                passed, left_on=["source", id_col], right_on=["source", "item_id"], how="inner"
+            )
     items = _scan(run, "items")
     if items is not None and "records" in tables:
         amazon = tables["records"].filter(pl.col("meta").str.contains('"parent_asin"'))
-        asins = amazon.select(pl.col("meta").str.json_path_match("$.parent_asin").alias("item_id")).unique()
-        tables["items"] = items.join(asins, on="item_id", how="semi").unique("item_id", keep="last", maintain_order=True)
+        asins = amazon.select(
+            pl.col("meta").str.json_path_match("$.parent_asin").alias("item_id")
+        ).unique()
+        tables["items"] = items.join(asins, on="item_id", how="semi").unique(
+            "item_id", keep="last", maintain_order=True
+        )
     return tables
 
 
@@ -95,7 +119,9 @@ def run_genome(ctx: StageContext) -> StageResult:
             atomic_write_parquet(tables[name], out / f"{name}.parquet")
     a1 = table_a1(run, tables)
     for source, row in a1.items():
-        result.counts[source] = SourceCounts(records_in=row["raw_texts"] or 0, records_out=row["df_texts"] or 0)
+        result.counts[source] = SourceCounts(
+            records_in=row["raw_texts"] or 0, records_out=row["df_texts"] or 0
+        )
     stats: dict[str, Any] = {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "tables": {name: int(df.height) for name, df in tables.items()},
@@ -105,7 +131,9 @@ def run_genome(ctx: StageContext) -> StageResult:
     atomic_write_text(json.dumps(stats, indent=2, default=str) + "\n", out / "stats.json")
     write_card(ctx, out, tables, stats)
     result.extra["tables"] = stats["tables"]
-    result.extra["sources"] = {s: {"records": r["df_texts"] or 0, "users": r["qc_users"] or 0} for s, r in a1.items()}
+    result.extra["sources"] = {
+        s: {"records": r["df_texts"] or 0, "users": r["qc_users"] or 0} for s, r in a1.items()
+    }
     return result
 
 

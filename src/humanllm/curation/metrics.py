@@ -39,7 +39,9 @@ class Score(BaseModel):
 def judge_schema(kind: str) -> type[BaseModel]:
     """The pydantic model of the judge's reply for ``kind``: one :class:`Score` per metric."""
     fields: dict = {m: (Score, ...) for m in METRICS[kind]}
-    model: type[BaseModel] = create_model(f"Judge_{kind}", __config__=ConfigDict(extra="forbid"), **fields)
+    model: type[BaseModel] = create_model(
+        f"Judge_{kind}", __config__=ConfigDict(extra="forbid"), **fields
+    )
     return model
 
 
@@ -53,4 +55,6 @@ def json_shape(kind: str) -> str:
 
 def passes(scores: dict[str, int], min_overall: float, min_other: float) -> bool:
     """The paper's rule: overall > min_overall and every other metric > min_other."""
-    return scores["overall"] > min_overall and all(v > min_other for k, v in scores.items() if k != "overall")
+    return scores["overall"] > min_overall and all(
+        v > min_other for k, v in scores.items() if k != "overall"
+    )

@@ -24,11 +24,11 @@ from humanllm.curation.common import (
     template,
 )
 from humanllm.curation.config import LLMStageConfig
-from humanllm.stage import StageContext, StageResult
 from humanllm.llm.outputs import reject_detail
 from humanllm.llm.progress import RunSummary
 from humanllm.llm.runner import arun_llm
 from humanllm.runfolder import SourceCounts
+from humanllm.stage import StageContext, StageResult
 
 BATCH_ROWS = 2000  # rows from consecutive shards sent to the runner together
 
@@ -49,7 +49,9 @@ class PerRecordStage:
     schema: type[BaseModel]
     stage_cfg: Callable[[StageContext], LLMStageConfig]
     fields: Callable[[dict[str, Any], str], dict[str, Any]]  # (row, source kind) -> template fields
-    to_rows: Callable[[dict[str, Any], Any], list[dict[str, Any]] | Drop]  # (row, object) -> output rows
+    to_rows: Callable[
+        [dict[str, Any], Any], list[dict[str, Any]] | Drop
+    ]  # (row, object) -> output rows
     kinds: tuple[str, ...] | None = None  # source kinds that take part (None: all)
     validate: Callable[[Any, dict[str, Any]], None] | None = None
     subsample_input: bool = False  # apply curation.max_users_per_source / max_records_per_user
@@ -71,10 +73,20 @@ def run_per_record(ctx: StageContext, spec: PerRecordStage) -> StageResult:
             continue
         shards.append((shard, source, df))
     if spec.subsample_input and (ccfg.max_users_per_source or ccfg.max_records_per_user):
-        merged = pl.concat([df.with_columns(pl.lit(s).alias("_shard")) for s, _, df in shards], how="diagonal_relaxed") if shards else None
+        merged = (
+            pl.concat(
+                [df.with_columns(pl.lit(s).alias("_shard")) for s, _, df in shards],
+                how="diagonal_relaxed",
+            )
+            if shards
+            else None
+        )
         if merged is not None:
             merged = subsample(merged, ccfg.max_users_per_source, ccfg.max_records_per_user)
-            shards = [(s, src, merged.filter(pl.col("_shard") == s).drop("_shard")) for s, src, _ in shards]
+            shards = [
+                (s, src, merged.filter(pl.col("_shard") == s).drop("_shard"))
+                for s, src, _ in shards
+            ]
 
     batches: list[list[tuple[str, str, pl.DataFrame]]] = [[]]
     for entry in shards:
@@ -86,9 +98,16 @@ def run_per_record(ctx: StageContext, spec: PerRecordStage) -> StageResult:
         async with llm_session(ctx, scfg.backend) as (backend, cache):
             for batch in batches:
                 items: list[dict[str, Any]] = []
-                for shard, source, df in batch:
+                for _shard, source, df in batch:
                     for row in df.to_dicts():
-                        items.append({**row, "_id": f"{source}/{row['record_id']}", "_source": source, "_kind": kinds.get(source, "jsonl")})
+                        items.append(
+                            {
+                                **row,
+                                "_id": f"{source}/{row['record_id']}",
+                                "_source": source,
+                                "_kind": kinds.get(source, "jsonl"),
+                            }
+                        )
                 if not items:
                     continue
                 outcome = await arun_llm(
@@ -115,18 +134,32 @@ def run_per_record(ctx: StageContext, spec: PerRecordStage) -> StageResult:
                         key = f"{source}/{rid}"
                         counts.records_in += 1
                         if key in rejects_by_id:
-                            rej.append({"record_id": rid, "reason": rejects_by_id[key].reason, "detail": reject_detail(rejects_by_id[key])})
+                            rej.append(
+                                {
+                                    "record_id": rid,
+                                    "reason": rejects_by_id[key].reason,
+                                    "detail": reject_detail(rejects_by_id[key]),
+                                }
+                            )
                             continue
                         made = spec.to_rows(row, outcome.results[key])
                         if isinstance(made, Drop):
-                            rej.append({"record_id": rid, "reason": made.reason, "detail": made.detail})
+                            rej.append(
+                                {"record_id": rid, "reason": made.reason, "detail": made.detail}
+                            )
                         else:
                             out_rows.extend(made)
                     if out_rows:
-                        ctx.run.write_shard(spec.output_folder, shard, pl.DataFrame(out_rows, infer_schema_length=None))
+                        ctx.run.write_shard(
+                            spec.output_folder,
+                            shard,
+                            pl.DataFrame(out_rows, infer_schema_length=None),
+                        )
                     counts.records_out += len(out_rows)
                     if rej:
-                        counts.rejected += ctx.run.write_rejects(ctx.stage, source, shard, pl.DataFrame(rej))
+                        counts.rejected += ctx.run.write_rejects(
+                            ctx.stage, source, shard, pl.DataFrame(rej)
+                        )
 
     run_async(main)
     result.extra["llm"] = merge_summaries(summaries)

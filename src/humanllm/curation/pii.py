@@ -90,7 +90,9 @@ def scrub(text: str) -> Scrubbed:
     text = sub(_CARD, "card", text, accept=lambda s: _luhn_ok(re.sub(r"\D", "", s)))
     text = sub(_SSN, "id_number", text, fake=lambda s: FAKE["ssn"])
     text = sub(_LONG_DIGITS, "id_number", text, fake=lambda s: "0" * len(s))
-    text = sub(_PHONE, "phone", text, accept=lambda s: 9 <= _digit_count(s) <= 15 and _looks_like_phone(s))
+    text = sub(
+        _PHONE, "phone", text, accept=lambda s: 9 <= _digit_count(s) <= 15 and _looks_like_phone(s)
+    )
     text = sub(_ADDRESS, "address", text)
     text = re.sub(r"[ \t]{2,}", " ", text)
     return Scrubbed(text=text, counts=counts)
@@ -98,7 +100,9 @@ def scrub(text: str) -> Scrubbed:
 
 def _looks_like_phone(s: str) -> bool:
     """Rule out dates (2019-05-04), decimals and number lists that the phone shape also matches."""
-    if re.fullmatch(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}", s.strip()) or re.fullmatch(r"\d{1,2}[-./]\d{1,2}[-./]\d{2,4}", s.strip()):
+    if re.fullmatch(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}", s.strip()) or re.fullmatch(
+        r"\d{1,2}[-./]\d{1,2}[-./]\d{2,4}", s.strip()
+    ):
         return False
     groups = re.split(r"[\s.()-]+", s.strip("+() "))
     groups = [g for g in groups if g]

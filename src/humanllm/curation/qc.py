@@ -7,6 +7,7 @@ answer is not given away by the scenario."""
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -27,13 +28,18 @@ from humanllm.curation.common import (
 )
 from humanllm.curation.metrics import METRICS, json_shape, judge_schema, passes, rubric_text
 from humanllm.curation.users import render_history, user_histories
-from humanllm.stage import StageContext, StageResult
 from humanllm.llm.outputs import reject_detail
 from humanllm.llm.progress import RunSummary
+from humanllm.llm.prompts import Messages, PromptTemplate
 from humanllm.llm.runner import arun_llm
 from humanllm.runfolder import SourceCounts
+from humanllm.stage import StageContext, StageResult
 
-KIND_NAMES = {"user": "user portrait", "scenario": "scenario", "social_qa": "social question-answer sample"}
+KIND_NAMES = {
+    "user": "user portrait",
+    "scenario": "scenario",
+    "social_qa": "social question-answer sample",
+}
 
 
 def _items(ctx: StageContext) -> dict[str, list[dict[str, Any]]]:
@@ -50,10 +56,22 @@ def _items(ctx: StageContext) -> dict[str, list[dict[str, Any]]]:
                 continue
             text, _ = render_history(h["rows"], kinds.get(row["source"], "jsonl"), budget)
             item = {k: row[k] for k in ("persona", "profile", "stories", "writing_style")}
-            out["user"].append({"_id": f"user/{row['source']}/{row['user_id']}", "item_id": row["user_id"], "source": row["source"],
-                                "user_id": row["user_id"], "item": item, "text": text})
+            out["user"].append(
+                {
+                    "_id": f"user/{row['source']}/{row['user_id']}",
+                    "item_id": row["user_id"],
+                    "source": row["source"],
+                    "user_id": row["user_id"],
+                    "item": item,
+                    "text": text,
+                }
+            )
     labeled = ctx.run.scan("labeled")
-    records = {} if labeled is None else {(r["source"], r["record_id"]): r for r in labeled.collect().to_dicts()}
+    records = (
+        {}
+        if labeled is None
+        else {(r["source"], r["record_id"]): r for r in labeled.collect().to_dicts()}
+    )
     for kind, folder, id_col, cols in (
         ("scenario", "scenarios", "scenario_id", ("time", "place", "characters", "plots")),
         ("social_qa", "social_qa", "qa_id", ("scenario", "question", "answer", "type")),
@@ -66,9 +84,27 @@ def _items(ctx: StageContext) -> dict[str, list[dict[str, Any]]]:
             if rec is None:
                 continue
             src_text = f"({platform_of(kinds.get(row['source'], 'jsonl'))})\n{record_text(rec)}"
-            out[kind].append({"_id": f"{kind}/{row['source']}/{row[id_col]}", "item_id": row[id_col], "source": row["source"],
-                              "user_id": row["user_id"], "item": {c: row[c] for c in cols}, "text": src_text})
+            out[kind].append(
+                {
+                    "_id": f"{kind}/{row['source']}/{row[id_col]}",
+                    "item_id": row[id_col],
+                    "source": row["source"],
+                    "user_id": row["user_id"],
+                    "item": {c: row[c] for c in cols},
+                    "text": src_text,
+                }
+            )
     return out
+
+
+def _render(tpl: PromptTemplate, kind: str, r: dict[str, Any]) -> Messages:
+    return tpl.render(
+        kind=KIND_NAMES[kind],
+        metric_rubric=rubric_text(kind),
+        json_shape=json_shape(kind),
+        source=r["text"],
+        item=json.dumps(r["item"], ensure_ascii=False, indent=1),
+    )
 
 
 def run_qc(ctx: StageContext) -> StageResult:
@@ -87,10 +123,7 @@ def run_qc(ctx: StageContext) -> StageResult:
                     continue
                 outcomes[kind] = await arun_llm(
                     rows,
-                    render=lambda r, k=kind: tpl.render(
-                        kind=KIND_NAMES[k], metric_rubric=rubric_text(k), json_shape=json_shape(k),
-                        source=r["text"], item=json.dumps(r["item"], ensure_ascii=False, indent=1),
-                    ),
+                    render=functools.partial(_render, tpl, kind),
                     schema=schemas[kind],
                     backend=backend,
                     cache=cache,
@@ -117,29 +150,57 @@ def run_qc(ctx: StageContext) -> StageResult:
             counts.records_in += 1
             if r["_id"] in rejected_by_id:
                 rej = rejected_by_id[r["_id"]]
-                rejects.append({"source": r["source"], "record_id": r["item_id"], "reason": rej.reason, "detail": reject_detail(rej)})
+                rejects.append(
+                    {
+                        "source": r["source"],
+                        "record_id": r["item_id"],
+                        "reason": rej.reason,
+                        "detail": reject_detail(rej),
+                    }
+                )
                 continue
             judged = outcome.results[r["_id"]].model_dump()
             scores = {m: v["score"] for m, v in judged.items()}
             ok = passes(scores, qcfg.min_overall, qcfg.min_other)
-            out_rows.append({
-                "kind": kind, "item_id": r["item_id"], "source": r["source"], "user_id": r["user_id"],
-                "overall": scores["overall"], "passed": ok,
-                "scores": json.dumps(scores), "rationales": json.dumps({m: v["rationale"] for m, v in judged.items()}, ensure_ascii=False),
-            })
+            out_rows.append(
+                {
+                    "kind": kind,
+                    "item_id": r["item_id"],
+                    "source": r["source"],
+                    "user_id": r["user_id"],
+                    "overall": scores["overall"],
+                    "passed": ok,
+                    "scores": json.dumps(scores),
+                    "rationales": json.dumps(
+                        {m: v["rationale"] for m, v in judged.items()}, ensure_ascii=False
+                    ),
+                }
+            )
             if ok:
                 counts.records_out += 1
                 kept_by_kind[kind] = kept_by_kind.get(kind, 0) + 1
             else:
-                low = {m: s for m, s in scores.items() if (s <= qcfg.min_overall if m == "overall" else s <= qcfg.min_other)}
-                rejects.append({"source": r["source"], "record_id": r["item_id"], "reason": f"qc.{kind}.below_threshold",
-                                "detail": f"failing metrics {json.dumps(low)}; all scores {json.dumps(scores)}"})
+                low = {
+                    m: s
+                    for m, s in scores.items()
+                    if (s <= qcfg.min_overall if m == "overall" else s <= qcfg.min_other)
+                }
+                rejects.append(
+                    {
+                        "source": r["source"],
+                        "record_id": r["item_id"],
+                        "reason": f"qc.{kind}.below_threshold",
+                        "detail": f"failing metrics {json.dumps(low)}; all scores {json.dumps(scores)}",
+                    }
+                )
         if out_rows:
             ctx.run.write_shard("qc", f"{kind}-00000", pl.DataFrame(out_rows))
         if rejects:
             rdf = pl.DataFrame(rejects)
             for (source,), part in rdf.group_by("source", maintain_order=True):
-                result.counts[str(source)].rejected += ctx.run.write_rejects(ctx.stage, str(source), f"{kind}-{source}", part.drop("source"))
+                result.counts[str(source)].rejected += ctx.run.write_rejects(
+                    ctx.stage, str(source), f"{kind}-{source}", part.drop("source")
+                )
     result.extra["llm"] = merge_summaries(summaries)
     result.extra["prompt"] = prompt_key(tpl)
     result.extra["backend"] = qcfg.backend

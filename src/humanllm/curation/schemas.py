@@ -33,19 +33,31 @@ class Labels(_Out):
 
 class Story(_Out):
     summary: str = Field(min_length=1, max_length=300, description="One sentence.")
-    narrative: str = Field(min_length=1, max_length=1000, description="What happened, in a short paragraph.")
+    narrative: str = Field(
+        min_length=1, max_length=1000, description="What happened, in a short paragraph."
+    )
 
 
 class UserPortrait(_Out):
     """Stage ``users``: the four levels of the paper's user component (§2.2)."""
 
-    persona: str = Field(min_length=1, max_length=900, description="Fewer than 100 words: essential identity and key traits.")
-    profile: str = Field(min_length=1, max_length=3500, description="100-400 words: background, interests, significant experiences.")
+    persona: str = Field(
+        min_length=1,
+        max_length=900,
+        description="Fewer than 100 words: essential identity and key traits.",
+    )
+    profile: str = Field(
+        min_length=1,
+        max_length=3500,
+        description="100-400 words: background, interests, significant experiences.",
+    )
     stories: list[Story] = Field(min_length=1, max_length=8)
     writing_style: str = Field(min_length=1, max_length=800, description="How this person writes.")
 
 
-def check_portrait_lengths(p: UserPortrait, persona_max: int = 99, profile_min: int = 100, profile_max: int = 400) -> None:
+def check_portrait_lengths(
+    p: UserPortrait, persona_max: int = 99, profile_min: int = 100, profile_max: int = 400
+) -> None:
     """The paper's word limits; raises ValueError (the runner re-asks with a new seed)."""
     n = words(p.persona)
     if n > persona_max:
@@ -56,12 +68,16 @@ def check_portrait_lengths(p: UserPortrait, persona_max: int = 99, profile_min: 
 
 
 class Background(_Out):
-    time: str = Field(max_length=120, description="When it happens (as precise as the record allows).")
+    time: str = Field(
+        max_length=120, description="When it happens (as precise as the record allows)."
+    )
     place: str = Field(max_length=120, description="Where it happens.")
 
 
 class Character(_Out):
-    name: str = Field(min_length=1, max_length=80, description="Name or role, e.g. 'the author', 'her sister'.")
+    name: str = Field(
+        min_length=1, max_length=80, description="Name or role, e.g. 'the author', 'her sister'."
+    )
     description: str = Field(default="", max_length=300, description="Who they are in this story.")
 
 
@@ -70,14 +86,20 @@ class Scenario(_Out):
 
     background: Background
     characters: list[Character] = Field(min_length=1, max_length=12)
-    plots: str = Field(min_length=1, max_length=1000, description="The sequence of events, as a short narrative.")
+    plots: str = Field(
+        min_length=1, max_length=1000, description="The sequence of events, as a short narrative."
+    )
 
 
 QAType = Literal["action", "mental_state", "social_reasoning"]
 
 
 class QA(_Out):
-    scenario: str = Field(min_length=1, max_length=1000, description="The situation, refined so that it does not reveal the answer.")
+    scenario: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="The situation, refined so that it does not reveal the answer.",
+    )
     question: str = Field(min_length=1, max_length=300)
     answer: str = Field(min_length=1, max_length=600)
     type: QAType

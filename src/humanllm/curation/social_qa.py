@@ -23,7 +23,9 @@ def check_no_leak(obj: SocialQA, item: dict[str, Any]) -> None:
     for qa in obj.items:
         answer = _norm(qa.answer)
         if len(answer) >= 12 and answer in _norm(qa.scenario):
-            raise ValueError(f"the answer of {qa.question!r} is given away in its scenario; rewrite the scenario")
+            raise ValueError(
+                f"the answer of {qa.question!r} is given away in its scenario; rewrite the scenario"
+            )
 
 
 def run_social_qa(ctx: StageContext) -> StageResult:

@@ -27,10 +27,10 @@ from humanllm.curation.common import (
     template,
 )
 from humanllm.curation.schemas import UserPortrait, check_portrait_lengths
-from humanllm.stage import StageContext, StageResult
 from humanllm.llm.outputs import reject_detail
 from humanllm.llm.runner import arun_llm
 from humanllm.runfolder import SourceCounts
+from humanllm.stage import StageContext, StageResult
 
 MIN_SHARE = 400
 MAX_STORIES = 5
@@ -75,7 +75,14 @@ def user_histories(ctx: StageContext, folder: str = "labeled") -> list[dict[str,
     df = lf.collect().sort("source", "user_id", "created_at", "record_id", nulls_last=True)
     out = []
     for (source, user_id), part in df.group_by("source", "user_id", maintain_order=True):
-        out.append({"_id": f"{source}/{user_id}", "source": source, "user_id": user_id, "rows": part.to_dicts()})
+        out.append(
+            {
+                "_id": f"{source}/{user_id}",
+                "source": source,
+                "user_id": user_id,
+                "rows": part.to_dicts(),
+            }
+        )
     return out
 
 
@@ -94,11 +101,17 @@ def run_users(ctx: StageContext) -> StageResult:
         n = len(u["rows"])
         note = "" if u["_shown"] == n else f", {u['_shown']} of them shown, evenly spread over time"
         return tpl.render(
-            platform=platform_of(u["_kind"]) + "s", n_records=n, sampling_note=note, records=u["_text"], max_stories=MAX_STORIES
+            platform=platform_of(u["_kind"]) + "s",
+            n_records=n,
+            sampling_note=note,
+            records=u["_text"],
+            max_stories=MAX_STORIES,
         )
 
     def validate(p: UserPortrait, _: Any) -> None:
-        check_portrait_lengths(p, ucfg.persona_max_words, ucfg.profile_min_words, ucfg.profile_max_words)
+        check_portrait_lengths(
+            p, ucfg.persona_max_words, ucfg.profile_min_words, ucfg.profile_max_words
+        )
 
     async def main() -> Any:
         async with llm_session(ctx, ucfg.backend) as (backend, cache):
@@ -140,7 +153,14 @@ def run_users(ctx: StageContext) -> StageResult:
         by_id = {u["_id"]: u for u in users}
         for r in outcome.rejects:
             u = by_id[r.id]
-            rejects.append({"source": u["source"], "record_id": u["user_id"], "reason": r.reason, "detail": reject_detail(r)})
+            rejects.append(
+                {
+                    "source": u["source"],
+                    "record_id": u["user_id"],
+                    "reason": r.reason,
+                    "detail": reject_detail(r),
+                }
+            )
             result.counts[u["source"]].rejected += 1
     if rows:
         df = pl.DataFrame(rows, infer_schema_length=None)

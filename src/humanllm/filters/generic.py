@@ -11,5 +11,7 @@ from humanllm.filters.config import FilterConfig
 def flag(records: pl.LazyFrame, rules: FilterConfig, source: object) -> pl.LazyFrame:
     min_chars = int(getattr(source, "min_chars", 0))
     return records.with_columns(
-        first_reason([("jsonl.min_chars", pl.col("text").fill_null("").str.len_chars() < min_chars)])
+        first_reason(
+            [("jsonl.min_chars", pl.col("text").fill_null("").str.len_chars() < min_chars)]
+        )
     )

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from humanllm.stage import StageContext, StageError, StageResult
 from humanllm.filters import get_rules
 from humanllm.records import RECORD_SCHEMA
 from humanllm.runfolder import SourceCounts
+from humanllm.stage import StageContext, StageError, StageResult
 
 DUPLICATE = "all.duplicate_record_id"
 MIN_RECORDS = "all.min_records_per_user"
@@ -60,12 +60,23 @@ def run_filter(ctx: StageContext) -> StageResult:
         counts.records_in = df.height
         rejected = df.filter(pl.col("reason").is_not_null())
         counts.rejected = ctx.run.write_rejects(
-            ctx.stage, name, name, rejected.select("record_id", "reason", *(["detail"] if "detail" in df.columns else []))
+            ctx.stage,
+            name,
+            name,
+            rejected.select("record_id", "reason", *(["detail"] if "detail" in df.columns else [])),
         )
-        kept = df.filter(pl.col("reason").is_null()).select(list(RECORD_SCHEMA)).with_columns(user_bucket(fcfg.user_buckets))
+        kept = (
+            df.filter(pl.col("reason").is_null())
+            .select(list(RECORD_SCHEMA))
+            .with_columns(user_bucket(fcfg.user_buckets))
+        )
         counts.records_out = kept.height
         for (bucket,), part in kept.group_by("_bucket", maintain_order=True):
-            ctx.run.write_shard("filtered", f"{name}-{int(bucket):05d}", part.drop("_bucket").sort("user_id", "created_at"))  # type: ignore[call-overload]
+            ctx.run.write_shard(
+                "filtered",
+                f"{name}-{int(bucket):05d}",
+                part.drop("_bucket").sort("user_id", "created_at"),
+            )  # type: ignore[call-overload]
         ctx.console.print(
             f"  {name}: {counts.records_in:,} in → {counts.records_out:,} kept, {counts.rejected:,} rejected"
         )

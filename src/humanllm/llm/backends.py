@@ -26,5 +26,7 @@ def make_backend(cfg: BackendConfig) -> Backend:
 
         return TransformersBackend(cfg)
     if isinstance(cfg, ScriptedBackendConfig):
-        raise ValueError("the scripted backend is for tests: build humanllm.llm.scripted.ScriptedBackend in code")
+        raise ValueError(
+            "the scripted backend is for tests: build humanllm.llm.scripted.ScriptedBackend in code"
+        )
     raise TypeError(f"unknown backend config {type(cfg).__name__}")

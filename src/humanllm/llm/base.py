@@ -22,8 +22,15 @@ class Sampling:
     presence_penalty: float = 0.0  # OpenAI semantics: subtract penalty once a token has appeared
 
     def key(self) -> dict[str, Any]:
-        key: dict[str, Any] = {"temperature": self.temperature, "top_p": self.top_p, "max_tokens": self.max_tokens, "seed": self.seed}
-        if self.frequency_penalty or self.presence_penalty:  # absent when unused: old cache keys stay valid
+        key: dict[str, Any] = {
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "max_tokens": self.max_tokens,
+            "seed": self.seed,
+        }
+        if (
+            self.frequency_penalty or self.presence_penalty
+        ):  # absent when unused: old cache keys stay valid
             key["frequency_penalty"] = self.frequency_penalty
             key["presence_penalty"] = self.presence_penalty
         return key

