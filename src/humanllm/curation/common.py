@@ -103,11 +103,12 @@ def iter_shards(ctx: StageContext, folder: str) -> Iterator[tuple[str, str, pl.D
         yield path.stem, source, pl.read_parquet(path)
 
 
-def require_input(ctx: StageContext, folder: str) -> None:
-    if not ctx.run.shards(folder):
-        raise StageError(
-            f"stage {ctx.stage!r}: no input in {ctx.run.root / folder}; run the stages before it"
-        )
+def has_input(ctx: StageContext, folder: str) -> bool:
+    """False (with a notice) when the stage before kept nothing: the stage then writes nothing."""
+    if ctx.run.shards(folder):
+        return True
+    ctx.console.print(f"[yellow]{ctx.stage}: nothing to do, {folder}/ is empty (every record was dropped before)[/yellow]")
+    return False
 
 
 def backend_config(ctx: StageContext, name: str) -> Any:

@@ -12,11 +12,11 @@ import polars as pl
 from pydantic import BaseModel
 
 from humanllm.curation.common import (
+    has_input,
     iter_shards,
     llm_session,
     merge_summaries,
     prompt_key,
-    require_input,
     run_async,
     sampling,
     source_kinds,
@@ -59,7 +59,8 @@ class PerRecordStage:
 
 
 def run_per_record(ctx: StageContext, spec: PerRecordStage) -> StageResult:
-    require_input(ctx, spec.input_folder)
+    if not has_input(ctx, spec.input_folder):
+        return StageResult()
     scfg = spec.stage_cfg(ctx)
     tpl = template(spec.template_name)
     kinds = source_kinds(ctx)

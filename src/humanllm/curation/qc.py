@@ -15,12 +15,12 @@ import polars as pl
 from pydantic import BaseModel
 
 from humanllm.curation.common import (
+    has_input,
     llm_session,
     merge_summaries,
     platform_of,
     prompt_key,
     record_text,
-    require_input,
     run_async,
     sampling,
     source_kinds,
@@ -108,7 +108,8 @@ def _render(tpl: PromptTemplate, kind: str, r: dict[str, Any]) -> Messages:
 
 
 def run_qc(ctx: StageContext) -> StageResult:
-    require_input(ctx, "labeled")
+    if not has_input(ctx, "labeled"):
+        return StageResult()
     qcfg = ctx.cfg.curation.qc
     tpl = template("qc.v1.txt")
     items = _items(ctx)

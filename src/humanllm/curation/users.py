@@ -14,13 +14,13 @@ from typing import Any
 import polars as pl
 
 from humanllm.curation.common import (
+    has_input,
     item_context,
     llm_session,
     merge_summaries,
     platform_of,
     prompt_key,
     record_text,
-    require_input,
     run_async,
     sampling,
     source_kinds,
@@ -87,7 +87,8 @@ def user_histories(ctx: StageContext, folder: str = "labeled") -> list[dict[str,
 
 
 def run_users(ctx: StageContext) -> StageResult:
-    require_input(ctx, "labeled")
+    if not has_input(ctx, "labeled"):
+        return StageResult()
     ucfg = ctx.cfg.curation.users
     tpl = template("users.v1.txt")
     kinds = source_kinds(ctx)
