@@ -118,3 +118,26 @@ def test_atomic_shard_write_leaves_no_temp_files(tmp_path: Path) -> None:
     run = RunFolder(tmp_path)
     run.write_shard("x", "s-00000", _records(3, 1))
     assert [p.name for p in (tmp_path / "x").iterdir()] == ["s-00000.parquet"]
+
+
+def test_rerun_clears_rejects_of_a_stage_whose_folder_has_another_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_stages: None
+) -> None:
+    monkeypatch.setattr(executor, "STAGE_DIRS", {"b": "b_out"})
+
+    runs: list[int] = []
+
+    def b_to_other_folder(ctx: StageContext) -> StageResult:
+        runs.append(1)  # a re-run may shard differently: its rejects must not pile up
+        drop = pl.DataFrame({"record_id": ["r1"], "reason": ["test.rule"]})
+        n = ctx.run.write_rejects(ctx.stage, "s", f"s{len(runs)}", drop)
+        ctx.run.write_shard("b_out", "s-00000", _records(1, 1))
+        return StageResult(counts={"s": SourceCounts(1, 1, n)})
+
+    monkeypatch.setitem(
+        executor.STAGES, "b", Stage("b", b_to_other_folder, ("sources",), ("a",), "b")
+    )
+    run_stages(cfg(), tmp_path)
+    run_stages(cfg(), tmp_path, ["b"], force=True)
+    rejects = RunFolder(tmp_path).scan_rejects("b").collect()  # type: ignore[union-attr]
+    assert rejects.height == 1

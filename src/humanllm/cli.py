@@ -106,7 +106,7 @@ def stats_cmd(
     ] = False,
 ) -> None:
     """Print records and users per stage and source (the shape of the paper's Table A1)."""
-    from humanllm.stats import collect_stats, stats_table
+    from humanllm.stats import collect_stats, stats_table, table_a1
 
     try:
         stats = collect_stats(run_dir)
@@ -116,7 +116,34 @@ def stats_cmd(
     if as_json:
         sys.stdout.write(json.dumps(stats, indent=2) + "\n")
     else:
-        Console().print(stats_table(stats))
+        out = Console()
+        out.print(stats_table(stats))
+        if stats.get("table_a1"):
+            out.print(table_a1(stats["table_a1"]))
+
+
+@app.command("inspect")
+def inspect_cmd(
+    run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
+    user_id: Annotated[str, typer.Argument(help="The user's id (as in records/).")],
+    source: Annotated[
+        str | None,
+        typer.Option("--source", help="Only this source (user ids can repeat across sources)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the chain as JSON.")] = False,
+) -> None:
+    """Show one user's chain: raw records -> cleaned -> labels -> persona/profile/stories/style -> scenarios -> QA -> QC scores."""
+    from humanllm.curation.inspect import render_chain, user_chain
+
+    try:
+        chain = user_chain(run_dir, user_id, source)
+    except (FileNotFoundError, KeyError) as e:
+        _fail(str(e).strip("'\""))
+        return
+    if as_json:
+        sys.stdout.write(json.dumps(chain, indent=2, default=str, ensure_ascii=False) + "\n")
+    else:
+        render_chain(chain, Console())
 
 
 @app.command("version")

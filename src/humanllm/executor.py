@@ -192,7 +192,7 @@ def run_stages(
             outcome[name] = "skipped"
             continue
         console.print(f"[bold]▶ {name}[/bold] [dim]{stage.help}[/dim]")
-        run.clear_stage(folder)
+        run.clear_stage(folder, name)
         t0 = time.perf_counter()
         result = stage.run(StageContext(cfg=cfg, run=run, stage=name, console=console))
         wall = round(time.perf_counter() - t0, 3)

@@ -99,13 +99,13 @@ class RunFolder:
         return pl.scan_parquet(files) if files else None
 
     # --- stage lifecycle -------------------------------------------------------------------
-    def clear_stage(self, stage: str) -> None:
-        """Remove a stage's outputs and its rejects (before re-running it)."""
-        d = self.stage_dir(stage)
+    def clear_stage(self, folder: str, stage: str | None = None) -> None:
+        """Remove a stage's output folder and its rejects (``rejects/<stage>-*``) before re-running it."""
+        d = self.stage_dir(folder)
         if d.exists():
             shutil.rmtree(d)
         if self.rejects_dir.is_dir():
-            for f in self.rejects_dir.glob(f"{stage}-*.parquet"):
+            for f in self.rejects_dir.glob(f"{stage or folder}-*.parquet"):
                 f.unlink()
 
     def success(self, stage: str) -> dict[str, Any] | None:

@@ -1,7 +1,9 @@
-"""``humanllm stats``: records and users per stage and source (the shape of the paper's Table A1)."""
+"""``humanllm stats``: records and users per stage and source, and the paper's Table A1 layout
+once the genome is built."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,8 @@ from humanllm.runfolder import RunFolder
 
 
 def collect_stats(run_dir: str | Path) -> dict[str, Any]:
-    """``{"stages": {stage: {source: {"records": N, "users": M}}}}`` for every finished stage."""
+    """``{"stages": {stage: {source: {"records": N, "users": M}}}}`` for every finished stage,
+    plus ``"table_a1"`` (per source) when ``genome/stats.json`` exists."""
     run = RunFolder(Path(run_dir))
     if not run.root.is_dir():
         raise FileNotFoundError(f"{run_dir}: no such run folder")
@@ -29,27 +32,60 @@ def collect_stats(run_dir: str | Path) -> dict[str, Any]:
     ordered = dict(
         sorted(stages.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order))
     )
-    return {"stages": ordered}
+    out: dict[str, Any] = {"stages": ordered}
+    genome = run.root / "genome" / "stats.json"
+    if genome.is_file():
+        out["table_a1"] = json.loads(genome.read_text(encoding="utf-8")).get("table_a1", {})
+    return out
 
 
 def stats_table(stats: dict[str, Any]) -> Table:
+    """One row per stage and source: records and users."""
     stages: dict[str, dict[str, dict[str, int]]] = stats["stages"]
-    sources = sorted({src for per in stages.values() for src in per})
-    table = Table(title="Records and users per stage (cf. the paper's Table A1)")
+    table = Table(title="Records and users per stage and source")
+    for col, justify in (
+        ("stage", "left"),
+        ("source", "left"),
+        ("records", "right"),
+        ("users", "right"),
+    ):
+        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    for stage, per in stages.items():
+        for i, (src, v) in enumerate(sorted(per.items())):
+            table.add_row(stage if i == 0 else "", src, f"{v['records']:,}", f"{v['users']:,}")
+        if len(per) > 1:
+            total = sum(v["records"] for v in per.values())
+            users = sum(v["users"] for v in per.values())
+            table.add_row("", "[dim]total[/dim]", f"[dim]{total:,}[/dim]", f"[dim]{users:,}[/dim]")
+        table.add_section()
+    return table
+
+
+A1_COLUMNS = (
+    ("raw_texts", "Raw\ntexts"),
+    ("df_texts", "DF\ntexts"),
+    ("ds_users", "DS\nusers"),
+    ("ds_scenarios", "DS\nscen."),
+    ("ds_social_qa", "DS\nQA"),
+    ("qc_users", "QC\nusers"),
+    ("qc_scenarios", "QC\nscen."),
+    ("qc_social_qa", "QC\nQA"),
+)
+
+
+def table_a1(a1: dict[str, dict[str, int]]) -> Table:
+    """The paper's Table A1 layout for the genome of this run."""
+    table = Table(
+        title="Cognitive Genome dataset (the paper's Table A1 layout)",
+        caption="DF: after data filtering (rules, cleaning, labels); DS: after synthesis; QC: after quality control",
+    )
     table.add_column("source")
-    for stage in stages:
-        table.add_column(f"{stage}\nrecords", justify="right")
-        table.add_column(f"{stage}\nusers", justify="right")
-    totals = {s: [0, 0] for s in stages}
-    for src in sources:
-        row = [src]
-        for stage, per in stages.items():
-            v = per.get(src)
-            row += [f"{v['records']:,}", f"{v['users']:,}"] if v else ["–", "–"]
-            if v:
-                totals[stage][0] += v["records"]
-                totals[stage][1] += v["users"]
-        table.add_row(*row)
-    if len(sources) > 1:
-        table.add_row("Total", *[f"{x:,}" for s in stages for x in totals[s]], style="bold")
+    for _, title in A1_COLUMNS:
+        table.add_column(title, justify="right")
+    totals = dict.fromkeys((k for k, _ in A1_COLUMNS), 0)
+    for src, row in sorted(a1.items()):
+        table.add_row(src, *[f"{row.get(k) or 0:,}" for k, _ in A1_COLUMNS])
+        for k, _ in A1_COLUMNS:
+            totals[k] += row.get(k) or 0
+    table.add_row("Total", *[f"{totals[k]:,}" for k, _ in A1_COLUMNS], style="bold")
     return table

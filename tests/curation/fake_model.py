@@ -46,7 +46,9 @@ def reply(req: ChatRequest) -> str | ChatResponse:
             {
                 "persona": persona,
                 "profile": words(120),
-                "stories": [{"summary": "A hike.", "narrative": "They walked up a hill with friends."}],
+                "stories": [
+                    {"summary": "A hike.", "narrative": "They walked up a hill with friends."}
+                ],
                 "writing_style": "Plain and warm.",
             }
         )
@@ -74,6 +76,9 @@ def reply(req: ChatRequest) -> str | ChatResponse:
     if name.startswith("Judge_"):
         metrics = re.findall(r"^- (\w+): ", req.messages[0][1], re.M)
         mediocre = "MEDIOCRE" in text
-        scores = {m: {"score": (6 if mediocre and m == "overall" else 9), "rationale": "ok"} for m in metrics}
+        scores = {
+            m: {"score": (6 if mediocre and m == "overall" else 9), "rationale": "ok"}
+            for m in metrics
+        }
         return json.dumps(scores)
     raise AssertionError(f"unexpected schema {name}")

@@ -23,10 +23,25 @@ POSTS = {
         "We hiked the ridge trail on Sunday and I cried at the top, it was the first time since dad died.",
         "I cooked for my neighbours tonight and felt useful again. MEDIOCRE",
     ],
-    "u2": ["LOWQ buy cheap watches now", "I told my boss I was quitting and my hands were shaking the whole time."],
-    "u3": ["GARBLE I went out", "TRUNCATE a long day", "REFUSE a story", "HARMFUL a fight", "I planted tomatoes with my son."],
-    "u4": ["LONGPERSONA I run every morning before work.", "I ran my first marathon and my knees gave up at mile 20."],
-    "u5": ["LEAKY I saw my old friend at the summit.", "I wrote a letter to my grandmother in Polish."],
+    "u2": [
+        "LOWQ buy cheap watches now",
+        "I told my boss I was quitting and my hands were shaking the whole time.",
+    ],
+    "u3": [
+        "GARBLE I went out",
+        "TRUNCATE a long day",
+        "REFUSE a story",
+        "HARMFUL a fight",
+        "I planted tomatoes with my son.",
+    ],
+    "u4": [
+        "LONGPERSONA I run every morning before work.",
+        "I ran my first marathon and my knees gave up at mile 20.",
+    ],
+    "u5": [
+        "LEAKY I saw my old friend at the summit.",
+        "I wrote a letter to my grandmother in Polish.",
+    ],
 }
 
 
@@ -47,7 +62,16 @@ def config(tmp_path: Path):  # type: ignore[no-untyped-def]
     lines = []
     for user, posts in POSTS.items():
         for i, post in enumerate(posts):
-            lines.append(json.dumps({"id": f"{user}-{i}", "author": user, "body": post, "ts": 1_600_000_000 + i * 86400}))
+            lines.append(
+                json.dumps(
+                    {
+                        "id": f"{user}-{i}",
+                        "author": user,
+                        "body": post,
+                        "ts": 1_600_000_000 + i * 86400,
+                    }
+                )
+            )
     (tmp_path / "posts.jsonl").write_text("\n".join(lines) + "\n")
     return validate_config(
         {
@@ -56,7 +80,12 @@ def config(tmp_path: Path):  # type: ignore[no-untyped-def]
                     "kind": "jsonl",
                     "name": "forum",
                     "path": str(tmp_path / "posts.jsonl"),
-                    "fields": {"record_id": "id", "user_id": "author", "text": "body", "created_at": "ts"},
+                    "fields": {
+                        "record_id": "id",
+                        "user_id": "author",
+                        "text": "body",
+                        "created_at": "ts",
+                    },
                     "min_chars": 0,
                 }
             ],
@@ -81,7 +110,9 @@ def test_curation_flow(tmp_path: Path, scripted: ScriptedBackend, config) -> Non
     clean = reasons(run, "clean")
     assert clean["u3-0"] == "llm.invalid_json" and clean["u3-1"] == "llm.truncated"
     assert clean["u3-2"] == "llm.invalid_json"
-    detail = folder.scan_rejects("clean").filter(pl.col("record_id") == "u3-2").collect()["detail"][0]  # type: ignore[union-attr]
+    detail = (
+        folder.scan_rejects("clean").filter(pl.col("record_id") == "u3-2").collect()["detail"][0]
+    )  # type: ignore[union-attr]
     assert "can't help" in detail
     cleaned = folder.scan("cleaned").collect()  # type: ignore[union-attr]
     text_u1 = cleaned.filter(pl.col("record_id") == "u1-0")["text"][0]
@@ -107,7 +138,13 @@ def test_curation_flow(tmp_path: Path, scripted: ScriptedBackend, config) -> Non
     # qc: the MEDIOCRE record's scenario and QA fail the paper's thresholds, the rest pass
     qc = folder.scan("qc").collect()  # type: ignore[union-attr]
     failed = qc.filter(~pl.col("passed"))
-    assert set(failed["item_id"]) == {"u1", "u1-2", "u1-2-0", "u1-2-1", "u1-2-2"}  # u1: its history has it
+    assert set(failed["item_id"]) == {
+        "u1",
+        "u1-2",
+        "u1-2-0",
+        "u1-2-1",
+        "u1-2-2",
+    }  # u1: its history has it
     assert all(json.loads(s)["overall"] == 6 for s in failed["scores"])
 
     # genome: tables join, counts match, Table A1 in stats.json and the card
@@ -117,8 +154,12 @@ def test_curation_flow(tmp_path: Path, scripted: ScriptedBackend, config) -> Non
     qa_t = pl.read_parquet(g / "social_qa.parquet")
     recs = pl.read_parquet(g / "records.parquet")
     assert "u1-2" not in set(scen["scenario_id"]) and scen.height == recs.height - 1
-    assert qa_t.height == 3 * (recs.height - 1) - 3  # u1-2's three QA failed QC; u5-0's never existed
-    assert set(scen["record_id"]) <= set(recs["record_id"]) and set(users_t["user_id"]) <= set(recs["user_id"])
+    assert (
+        qa_t.height == 3 * (recs.height - 1) - 3
+    )  # u1-2's three QA failed QC; u5-0's never existed
+    assert set(scen["record_id"]) <= set(recs["record_id"]) and set(users_t["user_id"]) <= set(
+        recs["user_id"]
+    )
     stats = json.loads((g / "stats.json").read_text())
     a1 = stats["table_a1"]["forum"]
     assert a1["raw_texts"] == sum(len(p) for p in POSTS.values())

@@ -107,7 +107,9 @@ def has_input(ctx: StageContext, folder: str) -> bool:
     """False (with a notice) when the stage before kept nothing: the stage then writes nothing."""
     if ctx.run.shards(folder):
         return True
-    ctx.console.print(f"[yellow]{ctx.stage}: nothing to do, {folder}/ is empty (every record was dropped before)[/yellow]")
+    ctx.console.print(
+        f"[yellow]{ctx.stage}: nothing to do, {folder}/ is empty (every record was dropped before)[/yellow]"
+    )
     return False
 
 
