@@ -10,6 +10,12 @@ class _Group(BaseModel):
 
 
 class RedditRules(_Group):
+    fused: bool = Field(
+        default=True,
+        description="Filter Reddit straight from the raw files in one pass (cheap rules pushed into the "
+        "Parquet scan, so dropped posts are never normalised); false: filter the ingested records/. "
+        "Both give the same records and reasons.",
+    )
     min_score: int = Field(default=2, description="Keep posts with score >= this.")
     min_comments: int = Field(default=2, description="Keep posts with num_comments >= this.")
     min_chars: int = Field(

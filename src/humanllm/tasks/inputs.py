@@ -1,0 +1,91 @@
+"""The genome tables the task builders read, checked for the columns they need.
+
+``users.parquet`` and ``records.parquet`` must exist (the genome stage always writes them);
+``scenarios``, ``social_qa`` and ``items`` may be absent (a genome without narrative sources has no
+scenarios, one without Amazon no items) and then read as empty tables. A table that lacks a column
+the builders need is an error naming the table and the column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+#: Columns each builder input needs, and the sort order that makes every build deterministic.
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "users": ("source", "user_id", "persona", "profile", "writing_style"),
+    "records": ("source", "record_id", "user_id", "created_at", "text", "title", "meta"),
+    "scenarios": ("source", "record_id", "user_id", "time", "place", "characters", "plots"),
+    "social_qa": ("source", "qa_id", "record_id", "user_id", "scenario", "question", "answer"),
+    "items": ("source", "item_id", "title", "main_category", "description", "features", "price"),
+}
+ORDER: dict[str, tuple[str, ...]] = {
+    "users": ("source", "user_id"),
+    "records": ("source", "user_id", "created_at", "record_id"),
+    "scenarios": ("source", "record_id"),
+    "social_qa": ("source", "qa_id"),
+    "items": ("source", "item_id"),
+}
+OPTIONAL = ("scenarios", "social_qa", "items")
+
+
+class GenomeError(ValueError):
+    """The genome folder cannot be used to build tasks; the message names the file and the problem."""
+
+
+@dataclass(frozen=True)
+class Genome:
+    users: pl.DataFrame
+    records: pl.DataFrame
+    scenarios: pl.DataFrame
+    social_qa: pl.DataFrame
+    items: pl.DataFrame
+
+    def user_keys(self) -> set[tuple[str, str]]:
+        """Every ``(source, user_id)`` in any table: the units of the train/test split."""
+        keys: set[tuple[str, str]] = set()
+        for df in (self.users, self.records, self.scenarios, self.social_qa):
+            keys.update(df.select("source", "user_id").unique().iter_rows())
+        return keys
+
+
+def _empty(name: str) -> pl.DataFrame:
+    schema: dict[str, pl.DataType] = {c: pl.String() for c in REQUIRED[name]}
+    if name == "records":
+        schema["created_at"] = pl.Datetime("us", "UTC")
+    if name == "items":
+        schema["price"] = pl.Float64()
+    if name == "scenarios":
+        schema["characters"] = pl.List(
+            pl.Struct({"name": pl.String(), "description": pl.String()})
+        )
+    return pl.DataFrame(schema=schema)
+
+
+def read_table(folder: Path, name: str) -> pl.DataFrame:
+    path = folder / f"{name}.parquet"
+    if not path.is_file():
+        if name in OPTIONAL:
+            return _empty(name)
+        raise GenomeError(f"{path}: missing; run the genome stage first (--stages genome,tasks)")
+    try:
+        df = pl.read_parquet(path)
+    except (OSError, pl.exceptions.PolarsError) as e:
+        raise GenomeError(f"{path}: not a readable Parquet file ({e})") from e
+    missing = [c for c in REQUIRED[name] if c not in df.columns]
+    if missing:
+        raise GenomeError(
+            f"{path}: missing column(s) {', '.join(missing)}; the task builders need "
+            f"{', '.join(REQUIRED[name])}"
+        )
+    return df.sort(ORDER[name], nulls_last=True, maintain_order=True)
+
+
+def load_genome(folder: str | Path) -> Genome:
+    """Read and check the five genome tables of ``folder`` (a run's ``genome/``)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise GenomeError(f"{folder}: no genome folder; run the genome stage first")
+    return Genome(**{name: read_table(folder, name) for name in REQUIRED})
