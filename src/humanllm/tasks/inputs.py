@@ -58,9 +58,7 @@ def _empty(name: str) -> pl.DataFrame:
     if name == "items":
         schema["price"] = pl.Float64()
     if name == "scenarios":
-        schema["characters"] = pl.List(
-            pl.Struct({"name": pl.String(), "description": pl.String()})
-        )
+        schema["characters"] = pl.List(pl.Struct({"name": pl.String(), "description": pl.String()}))
     return pl.DataFrame(schema=schema)
 
 

@@ -172,6 +172,11 @@ def personalized_commenting(
     return Prompt(system, human)
 
 
+def review_topic(item: str, rating: float | None = None) -> str:
+    """The topic of a review for :func:`writing_imitation`: the item, and the stars given."""
+    return f'a review of the item "{" ".join(item.split())}"{_stars(rating)}'
+
+
 def item_selection(
     candidates: Sequence[str],
     history: Sequence[Review],

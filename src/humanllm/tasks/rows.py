@@ -118,9 +118,7 @@ def full_text(row: Mapping[str, Any]) -> str:
 
 def user_histories(records: pl.DataFrame) -> Iterator[tuple[str, str, list[Row]]]:
     """``(source, user_id, rows oldest first)`` per user; ``records`` is sorted by the loader."""
-    for (source, user_id), part in records.group_by(
-        "source", "user_id", maintain_order=True
-    ):
+    for (source, user_id), part in records.group_by("source", "user_id", maintain_order=True):
         yield str(source), str(user_id), part.to_dicts()
 
 
