@@ -19,6 +19,8 @@ from humanllm.curation.config import CurationConfig
 from humanllm.filters.config import FilterConfig
 from humanllm.llm.config import LLMConfig
 from humanllm.sources.config import SourceConfig
+from humanllm.tasks.config import TasksConfig
+from humanllm.train.config import MergeConfig, TrainConfig
 
 _NAME = re.compile(r"[A-Za-z0-9_]+")
 
@@ -36,6 +38,9 @@ class RunConfig(BaseModel):
     filter: FilterConfig = Field(default_factory=FilterConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
     curation: CurationConfig = Field(default_factory=CurationConfig)
+    tasks: TasksConfig = Field(default_factory=TasksConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    merge: MergeConfig = Field(default_factory=MergeConfig)
 
     @model_validator(mode="after")
     def _unique_source_names(self) -> RunConfig:
@@ -117,6 +122,12 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
                 src[key] = str((base / val).resolve())
             elif isinstance(val, str):
                 src[key] = str(Path(val).expanduser())
+    tasks = data.get("tasks")
+    if isinstance(tasks, dict) and isinstance(tasks.get("general_data"), list):
+        tasks["general_data"] = [
+            str((base / Path(p).expanduser()).resolve()) if isinstance(p, str) else p
+            for p in tasks["general_data"]
+        ]
 
 
 def _format_validation(err: ValidationError, origin: str) -> str:

@@ -118,6 +118,18 @@ STAGE_DIRS: dict[str, str] = {
 }
 
 
+#: Marker of a started ``keep_partial`` stage: the fingerprint its partial outputs belong to.
+STARTED = "_STARTED.json"
+
+
+def _started(path: Path) -> str | None:
+    try:
+        fp = json.loads(path.read_text(encoding="utf-8")).get("fingerprint")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return fp if isinstance(fp, str) else None
+
+
 def stage_dir(name: str) -> str:
     return STAGE_DIRS.get(name, name)
 
@@ -192,7 +204,13 @@ def run_stages(
             outcome[name] = "skipped"
             continue
         console.print(f"[bold]▶ {name}[/bold] [dim]{stage.help}[/dim]")
-        run.clear_stage(folder, name)
+        started = run.stage_dir(folder) / STARTED
+        if stage.keep_partial and not force and done is None and _started(started) == fp:
+            console.print(f"[dim]  resuming the unfinished run in {folder}/[/dim]")
+        else:
+            run.clear_stage(folder, name)
+        if stage.keep_partial:
+            atomic_write_text(json.dumps({"fingerprint": fp}) + "\n", started)
         t0 = time.perf_counter()
         result = stage.run(StageContext(cfg=cfg, run=run, stage=name, console=console))
         wall = round(time.perf_counter() - t0, 3)
@@ -207,6 +225,7 @@ def run_stages(
             **result.extra,
         }
         run.mark_success(folder, info)
+        started.unlink(missing_ok=True)
         total_out = sum(c.records_out for c in result.counts.values())
         total_rej = sum(c.rejected for c in result.counts.values())
         console.print(

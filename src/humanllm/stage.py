@@ -38,3 +38,6 @@ class Stage:
     inputs: tuple[str, ...]  # upstream stages
     help: str
     version: str = "1"
+    # Keep the folder of an interrupted run with the same fingerprint instead of clearing it, so
+    # the stage can resume from what it left (training checkpoints).
+    keep_partial: bool = False
