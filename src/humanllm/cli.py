@@ -13,6 +13,7 @@ from rich.console import Console
 from humanllm import __version__
 from humanllm.config import ConfigError, load_config
 from humanllm.executor import STAGES, StageError, parse_stage_list, run_stages
+from humanllm.simulate import cli as simulate_cli
 from humanllm.sources import SourceError
 
 app = typer.Typer(
@@ -205,6 +206,48 @@ def serve_model_cmd(
         )
     except (LLMError, EmbeddedModelError) as e:
         _fail(str(e))
+
+
+# The simulator: `humanllm simulate <application>` and `humanllm serve` (humanllm.simulate.cli).
+app.add_typer(simulate_cli.app, name="simulate")
+app.command("serve")(simulate_cli.serve_cmd)
+
+
+# `humanllm evaluate`: the stage command plus --report-only (it replaces the generic one above).
+app.registered_commands[:] = [c for c in app.registered_commands if c.name != "evaluate"]
+
+
+@app.command("evaluate", help=STAGES["evaluate"].help)
+def evaluate_cmd(
+    config: ConfigArg,
+    run_dir: RunDirOpt,
+    set_: SetOpt = None,
+    force: ForceOpt = False,
+    report_only: Annotated[
+        bool,
+        typer.Option(
+            "--report-only",
+            help="Rewrite eval/report.md and eval/figures/ from eval/results.json; asks no model "
+            "and does not read CONFIG.",
+        ),
+    ] = False,
+) -> None:
+    if not report_only:
+        _run(config, run_dir, ["evaluate"], set_, force)
+        return
+    from humanllm.evaluation.report import write_report
+    from humanllm.evaluation.results import EvalResults
+
+    path = run_dir / "eval" / "results.json"
+    if not path.is_file():
+        _fail(f"{path}: no results to report; run `humanllm evaluate` first")
+    try:
+        results = EvalResults.read(path)
+    except ValueError as e:
+        _fail(f"{path}: not an evaluation results file ({e})")
+        return
+    for written in write_report(results, path.parent):
+        err.print(f"wrote {written}")
 
 
 def main() -> None:

@@ -16,6 +16,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from humanllm.curation.config import CurationConfig
+from humanllm.evaluation.config import EvaluateConfig
+from humanllm.evaluation.config import resolve_paths as _resolve_eval_paths
 from humanllm.filters.config import FilterConfig
 from humanllm.llm.config import LLMConfig
 from humanllm.sources.config import SourceConfig
@@ -41,6 +43,7 @@ class RunConfig(BaseModel):
     tasks: TasksConfig = Field(default_factory=TasksConfig)
     train: TrainConfig = Field(default_factory=TrainConfig)
     merge: MergeConfig = Field(default_factory=MergeConfig)
+    evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
 
     @model_validator(mode="after")
     def _unique_source_names(self) -> RunConfig:
@@ -128,6 +131,8 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
             str((base / Path(p).expanduser()).resolve()) if isinstance(p, str) else p
             for p in tasks["general_data"]
         ]
+    if isinstance(data.get("evaluate"), dict):
+        _resolve_eval_paths(data["evaluate"], base)
 
 
 def _format_validation(err: ValidationError, origin: str) -> str:

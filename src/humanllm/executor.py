@@ -29,8 +29,11 @@ def _stage_table() -> list[Stage]:
     from humanllm.curation.scenarios import run_scenarios
     from humanllm.curation.social_qa import run_social_qa
     from humanllm.curation.users import run_users
+    from humanllm.evaluation.stage import run_evaluate, stage_version
     from humanllm.filters.stage import run_filter
     from humanllm.sources.stage import run_ingest
+    from humanllm.tasks.stage import code_version, run_tasks
+    from humanllm.train.stage import run_merge, run_train
 
     llm = "llm.backends"
     sub = ("curation.max_users_per_source", "curation.max_records_per_user")
@@ -104,6 +107,39 @@ def _stage_table() -> list[Stage]:
             ("qc",),
             "Assemble the Cognitive Genome dataset: genome/*.parquet, README.md card, stats.json (Table A1).",
         ),
+        Stage(
+            "tasks",
+            run_tasks,
+            ("tasks",),
+            ("genome",),
+            "Six training tasks from the genome, balanced and split by user: tasks/<task>/{train,test}.jsonl "
+            "(ShareGPT) + dataset_info.json (LlamaFactory).",
+            code_version(),
+        ),
+        Stage(
+            "train",
+            run_train,
+            ("train",),
+            ("tasks",),
+            "Supervised fine-tuning (TRL) on tasks/*/train.jsonl: checkpoints/ (resumes after an interruption).",
+            keep_partial=True,
+        ),
+        Stage(
+            "merge",
+            run_merge,
+            ("merge", "train.base_model"),
+            ("train",),
+            "Weighted average of the fine-tuned model and its base (the paper: 1:1): merged/.",
+        ),
+        Stage(
+            "evaluate",
+            run_evaluate,
+            ("evaluate", llm),
+            ("tasks", "merge"),
+            "Compare models: in-domain multiple choice, ToMBench, MotiveBench, LLM-judged "
+            "applications: eval/results.json, report.md, figures/.",
+            stage_version(),
+        ),
     ]
 
 
@@ -115,6 +151,9 @@ STAGE_DIRS: dict[str, str] = {
     "filter": "filtered",
     "clean": "cleaned",
     "label": "labeled",
+    "train": "checkpoints",
+    "merge": "merged",
+    "evaluate": "eval",
 }
 
 

@@ -139,8 +139,16 @@ def build_task_data(
                 data.files.setdefault((task, split), []).extend(rows)
     for task in TASKS:
         for split in SPLITS:
-            wanted_here = split == "test" or task in cfg.train_tasks()
-            if wanted_here and task not in data.skipped_tasks and (task, split) not in data.files:
+            if task in data.skipped_tasks or (task, split) in data.files:
+                continue
+            if split == "train" and task not in cfg.train_tasks():
+                continue
+            if by_split[split].get(task):
+                total = "total_test" if split == "test" else "total_train"
+                data.notices.append(
+                    f"{task}: no {split} rows left after balancing to tasks.{total}"
+                )
+            else:
                 data.notices.append(
                     f"{task}: no {split} rows (all its users are in the other split)"
                 )

@@ -308,8 +308,11 @@ def item_selection(g: Genome, o: BuildOptions) -> Built:
                 continue
             rng = rng_for(o.seed, "item_selection", source, r["record_id"])
             about = persona_or_profile(user, rng) if user else None
-            if about is None or not title:
-                out.skipped["user without portrait or item without title"] += 1
+            if about is None:
+                out.skipped["user without portrait"] += 1
+                continue
+            if not title:
+                out.skipped["item without title"] += 1
                 continue
             negatives = draw_negatives(
                 pools.get(source, []), owned, owned_titles, o.n_candidates - 1, rng

@@ -100,7 +100,12 @@ class TasksConfig(BaseModel):
     )
 
     @model_validator(mode="after")
-    def _general_only_for_gen_mix(self) -> TasksConfig:
+    def _general_data_iff_gen_mix(self) -> TasksConfig:
+        if self.variant == "gen-mix" and not self.general_data:
+            raise ValueError(
+                "variant gen-mix needs general_data: the paths of general instruction data files "
+                "(e.g. SmolTalk and OpenOrca as .jsonl or .parquet)"
+            )
         if self.general_data and self.variant != "gen-mix":
             raise ValueError(
                 f"general_data is used by variant gen-mix only (variant is {self.variant})"

@@ -10,6 +10,7 @@ use and why, the users per split, and the notices.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections import Counter
@@ -35,6 +36,14 @@ SHAREGPT_TAGS = {
     "user_tag": "human",
     "assistant_tag": "gpt",
 }
+
+
+def code_version() -> str:
+    """The stage's version: a digest of the code that decides what rows are written."""
+    h = hashlib.sha256()
+    for name in ("prompts", "builders", "rows", "inputs", "sampling", "variants", "build"):
+        h.update(Path(__file__).with_name(f"{name}.py").read_bytes())
+    return h.hexdigest()[:12]
 
 
 def dataset_info(files: Iterable[tuple[str, str]]) -> dict[str, dict[str, Any]]:

@@ -1,0 +1,272 @@
+"""People of a run's genome as simulator inputs: ``--run-dir DIR --user ID [--source S]``.
+
+A :class:`GenomeUsers` reads ``genome/users.parquet`` once (for listing and paging) and a user's
+records from ``genome/records.parquet`` on demand. A :class:`Person` holds the portrait (persona,
+profile, stories, writing style) and the most recent records; :func:`inputs_for` turns a person
+into the fields of each application's input, with the same history sizes the task builders use
+(``tasks.history_records`` / ``history_chars`` / ``history_items`` of the run's config).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+import yaml
+from pydantic import BaseModel, Field
+
+from humanllm.curation.common import platform_of
+from humanllm.records import SOURCES
+
+#: The task builders' defaults, used when the run's config does not say otherwise.
+HISTORY_RECORDS, HISTORY_CHARS, HISTORY_ITEMS = 3, 1000, 10
+_RECORDS_SHOWN = 20  # records of a person kept in memory and shown on the page
+
+
+class GenomeError(ValueError):
+    """The run has no usable genome; the message says what is missing."""
+
+
+class UnknownUser(KeyError):
+    """No such user in the genome (or an ambiguous id without ``--source``)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else "unknown user"
+
+
+class UserSummary(BaseModel):
+    source: str
+    user_id: str
+    persona: str
+
+
+class RecordView(BaseModel):
+    created_at: str | None = None
+    title: str = ""
+    text: str = ""
+    item: str = Field(default="", description="Amazon: the reviewed item's title.")
+    rating: float | None = Field(default=None, description="Amazon: stars out of 5.")
+
+
+class Person(BaseModel):
+    source: str
+    user_id: str
+    kind: str = Field(description="Reader kind of the source: reddit, twitter, blogger, amazon ...")
+    platform: str = Field(description='What the person writes there: "Reddit post", "tweet" ...')
+    persona: str = ""
+    profile: str = ""
+    stories: str = ""
+    writing_style: str = ""
+    records: list[RecordView] = Field(default_factory=list, description="Most recent last.")
+
+
+@dataclass(frozen=True)
+class History:
+    records: int = HISTORY_RECORDS
+    chars: int = HISTORY_CHARS
+    items: int = HISTORY_ITEMS
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, list):  # stories: [{summary, narrative}, ...]
+        return "\n\n".join(t for t in (_text(v) for v in value) if t)
+    if isinstance(value, dict):
+        return ": ".join(t for t in (_text(v) for v in value.values()) if t)
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _source_kinds(cfg: dict[str, Any]) -> dict[str, str]:
+    """Source name -> reader kind, from the run's config (a jsonl source filtered as a kind is
+    that kind), as :func:`humanllm.curation.common.source_kinds` sees it."""
+    out = {}
+    for s in cfg.get("sources") or []:
+        if not isinstance(s, dict) or not s.get("kind"):
+            continue
+        kind = str(s["kind"])
+        if kind == "jsonl" and s.get("filter_as") not in (None, "none"):
+            kind = str(s["filter_as"])
+        out[str(s.get("name") or s["kind"])] = kind
+    return out
+
+
+def _cut(value: str, limit: int) -> str:
+    value = value.strip()
+    if len(value) <= limit:
+        return value
+    head = value[: limit - 3]
+    space = head.rfind(" ")
+    return (head[:space] if space > limit // 2 else head).rstrip() + "..."
+
+
+def _run_config(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "config.yaml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+class GenomeUsers:
+    """The users of ``RUN_DIR/genome`` (loaded once), and each one's records on demand."""
+
+    def __init__(self, run_dir: str | Path) -> None:
+        self.run_dir = Path(run_dir)
+        folder = self.run_dir / "genome"
+        if not self.run_dir.is_dir():
+            raise GenomeError(f"{self.run_dir}: no such run folder")
+        users = folder / "users.parquet"
+        if not users.is_file():
+            raise GenomeError(
+                f"{self.run_dir} has no genome ({users} is missing): run the flow up to the genome "
+                f"stage first, e.g. humanllm run CONFIG --run-dir {self.run_dir} --stages ...,genome"
+            )
+        try:
+            df = pl.read_parquet(users)
+        except (OSError, pl.exceptions.PolarsError) as e:
+            raise GenomeError(f"{users}: not a readable Parquet file ({e})") from e
+        missing = {"source", "user_id", "persona"} - set(df.columns)
+        if missing:
+            raise GenomeError(f"{users}: missing column(s) {', '.join(sorted(missing))}")
+        self.users = df.sort("source", "user_id")
+        self.records_path = folder / "records.parquet"
+        cfg = _run_config(self.run_dir)
+        self.kinds = _source_kinds(cfg)
+        tasks: dict[str, Any] = cfg["tasks"] if isinstance(cfg.get("tasks"), dict) else {}
+        self.history = History(
+            records=int(tasks.get("history_records", HISTORY_RECORDS)),
+            chars=int(tasks.get("history_chars", HISTORY_CHARS)),
+            items=int(tasks.get("history_items", HISTORY_ITEMS)),
+        )
+
+    def __len__(self) -> int:
+        return self.users.height
+
+    def kind(self, source: str) -> str:
+        return self.kinds.get(source) or (source if source in SOURCES else "jsonl")
+
+    def sources(self) -> list[str]:
+        return sorted(self.users["source"].unique().to_list())
+
+    def page(
+        self, offset: int = 0, limit: int = 50, source: str | None = None, query: str | None = None
+    ) -> tuple[int, list[UserSummary]]:
+        """``(total matching, one page)`` of users, by source then id; ``query`` matches the id
+        or the persona, case-insensitively."""
+        df = self.users
+        if source:
+            df = df.filter(pl.col("source") == source)
+        if query and query.strip():
+            q = query.strip().lower()
+            df = df.filter(
+                pl.col("user_id").str.to_lowercase().str.contains(q, literal=True)
+                | pl.col("persona").fill_null("").str.to_lowercase().str.contains(q, literal=True)
+            )
+        rows = df.slice(offset, limit).select("source", "user_id", "persona").to_dicts()
+        return df.height, [
+            UserSummary(source=r["source"], user_id=str(r["user_id"]), persona=_text(r["persona"]))
+            for r in rows
+        ]
+
+    def person(self, user_id: str, source: str | None = None) -> Person:
+        df = self.users.filter(pl.col("user_id") == user_id)
+        if source:
+            df = df.filter(pl.col("source") == source)
+        if df.height == 0:
+            where = f" in source {source!r}" if source else ""
+            known = ", ".join(self.sources()) or "none"
+            raise UnknownUser(
+                f"no user {user_id!r}{where} in {self.run_dir / 'genome'} "
+                f"({len(self)} users; sources: {known}); list them with GET /api/users or "
+                f"`humanllm inspect`"
+            )
+        if df.select("source").n_unique() > 1:
+            found = ", ".join(sorted(df["source"].unique().to_list()))
+            raise UnknownUser(
+                f"user {user_id!r} exists in several sources ({found}): give --source"
+            )
+        row = df.row(0, named=True)
+        src = str(row["source"])
+        kind = self.kind(src)
+        return Person(
+            source=src,
+            user_id=str(row["user_id"]),
+            kind=kind,
+            platform=platform_of(kind),
+            persona=_text(row.get("persona")),
+            profile=_text(row.get("profile")),
+            stories=_text(row.get("stories")),
+            writing_style=_text(row.get("writing_style")),
+            records=self._records(src, user_id),
+        )
+
+    def _records(self, source: str, user_id: str) -> list[RecordView]:
+        if not self.records_path.is_file():
+            return []
+        df = (
+            pl.scan_parquet(self.records_path)
+            .filter((pl.col("source") == source) & (pl.col("user_id") == user_id))
+            .select("created_at", "title", "text", "meta")
+            .sort("created_at", nulls_last=False)
+            .tail(_RECORDS_SHOWN)
+            .collect()
+        )
+        out = []
+        for r in df.to_dicts():
+            try:
+                meta = json.loads(r.get("meta") or "{}")
+            except (TypeError, json.JSONDecodeError):
+                meta = {}
+            meta = meta if isinstance(meta, dict) else {}
+            rating = meta.get("rating")
+            created = r.get("created_at")
+            out.append(
+                RecordView(
+                    created_at=created.isoformat() if created is not None else None,
+                    title=_text(r.get("title")),
+                    text=_text(r.get("text")),
+                    item=_text(meta.get("item_title")),
+                    rating=float(rating) if isinstance(rating, int | float) else None,
+                )
+            )
+        return out
+
+
+def _full(r: RecordView) -> str:
+    if r.title and not r.text.startswith(r.title):
+        return f"{r.title}\n\n{r.text}".strip()
+    return r.text
+
+
+def inputs_for(person: Person, history: History | None = None) -> dict[str, dict[str, Any]]:
+    """The fields each application takes from ``person`` (others come from the caller)."""
+    h = history or History()
+    about = {"persona": person.persona or None, "profile": person.profile or None}
+    recent = person.records[-h.records :] if h.records > 0 else []
+    writings = [_cut(_full(r), h.chars) for r in recent if _full(r)]
+    amazon = person.kind == "amazon"
+    earlier = [
+        {
+            "item": r.item or r.title or ("an item" if amazon else "a post"),
+            "text": _cut(_full(r) if amazon else r.text or r.title, h.chars),
+            "rating": r.rating,
+        }
+        for r in recent
+        if r.text or r.title
+    ]
+    purchases = person.records[-h.items :] if h.items > 0 else []
+    bought = [{"item": r.item, "rating": r.rating} for r in purchases if r.item]
+    write: dict[str, Any] = {"kind": person.platform, "samples": writings}
+    if person.writing_style:
+        write["style"] = person.writing_style
+    return {
+        "profile": {"persona": person.persona},
+        "explain": dict(about),
+        "write": write,
+        "comment": {"history": earlier, "kind": "review" if amazon else "comment"},
+        "select": {**about, "history": bought},
+        "scenario": {},
+    }

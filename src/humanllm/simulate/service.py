@@ -1,0 +1,414 @@
+"""``humanllm serve``: the six applications over HTTP (FastAPI), the genome's users, and the page.
+
+Endpoints (request and response bodies are the models of :mod:`humanllm.simulate.schemas`; the
+OpenAPI schema is at ``/openapi.json``, the interactive docs at ``/docs``):
+
+- ``POST /api/{profile,explain,write,comment,select,scenario}``: simulated answers;
+- ``GET /api/info``: model, limits, whether a genome is loaded;
+- ``GET /api/users?offset=&limit=&source=&q=``: genome users, paged, with their persona;
+- ``GET /api/users/{source}/{user_id}``: one person (portrait, recent records) and the inputs
+  each application takes from them;
+- ``GET /``: the page (``web/``); ``GET /healthz``.
+
+Security: the server binds to 127.0.0.1 by default. Bound to any other address it refuses to
+start without a bearer token (``--token`` or ``$HUMANLLM_TOKEN``); with a token, every ``/api/``
+call needs ``Authorization: Bearer <token>``. Without a token only loopback Host headers are
+accepted (a DNS-rebinding page cannot reach the API). Bodies over ``max_body_bytes`` get a 413,
+``n`` over ``max_n`` a 422; every error is JSON ``{"error": {"status", "message"}}``.
+
+The model is loaded once, before the server starts. Requests are served concurrently: each one
+awaits the backend, which runs as many at once as it can (llama.cpp: ``n_parallel`` instances;
+an OpenAI-compatible server: its own batching); nothing in the service serializes them.
+"""
+
+from __future__ import annotations
+
+import gc
+import ipaddress
+import json
+import secrets
+import threading
+import time
+from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from humanllm.llm.base import PermanentError, TransientError
+from humanllm.simulate.apps import SimulationError, Simulator
+from humanllm.simulate.people import GenomeUsers, Person, UnknownUser, UserSummary, inputs_for
+from humanllm.simulate.schemas import (
+    APPLICATIONS,
+    CommentInput,
+    ExplainInput,
+    ProfileInput,
+    Result,
+    SampleOptions,
+    ScenarioInput,
+    SelectInput,
+    SelectResult,
+    WriteInput,
+)
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+LOOPBACK_NAMES = ("localhost",)
+_PAGE_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
+_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+)
+
+
+class ServiceConfigError(ValueError):
+    """The service cannot start with these settings (e.g. a public address without a token)."""
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass(frozen=True)
+class ServiceSettings:
+    host: str = "127.0.0.1"
+    """Address the server binds to; anything but loopback requires ``token``."""
+    token: str | None = None
+    """Bearer token every /api/ call must carry (None: no authentication, loopback only)."""
+    max_n: int = 8
+    """Most samples one request may ask for."""
+    max_body_bytes: int = 256 * 1024
+    """Largest request body accepted."""
+
+    def __post_init__(self) -> None:
+        if not is_loopback(self.host) and not self.token:
+            raise ServiceConfigError(
+                f"{self.host} is reachable from other machines: give a bearer token with --token "
+                "or $HUMANLLM_TOKEN (or bind to 127.0.0.1)"
+            )
+        if self.token is not None and len(self.token) < 8:
+            raise ServiceConfigError("the token must be at least 8 characters long")
+        if self.max_n < 1 or self.max_body_bytes < 1024:
+            raise ServiceConfigError("max_n must be >= 1 and max_body_bytes >= 1024")
+
+
+def _error(status: int, message: str, **extra: Any) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    body = {"error": {"status": status, "message": message, **extra}}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+async def _send_error(send: Send, status: int, message: str) -> None:
+    body = json.dumps({"error": {"status": status, "message": message}}).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+class Guard:
+    """Pure ASGI middleware: body size limit (413), Host check without a token (400), and
+    security headers on every response. Cheap: no per-request task or body copy."""
+
+    def __init__(self, app: ASGIApp, settings: ServiceSettings) -> None:
+        self.app = app
+        self.limit = settings.max_body_bytes
+        self.check_host = settings.token is None
+        self.hosts = {"localhost", "127.0.0.1", "::1", settings.host.strip("[]").lower()}
+
+    def _host_ok(self, scope: Scope) -> bool:
+        for key, value in scope.get("headers") or []:
+            if key == b"host":
+                host = value.decode("latin-1").lower()
+                name = host[1 : host.find("]")] if host.startswith("[") else host.split(":")[0]
+                return name in self.hosts
+        return True  # HTTP/1.0 without Host: only a local client would send that
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.check_host and not self._host_ok(scope):
+            await _send_error(
+                send, 400, "unexpected Host header: this server only answers loopback names"
+            )
+            return
+        for key, value in scope.get("headers") or []:
+            if key == b"content-length" and value.isdigit() and int(value) > self.limit:
+                await _send_error(send, 413, f"request body over the {self.limit}-byte limit")
+                return
+        received = 0
+
+        async def limited() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    raise HTTPException(413, f"request body over the {self.limit}-byte limit")
+            return message
+
+        async def secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers") or [])
+                headers += [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"referrer-policy", b"no-referrer"),
+                ]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, limited, secured)
+
+
+def _page_file(name: str) -> bytes:
+    return resources.files("humanllm.simulate").joinpath("web", name).read_bytes()
+
+
+def create_app(
+    simulator: Simulator,
+    *,
+    genome: GenomeUsers | None = None,
+    settings: ServiceSettings | None = None,
+) -> Any:
+    """The ASGI app: FastAPI routes wrapped in :class:`Guard`. ``.api`` is the FastAPI app."""
+    settings = settings or ServiceSettings()
+    api = FastAPI(
+        title="HumanLLM simulator",
+        version="1",
+        description="Simulate a person: profile, explain, write, comment, select, scenario.",
+    )
+    page = {name: _page_file(name) for name in ("index.html", *_PAGE_FILES)}
+
+    def authorize(request: Request) -> None:
+        if settings.token is None:
+            return
+        header = request.headers.get("authorization", "")
+        scheme, _, given = header.partition(" ")
+        if scheme.lower() != "bearer" or not given:
+            raise HTTPException(401, "missing bearer token: send 'Authorization: Bearer <token>'")
+        if not secrets.compare_digest(given.strip().encode(), settings.token.encode()):
+            raise HTTPException(401, "wrong bearer token")
+
+    auth = [Depends(authorize)] if settings.token is not None else []
+
+    @api.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return _error(400, "the request body is not valid JSON")
+        parts = []
+        for e in errors:
+            where = ".".join(str(x) for x in e.get("loc", ()) if x != "body")
+            parts.append(f"{where}: {e.get('msg')}" if where else str(e.get("msg")))
+        fields = [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in errors]
+        return _error(422, "; ".join(parts) or "invalid request", fields=fields)
+
+    @api.exception_handler(StarletteHTTPException)  # FastAPI's HTTPException is a subclass
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return _error(exc.status_code, str(exc.detail))
+
+    @api.exception_handler(UnknownUser)
+    async def _unknown(_: Request, exc: UnknownUser) -> JSONResponse:
+        return _error(404, str(exc))
+
+    @api.exception_handler(SimulationError)
+    async def _no_answer(_: Request, exc: SimulationError) -> JSONResponse:
+        return _error(502, str(exc))
+
+    @api.exception_handler(PermanentError)
+    async def _refused(_: Request, exc: PermanentError) -> JSONResponse:
+        return _error(400, f"the model refused the request: {exc}")
+
+    @api.exception_handler(TransientError)
+    async def _busy(_: Request, exc: TransientError) -> JSONResponse:
+        return _error(503, f"the model is busy or unreachable: {exc}")
+
+    def check_n(inp: SampleOptions) -> None:
+        if inp.n > settings.max_n:
+            raise HTTPException(
+                422, f"n: {inp.n} is over this server's limit of {settings.max_n} samples"
+            )
+
+    async def answer(inp: Any) -> Response:
+        check_n(inp)
+        result = await simulator.arun(inp)
+        # Serialized by pydantic-core in one step; FastAPI would validate the model once more.
+        return Response(result.model_dump_json(), media_type="application/json")
+
+    @api.post("/api/profile", dependencies=auth, response_model=Result, tags=["applications"])
+    async def profile(body: ProfileInput) -> Any:
+        """Profile generation: a brief persona -> a detailed profile."""
+        return await answer(body)
+
+    @api.post("/api/explain", dependencies=auth, response_model=Result, tags=["applications"])
+    async def explain(body: ExplainInput) -> Any:
+        """Human explainer: persona or profile + scenario + question -> the person's answer."""
+        return await answer(body)
+
+    @api.post("/api/write", dependencies=auth, response_model=Result, tags=["applications"])
+    async def write(body: WriteInput) -> Any:
+        """Personalized writing: earlier texts or a style + a topic -> a text in their voice."""
+        return await answer(body)
+
+    @api.post("/api/comment", dependencies=auth, response_model=Result, tags=["applications"])
+    async def comment(body: CommentInput) -> Any:
+        """Personalized commenting: earlier comments + a new post -> the person's comment."""
+        return await answer(body)
+
+    @api.post("/api/select", dependencies=auth, response_model=SelectResult, tags=["applications"])
+    async def select(body: SelectInput) -> Any:
+        """Item selection: history + persona or profile + candidates -> the chosen candidate."""
+        return await answer(body)
+
+    @api.post("/api/scenario", dependencies=auth, response_model=Result, tags=["applications"])
+    async def scenario(body: ScenarioInput) -> Any:
+        """Scenario generation: characters + time and place -> the plots."""
+        return await answer(body)
+
+    @api.get("/api/info", dependencies=auth, tags=["people"])
+    async def info() -> dict[str, Any]:
+        """The model, the limits and the genome this server answers with."""
+        return {
+            "model": simulator.model_id,
+            "applications": list(APPLICATIONS),
+            "max_n": settings.max_n,
+            "max_body_bytes": settings.max_body_bytes,
+            "genome": None
+            if genome is None
+            else {
+                "run_dir": str(genome.run_dir),
+                "users": len(genome),
+                "sources": genome.sources(),
+            },
+        }
+
+    def need_genome() -> GenomeUsers:
+        if genome is None:
+            raise HTTPException(404, "no genome: start the server with --run-dir RUN to list users")
+        return genome
+
+    @api.get("/api/users", dependencies=auth, tags=["people"])
+    async def users(
+        offset: int = Query(0, ge=0),
+        limit: int = Query(50, ge=1, le=500),
+        source: str | None = Query(None, max_length=200),
+        q: str | None = Query(None, max_length=200, description="Matches user id or persona."),
+    ) -> dict[str, Any]:
+        """Genome users by source and id, one page at a time, with their persona."""
+        total, page_rows = need_genome().page(offset, limit, source, q)
+        rows: list[UserSummary] = page_rows
+        return {"total": total, "offset": offset, "limit": limit, "users": rows}
+
+    @api.get("/api/users/{source}/{user_id}", dependencies=auth, tags=["people"])
+    async def user(source: str, user_id: str) -> dict[str, Any]:
+        """One person: portrait and recent records, and each application's inputs from them."""
+        g = need_genome()
+        person: Person = g.person(user_id, source)
+        return {"person": person, "inputs": inputs_for(person, g.history)}
+
+    @api.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @api.get("/", include_in_schema=False)
+    async def index() -> Response:
+        headers = {
+            "Content-Security-Policy": _CSP,
+            "X-Frame-Options": "DENY",
+            "Cache-Control": "no-cache",
+        }
+        return Response(page["index.html"], media_type="text/html; charset=utf-8", headers=headers)
+
+    @api.get("/static/{name}", include_in_schema=False)
+    async def static(name: str) -> Response:
+        if name not in _PAGE_FILES:
+            raise HTTPException(404, f"no such file: {name}")
+        return Response(
+            page[name], media_type=_PAGE_FILES[name], headers={"Cache-Control": "no-cache"}
+        )
+
+    guarded = Guard(api, settings)
+    guarded.api = api  # type: ignore[attr-defined]
+    return guarded
+
+
+@contextmanager
+def running(app: Any, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
+    """Serve ``app`` with uvicorn in a background thread; yields its base URL (tests, benchmarks)."""
+    import uvicorn
+
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="humanllm-serve", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the server did not start")
+        time.sleep(0.01)
+    sock = server.servers[0].sockets[0].getsockname()
+    shown = f"[{sock[0]}]" if ":" in sock[0] else sock[0]
+    try:
+        yield f"http://{shown}:{sock[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _check_port(host: str, port: int) -> None:
+    import socket
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host.strip("[]"), port))
+        except OSError as e:
+            raise ServiceConfigError(f"cannot listen on {host}:{port}: {e.strerror or e}") from e
+
+
+def serve(
+    simulator_factory: Callable[[], Simulator],
+    *,
+    settings: ServiceSettings,
+    port: int = 8000,
+    genome: GenomeUsers | None = None,
+    log: Callable[[str], None] = print,
+    log_level: str = "warning",
+) -> None:
+    """Check the address, load the model once, and serve until interrupted."""
+    import uvicorn
+
+    _check_port(settings.host, port)
+    simulator = simulator_factory()
+    try:
+        app = create_app(simulator, genome=genome, settings=settings)
+        shown = f"[{settings.host}]" if ":" in settings.host else settings.host
+        people = f"; {len(genome)} genome users from {genome.run_dir}" if genome else ""
+        auth = "bearer token required" if settings.token else "no token (loopback only)"
+        log(f"model: {simulator.model_id}{people}")
+        log(f"serving http://{shown}:{port}/ (API docs at /docs; {auth}); Ctrl-C stops")
+        gc.freeze()  # the model and the app live as long as the process: keep them out of GC scans
+        uvicorn.run(
+            app,
+            host=settings.host.strip("[]"),
+            port=port,
+            log_level=log_level,
+            access_log=log_level in ("info", "debug", "trace"),
+        )
+    finally:
+        simulator.close()

@@ -1,0 +1,234 @@
+"""The HTTP service over real HTTP on loopback (uvicorn in a thread), scripted model behind it."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("uvicorn")
+
+from humanllm.llm.scripted import ScriptedBackend
+from humanllm.simulate import Simulator
+from humanllm.simulate.people import GenomeUsers
+from humanllm.simulate.schemas import APPLICATIONS
+from humanllm.simulate.service import (
+    ServiceConfigError,
+    ServiceSettings,
+    create_app,
+    is_loopback,
+    running,
+)
+from tests.simulate.conftest import AMAZON_USER, make_genome, scripted_reply
+
+TOKEN = "s3cret-token"
+BODIES = {
+    "profile": {"persona": "A nurse in Leeds."},
+    "explain": {
+        "persona": "A nurse.",
+        "scenario": "Her shift runs late.",
+        "question": "Why is she calm?",
+    },
+    "write": {"topic": "lunch boxes", "kind": "tweet", "style": "Short."},
+    "comment": {
+        "post": "A new rice cooker",
+        "history": ["Good.", {"item": "Lamp", "text": "Dim."}],
+    },
+    "select": {"candidates": ["Tea", "Rice cooker"], "history": ["Mug"], "profile": "Cooks a lot."},
+    "scenario": {
+        "characters": [{"name": "Ann", "description": "a nurse"}],
+        "time": "noon",
+        "place": "Leeds",
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_genome(tmp_path_factory.mktemp("svc") / "run")
+
+
+@pytest.fixture(scope="module")
+def backend() -> ScriptedBackend:
+    return ScriptedBackend(scripted_reply, model_id="scripted-svc", delay_s=0.2)
+
+
+@pytest.fixture(scope="module")
+def url(run_dir: Path, backend: ScriptedBackend) -> Iterator[str]:
+    settings = ServiceSettings(max_n=4, max_body_bytes=4096)
+    app = create_app(Simulator(backend), genome=GenomeUsers(run_dir), settings=settings)
+    with running(app) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def token_url(backend: ScriptedBackend) -> Iterator[str]:
+    app = create_app(Simulator(backend), settings=ServiceSettings(token=TOKEN))
+    with running(app) as base:
+        yield base
+
+
+def test_every_application_answers(url: str) -> None:
+    with httpx.Client(base_url=url, timeout=10) as client:
+        for app, body in BODIES.items():
+            r = client.post(f"/api/{app}", json={**body, "n": 2, "seed": 7})
+            assert r.status_code == 200, r.text
+            out = r.json()
+            assert out["application"] == app and out["model"] == "scripted-svc"
+            assert [s["seed"] for s in out["samples"]] == [7, 8]
+        assert out["samples"][0]["text"]  # scenario
+        r = client.post("/api/select", json=BODIES["select"])
+        assert r.json()["samples"][0]["item"] == "Rice cooker"
+        assert r.headers["x-content-type-options"] == "nosniff"
+
+
+def test_invalid_requests_are_clear_4xx(url: str) -> None:
+    with httpx.Client(base_url=url, timeout=10) as client:
+        r = client.post("/api/select", json={"candidates": ["only"], "persona": "p"})
+        assert r.status_code == 422
+        assert "candidates: List should have at least 2 items" in r.json()["error"]["message"]
+        r = client.post("/api/explain", json={"scenario": "s", "question": "q"})
+        assert r.status_code == 422 and "persona or a profile" in r.json()["error"]["message"]
+        r = client.post("/api/profile", json={"persona": "p", "surprise": 1})
+        assert r.status_code == 422 and "surprise" in r.json()["error"]["message"]
+        r = client.post(
+            "/api/profile", content=b"{not json", headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 400 and "not valid JSON" in r.json()["error"]["message"]
+        r = client.post("/api/profile", json={"persona": "p", "n": 5})
+        assert r.status_code == 422
+        assert r.json()["error"]["message"] == "n: 5 is over this server's limit of 4 samples"
+        r = client.post("/api/profile", json={"persona": "p", "n": 0})
+        assert r.status_code == 422
+        r = client.get("/api/nowhere")
+        assert r.status_code == 404 and r.json()["error"]["status"] == 404
+        assert client.get("/api/profile").status_code == 405
+
+
+def test_oversized_bodies_get_413(url: str) -> None:
+    big = {"persona": "x" * 5000}
+    with httpx.Client(base_url=url, timeout=10) as client:
+        r = client.post("/api/profile", json=big)
+        assert r.status_code == 413 and "4096-byte limit" in r.json()["error"]["message"]
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: counted while it streams in
+            yield b'{"persona": "'
+            for _ in range(10):
+                yield b"y" * 1000
+            yield b'"}'
+
+        r = client.post(
+            "/api/profile", content=chunks(), headers={"content-type": "application/json"}
+        )
+        assert r.status_code == 413
+
+
+def test_users_and_person(url: str) -> None:
+    with httpx.Client(base_url=url, timeout=10) as client:
+        info = client.get("/api/info").json()
+        assert info["genome"]["users"] == 4 and info["max_n"] == 4
+        page = client.get("/api/users", params={"limit": 2, "offset": 1}).json()
+        assert page["total"] == 4 and [u["user_id"] for u in page["users"]] == ["twin", "twin"]
+        assert client.get("/api/users", params={"q": "football"}).json()["total"] == 1
+        assert client.get("/api/users", params={"limit": 0}).status_code == 422
+        one = client.get(f"/api/users/amazon/{AMAZON_USER}").json()
+        assert one["person"]["persona"].startswith("A nurse")
+        assert one["inputs"]["select"]["history"][0]["item"] == "Rice cooker"  # history_items: 3
+        r = client.get("/api/users/amazon/nobody")
+        assert r.status_code == 404 and "no user 'nobody'" in r.json()["error"]["message"]
+
+
+def test_openapi_lists_every_endpoint(url: str) -> None:
+    schema = httpx.get(f"{url}/openapi.json").json()
+    paths = schema["paths"]
+    for app in APPLICATIONS:
+        assert "post" in paths[f"/api/{app}"]
+        ref = paths[f"/api/{app}"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+        assert ref["$ref"].endswith("Input")
+    for path in ("/api/users", "/api/users/{source}/{user_id}", "/api/info"):
+        assert "get" in paths[path]
+
+
+def test_requests_are_served_concurrently(url: str) -> None:
+    async def burst() -> float:
+        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
+            start = time.perf_counter()
+            rs = await asyncio.gather(
+                *(client.post("/api/profile", json={"persona": f"p{i}"}) for i in range(8))
+            )
+            assert all(r.status_code == 200 for r in rs)
+            return time.perf_counter() - start
+
+    assert asyncio.run(burst()) < 8 * 0.2 / 2  # 8 requests of 0.2 s each, far from serialized
+
+
+def test_token_required(token_url: str) -> None:
+    with httpx.Client(base_url=token_url, timeout=10) as client:
+        r = client.post("/api/profile", json={"persona": "p"})
+        assert r.status_code == 401 and "missing bearer token" in r.json()["error"]["message"]
+        assert r.headers["www-authenticate"] == "Bearer"
+        r = client.get("/api/info", headers={"Authorization": "Bearer wrong-token"})
+        assert r.status_code == 401 and r.json()["error"]["message"] == "wrong bearer token"
+        r = client.post(
+            "/api/profile", json={"persona": "p"}, headers={"Authorization": f"Bearer {TOKEN}"}
+        )
+        assert r.status_code == 200
+        assert (
+            client.get("/api/users", headers={"Authorization": f"Bearer {TOKEN}"}).status_code
+            == 404
+        )
+        assert client.get("/").status_code == 200  # the page itself holds no data
+        # With a token, other Host names are fine (the token is what protects the API).
+        r = client.get(
+            "/api/info", headers={"Authorization": f"Bearer {TOKEN}", "Host": "sim.example"}
+        )
+        assert r.status_code == 200 and r.json()["genome"] is None
+
+
+def test_loopback_without_token_rejects_foreign_host_headers(url: str) -> None:
+    r = httpx.get(f"{url}/api/info", headers={"Host": "evil.example:8000"})
+    assert r.status_code == 400 and "Host" in r.json()["error"]["message"]
+    assert httpx.get(f"{url}/api/info", headers={"Host": "localhost:1"}).status_code == 200
+
+
+def test_settings_refuse_public_addresses_without_token() -> None:
+    assert is_loopback("127.0.0.1") and is_loopback("::1") and is_loopback("localhost")
+    assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.4")
+    with pytest.raises(ServiceConfigError, match="--token"):
+        ServiceSettings(host="0.0.0.0")
+    with pytest.raises(ServiceConfigError, match="at least 8"):
+        ServiceSettings(host="0.0.0.0", token="short")
+    assert ServiceSettings(host="0.0.0.0", token=TOKEN).token == TOKEN
+
+
+def test_page_and_assets(url: str) -> None:
+    r = httpx.get(url + "/")
+    assert r.status_code == 200 and "HumanLLM simulator" in r.text
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    assert "http" not in r.text.replace("http-equiv", "")  # nothing from another origin
+    assert httpx.get(url + "/static/app.js").headers["content-type"].startswith("text/javascript")
+    assert httpx.get(url + "/static/secrets.txt").status_code == 404
+
+
+def test_backend_failures_map_to_5xx(run_dir: Path) -> None:
+    never = ScriptedBackend(lambda r: "no idea")
+    app = create_app(Simulator(never, select_attempts=2))
+    with running(app) as base:
+        r = httpx.post(f"{base}/api/select", json=BODIES["select"])
+        assert r.status_code == 502 and "named none" in r.json()["error"]["message"]
+
+
+def test_running_picks_a_free_port() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        taken = s.getsockname()[1]
+        app = create_app(Simulator(ScriptedBackend()))
+        with running(app) as base:
+            assert not base.endswith(f":{taken}")
+            assert httpx.get(base + "/healthz").json() == {"status": "ok"}
