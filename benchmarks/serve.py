@@ -163,7 +163,12 @@ def serve_child(port: int, delay_s: float) -> None:
     from humanllm.simulate import Simulator
     from humanllm.simulate.service import ServiceSettings, serve
 
-    serve(lambda: Simulator(_backend(delay_s)), settings=ServiceSettings(), port=port, log=lambda _: None)
+    serve(
+        lambda: Simulator(_backend(delay_s)),
+        settings=ServiceSettings(),
+        port=port,
+        log=lambda _: None,
+    )
 
 
 async def _wait_up(port: int, child: subprocess.Popen[bytes]) -> None:
@@ -222,7 +227,7 @@ def main() -> None:
     if args.serve_child is not None:
         serve_child(args.serve_child, delay_s)
         return
-    total = args.requests or (4000 if args.quick else 20000)
+    total = args.requests or (8000 if args.quick else 20000)
     stagger_s = 0.0 if args.lockstep else delay_s
     api = _run(bench_api(total, args.clients, delay_s, stagger_s))
     svc = _run(bench_service(total, args.clients, delay_s, stagger_s))
@@ -248,7 +253,7 @@ def main() -> None:
         title=f"{args.clients} concurrent clients ({start}), scripted model {args.delay_ms:g} ms/call"
     )
     for col in ("path", "requests", "req/s", "p50 ms", "p99 ms", "CPU µs/req", "vs API"):
-        table.add_column(col, justify="left" if col == "path" else "right")
+        table.add_column(col, justify="left" if col == "path" else "right", no_wrap=True)
     for side, rel in ((api, "1.00"), (svc, f"{ratio:.2f}")):
         table.add_row(side.name, str(side.requests), f"{side.rps:.0f}", f"{side.p50_ms:.1f}",
                       f"{side.p99_ms:.1f}", f"{side.cpu_us_per_request:.0f}", rel)  # fmt: skip

@@ -54,7 +54,10 @@ QUESTION = "What does she do, and why?"
 def write_genome(root: Path) -> Path:
     (root / "genome").mkdir(parents=True)
     (root / "config.yaml").write_text("sources:\n  - {kind: reddit, path: none}\n")
-    users = [{k: p[k] for k in ("source", "user_id", "persona", "profile", "writing_style")} for p in PEOPLE]
+    users = [
+        {k: p[k] for k in ("source", "user_id", "persona", "profile", "writing_style")}
+        for p in PEOPLE
+    ]
     pl.DataFrame(users).write_parquet(root / "genome" / "users.parquet")
     rows = [
         {
@@ -108,7 +111,9 @@ def main() -> None:
             try:
                 wait = WebDriverWait(driver, 300)
                 driver.get(url + "/")
-                wait.until(EC.element_to_be_clickable((By.CSS_SELECTOR, "#user-list button"))).click()
+                wait.until(
+                    EC.element_to_be_clickable((By.CSS_SELECTOR, "#user-list button"))
+                ).click()
                 wait.until(lambda d: d.find_element(By.ID, "persona").get_property("value"))
                 driver.find_element(By.CSS_SELECTOR, "#apps button[data-app=explain]").click()
                 driver.find_element(By.ID, "f-scenario").send_keys(SCENARIO)

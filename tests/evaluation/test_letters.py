@@ -26,6 +26,10 @@ OPTIONS = ["Backpack", "Handbag", "Tote bag", "Briefcase"]
         ("The answer is [[A]], since Xiaoming left the room.", 0),
         ("Tote bag", 2),  # the exact text of one option
         ("A. ", 0),  # ToMBench's one malformed answer, as a reply
+        # replies of the embedded 135M model
+        ("The most appropriate response is:\n\nD. The author's persona is as follows:", 3),
+        ('The most appropriate response to the original narrative is "D."', 3),
+        ("The most appropriate response is:\n\nB.\n\nThis is the best response to it", 1),
     ],
 )
 def test_parses(reply: str, expected: int) -> None:
@@ -44,6 +48,9 @@ def test_parses(reply: str, expected: int) -> None:
         "Answer: Z",  # not an option
         "[[E]]",  # beyond the four options
         "Handbag or briefcase",
+        "A. Backpack\nB. Handbag\nC. Tote bag",  # the options echoed
+        "The most suitable response is:\n\nThe story of a mysterious event",
+        'To respond with the correct letter, you need to:\n\n1. Capitalize "A" and "D", and',
     ],
 )
 def test_junk_is_unparseable(reply: str) -> None:

@@ -158,3 +158,13 @@ def test_transient_error_after_retries_propagates() -> None:
 
     with pytest.raises(TransientError):
         Simulator(ScriptedBackend(always)).profile("p")
+
+
+def test_a_failing_sample_cancels_the_others() -> None:
+    def reply(r: ChatRequest) -> str:
+        return "nothing" if r.sampling.seed == 0 else "B"
+
+    slow = ScriptedBackend(reply, delay_s=0.01)
+    with pytest.raises(SelectionError):
+        Simulator(slow, select_attempts=1).select(["x", "y"], persona="p", n=3, seed=0)
+    assert slow.in_flight == 0

@@ -170,3 +170,13 @@ def test_serve_refuses_a_public_address_without_token(
     assert backend.configs == []  # refused before choosing a model
     result = runner.invoke(app, ["serve", "--run-dir", "/nonexistent/run"])
     assert result.exit_code == 2 and "no such run folder" in result.output
+
+
+def test_model_output_is_printed_as_text_not_markup(monkeypatch: pytest.MonkeyPatch) -> None:
+    reply = "[/bold] closing tag first [red]not red[/red]"
+    monkeypatch.setattr(
+        "humanllm.llm.backends.make_backend", lambda cfg: ScriptedBackend(lambda r: reply)
+    )
+    result = runner.invoke(app, ["simulate", "profile", "--persona", "p"])
+    assert result.exit_code == 0, result.output
+    assert "[/bold] closing tag first [red]not red[/red]" in result.stdout

@@ -232,3 +232,35 @@ def test_running_picks_a_free_port() -> None:
         with running(app) as base:
             assert not base.endswith(f":{taken}")
             assert httpx.get(base + "/healthz").json() == {"status": "ok"}
+
+
+def test_benchmark_runs() -> None:
+    """benchmarks/serve.py end to end on a few requests (the real serve in a child process)."""
+    import json
+    import subprocess
+    import sys
+
+    script = Path(__file__).parents[2] / "benchmarks" / "serve.py"
+    cmd = [sys.executable, str(script), "--requests", "200", "--clients", "8", "--json"]
+    out = json.loads(
+        subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=120).stdout
+    )
+    assert out["api"]["requests"] == out["service"]["requests"] == 200
+    assert out["service"]["rps"] > 0 and out["service"]["p99_ms"] >= out["service"]["p50_ms"]
+
+
+def test_openapi_declares_the_bearer_scheme_when_a_token_is_set(token_url: str) -> None:
+    schema = httpx.get(f"{token_url}/openapi.json").json()
+    assert schema["components"]["securitySchemes"]["HTTPBearer"]["scheme"] == "bearer"
+    assert schema["paths"]["/api/profile"]["post"]["security"] == [{"HTTPBearer": []}]
+    assert httpx.get(f"{token_url}/docs").status_code == 404  # no CDN-backed Swagger page
+
+
+def test_serve_loads_the_model_before_listening() -> None:
+    from humanllm.llm.base import PermanentError
+    from humanllm.simulate.service import serve
+
+    broken = ScriptedBackend(lambda r: PermanentError("no chat template"))
+    with pytest.raises(PermanentError, match="no chat template"):
+        serve(lambda: Simulator(broken), settings=ServiceSettings(), port=0, log=lambda _: None)
+    assert broken.calls == 1 and broken.requests[0].sampling.max_tokens == 1 and broken.closed

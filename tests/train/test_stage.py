@@ -4,6 +4,7 @@ with an interrupted training run resumed from its last checkpoint."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,10 +58,17 @@ def _success(folder: Path) -> dict[str, Any]:
     return json.loads((folder / "_SUCCESS.json").read_text(encoding="utf-8"))
 
 
+@pytest.fixture
+def keep_threads() -> Iterator[None]:
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
 def test_tasks_train_merge_resume_after_interruption(
-    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keep_threads: None
 ) -> None:
-    cfg = _cfg(tiny_model)
+    cfg = _cfg(tiny_model, cpu_threads=1)
     genome_run(tmp_path, cfg, tables(users_per_source=3))
     real_train = sft.train
 
@@ -76,6 +84,7 @@ def test_tasks_train_merge_resume_after_interruption(
 
     monkeypatch.setattr(sft, "train", real_train)
     assert run_stages(cfg, tmp_path, STAGES) == {"tasks": "skipped", "train": "ran", "merge": "ran"}
+    assert torch.get_num_threads() == 1  # train.cpu_threads
     done = _success(ckpt)
     assert done["resumed_from"] == "checkpoint-2" and done["global_step"] == 4
     assert not (ckpt / STARTED).exists()

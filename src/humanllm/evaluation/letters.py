@@ -1,10 +1,12 @@
 """Reading the letter a model names in a multiple-choice reply.
 
-Accepted, in order: ``[[B]]`` (ToMBench's format; every bracketed letter must agree); a reply that is
-the letter alone, with any brackets, bold or trailing punctuation (``B``, ``(B)``, ``**B.**``,
-``b``); a letter after a cue word (``Answer: B``, ``the answer is b.``, ``Option (C)``, ``I choose
-D``); a reply opening with a labelled option (``B. Handbag``, ``(B) Handbag``, ``B) ...``); the exact
-text of one option. Anything else is unparseable (``None``), which the scorers count as wrong and
+Accepted, in order: ``[[B]]`` (ToMBench's format; every bracketed letter must agree); a reply (or
+its first line) that is the letter alone, with any brackets, bold or trailing punctuation (``B``,
+``(B)``, ``**B.**``, ``b``); a letter after a cue word (``Answer: B``, ``the answer is b.``,
+``Option (C)``, ``The best response is:\n\nD``, ``I choose D``); a quoted letter after "is"
+(``... is "D."``); lines quoting one labelled option (``B. Handbag``, ``(B) Handbag``, ``B) ...``;
+lines quoting several different options are an echo, not an answer); the exact text of one
+option. Anything else is unparseable (``None``), which the scorers count as wrong and
 log. A lone lower-case ``a`` inside a sentence is an article, never an answer.
 """
 
@@ -19,12 +21,13 @@ LETTERS = string.ascii_uppercase
 _DOUBLE = re.compile(r"\[\[\s*([A-Za-z])\s*\]\]")
 _ALONE = re.compile(r"^[\s*_`'\"(\[{<]*([A-Za-z])[\s*_`'\")\]}>.:,;!]*$")
 _CUE = re.compile(
-    r"\b(?:answer|option|choice|candidate|choose|chose|pick|select|letter)s?\b"
+    r"\b(?:answer|option|choice|candidate|response|choose|chose|pick|select|letter)s?\b"
     r"(?:\s+(?:is|would\s+be|will\s+be|should\s+be|=))?\s*[:\-]?\s*"
     r"[*_`'\"(\[]*([A-Za-z])(?![A-Za-z])",
     re.IGNORECASE,
 )
-_LEADING = re.compile(r"^[\s*_`'\"]*[(\[]?([A-Z])\s*[.):\]]\s*\S")
+_QUOTED = re.compile(r"\bis\s+[\"'(\[*]+([A-Z])[\"')\]*.]")
+_LABELLED = re.compile(r"^[\s*_`'\"]*[(\[]?([A-Z])\s*[.):\]](?:\s|$)")
 
 
 def letter_index(letter: str, n_options: int) -> int | None:
@@ -66,9 +69,13 @@ def parse_letter(text: str, n_options: int, options: Sequence[str] = ()) -> int 
         return letter_index(cues.pop(), n_options)
     if len(cues) > 1:
         return None
-    m = _LEADING.match(text)
-    if m:
-        return letter_index(m.group(1), n_options)
+    quoted = {q for q in _QUOTED.findall(text) if letter_index(q, n_options) is not None}
+    if len(quoted) == 1:
+        return letter_index(quoted.pop(), n_options)
+    labelled = {m.group(1) for line in text.splitlines() if (m := _LABELLED.match(line))}
+    labelled = {x for x in labelled if letter_index(x, n_options) is not None}
+    if len(labelled) == 1:  # one option quoted as "D. ..." (several: the options echoed)
+        return letter_index(labelled.pop(), n_options)
     if options:
         reply = _norm(text)
         hits = [i for i, o in enumerate(options) if _norm(o) == reply]

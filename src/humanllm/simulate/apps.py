@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Iterable, Sequence
 from types import TracebackType
 from typing import Any, TypedDict, TypeVar, Unpack
 
@@ -156,6 +156,17 @@ def _request(prompt: P.Prompt, opts: SampleOptions, max_tokens: int, seed: int) 
     )
 
 
+async def _gather(coros: Iterable[Coroutine[Any, Any, T]]) -> list[T]:
+    """All results in order; the first failure cancels the samples still running."""
+    tasks = [asyncio.ensure_future(c) for c in coros]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        raise
+
+
 async def simulate(
     backend: Backend, inp: AppInput, *, select_attempts: int = 4
 ) -> Result | SelectResult:
@@ -167,11 +178,9 @@ async def simulate(
     start = time.perf_counter()
     shown = PromptText(system=prompt.system, human=prompt.human)
     if isinstance(inp, SelectInput):
-        picks = await asyncio.gather(
-            *(
-                _select_one(backend, prompt, inp, max_tokens, base, i, select_attempts)
-                for i in range(inp.n)
-            )
+        picks = await _gather(
+            _select_one(backend, prompt, inp, max_tokens, base, i, select_attempts)
+            for i in range(inp.n)
         )
         return SelectResult(
             application="select",
@@ -181,8 +190,8 @@ async def simulate(
             candidates=list(inp.candidates),
             samples=list(picks),
         )
-    replies = await asyncio.gather(
-        *(_chat(backend, _request(prompt, inp, max_tokens, base + i)) for i in range(inp.n))
+    replies = await _gather(
+        _chat(backend, _request(prompt, inp, max_tokens, base + i)) for i in range(inp.n)
     )
     samples = [
         Sample(text=r.text.strip(), seed=base + i, finish_reason=r.finish_reason)
@@ -415,6 +424,13 @@ class Simulator:
         return self._sync(self.ascenario(characters, time, place, **opts))
 
     # -- lifetime ------------------------------------------------------------------------------
+
+    def warm_up(self) -> None:
+        """One tiny request: loads a lazily loaded model now and fails early on a bad one."""
+        request = ChatRequest(
+            messages=(("user", "Hello"),), sampling=Sampling(temperature=0.0, max_tokens=1, seed=0)
+        )
+        self._sync(self.backend.chat(request))
 
     def _sync(self, coro: Coroutine[Any, Any, T]) -> T:
         try:

@@ -11,13 +11,15 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 import yaml
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.panel import Panel
+from rich.text import Text
 
 from humanllm.simulate.model import ModelChoiceError, choose_backend, describe
 from humanllm.simulate.people import GenomeError, GenomeUsers, Person, UnknownUser, inputs_for
@@ -83,8 +85,8 @@ ProfileOpt = Annotated[
 ]
 
 
-def _fail(message: str, code: int = 2) -> None:
-    err.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
+def _fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[bold red]error:[/bold red] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -145,7 +147,6 @@ def _execute(application: str, flags: dict[str, Any], opts: dict[str, Any]) -> N
             f"  {'.'.join(str(x) for x in x['loc']) or 'input'}: {x['msg']}" for x in e.errors()
         ]
         _fail(f"invalid input for {application}:\n" + "\n".join(lines))
-        return
     result = _answer(inp, run_dir, model)
     if as_json:
         out = result.model_dump(mode="json")
@@ -166,17 +167,15 @@ def _answer(inp: AppInput, run_dir: Path | None, model: dict[str, Any]) -> Resul
 
     try:
         cfg = choose_backend(run_dir=run_dir, n_parallel=min(inp.n, _cores(), 4), **model)
-        err.print(f"[dim]model: {describe(cfg)}[/dim]", highlight=False)
+        err.print(Text(f"model: {describe(cfg)}", style="dim"))
         backend = make_backend(cfg)
     except (ModelChoiceError, LLMError, EmbeddedModelError) as e:
         _fail(str(e))
-        raise AssertionError from e
     with Simulator(backend) as sim:
         try:
             return sim.run(inp)
         except (SimulationError, LLMError) as e:
             _fail(str(e), code=1)
-            raise AssertionError from e
 
 
 def _cores() -> int:
@@ -189,18 +188,21 @@ def _render(result: Result | SelectResult, person: Person | None) -> None:
     out = Console()
     if person is not None:
         about = person.persona or person.profile
-        out.print(Panel(about, title=f"{person.source}/{person.user_id}", border_style="dim"))
+        title = escape(f"{person.source}/{person.user_id}")
+        out.print(Panel(Text(about), title=title, border_style="dim"))
     n = len(result.samples)
     for i, s in enumerate(result.samples, start=1):
         title = f"{result.application} {i}/{n} · seed {s.seed}"
         if s.finish_reason == "length":
             title += " · cut at max_tokens"
-        body = s.text
+        body = Text(s.text)  # model output is plain text, never markup
         if isinstance(result, SelectResult):
             chosen = result.samples[i - 1]
-            body = f"→ {chosen.item}\n[dim]reply: {s.text}[/dim]"
-        out.print(Panel(body, title=title, title_align="left", border_style="cyan"))
-    out.print(f"[dim]{result.model} · {result.elapsed_s:.2f} s[/dim]", highlight=False)
+            body = Text.assemble(f"→ {chosen.item}\n", (f"reply: {s.text}", "dim"))
+            if chosen.attempts > 1:
+                title += f" · {chosen.attempts} replies"
+        out.print(Panel(body, title=escape(title), title_align="left", border_style="cyan"))
+    out.print(Text(f"{result.model} · {result.elapsed_s:.2f} s", style="dim"))
 
 
 # --- the six applications ----------------------------------------------------------------------
@@ -440,13 +442,13 @@ def serve_cmd(
             backend=backend,
             n_parallel=n_parallel,
         )
-        err.print(f"[dim]model: {describe(cfg)}[/dim]", highlight=False)
+        err.print(Text(f"loading {describe(cfg)}", style="dim"))
         serve(
             lambda: Simulator(make_backend(cfg)),
             settings=settings,
             port=port,
             genome=genome,
-            log=lambda line: err.print(line, highlight=False, soft_wrap=True),
+            log=lambda line: err.print(line, markup=False, highlight=False, soft_wrap=True),
         )
     except (ServiceConfigError, GenomeError, ModelChoiceError, LLMError, EmbeddedModelError) as e:
         _fail(str(e))

@@ -242,7 +242,9 @@ def _full(r: RecordView) -> str:
 
 
 def inputs_for(person: Person, history: History | None = None) -> dict[str, dict[str, Any]]:
-    """The fields each application takes from ``person`` (others come from the caller)."""
+    """The fields each application takes from ``person`` (others come from the caller). Where the
+    paper says "persona or profile" (or "earlier texts or style") both are given when the person
+    has both: the prompts take both, the training rows showed one of them at random."""
     h = history or History()
     about = {"persona": person.persona or None, "profile": person.profile or None}
     recent = person.records[-h.records :] if h.records > 0 else []

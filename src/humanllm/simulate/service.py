@@ -1,7 +1,7 @@
 """``humanllm serve``: the six applications over HTTP (FastAPI), the genome's users, and the page.
 
 Endpoints (request and response bodies are the models of :mod:`humanllm.simulate.schemas`; the
-OpenAPI schema is at ``/openapi.json``, the interactive docs at ``/docs``):
+OpenAPI schema is at ``/openapi.json``; no Swagger page, whose scripts come from a CDN):
 
 - ``POST /api/{profile,explain,write,comment,select,scenario}``: simulated answers;
 - ``GET /api/info``: model, limits, whether a genome is loaded;
@@ -38,6 +38,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from humanllm.llm.base import PermanentError, TransientError
@@ -190,17 +191,19 @@ def create_app(
         title="HumanLLM simulator",
         version="1",
         description="Simulate a person: profile, explain, write, comment, select, scenario.",
+        docs_url=None,  # Swagger UI and ReDoc load their scripts from a CDN: not on offline machines
+        redoc_url=None,
     )
     page = {name: _page_file(name) for name in ("index.html", *_PAGE_FILES)}
 
-    def authorize(request: Request) -> None:
+    bearer = HTTPBearer(auto_error=False, description="The server's --token.")
+
+    def authorize(given: HTTPAuthorizationCredentials | None = Depends(bearer)) -> None:
         if settings.token is None:
             return
-        header = request.headers.get("authorization", "")
-        scheme, _, given = header.partition(" ")
-        if scheme.lower() != "bearer" or not given:
+        if given is None or not given.credentials:
             raise HTTPException(401, "missing bearer token: send 'Authorization: Bearer <token>'")
-        if not secrets.compare_digest(given.strip().encode(), settings.token.encode()):
+        if not secrets.compare_digest(given.credentials.encode(), settings.token.encode()):
             raise HTTPException(401, "wrong bearer token")
 
     auth = [Depends(authorize)] if settings.token is not None else []
@@ -396,12 +399,15 @@ def serve(
     _check_port(settings.host, port)
     simulator = simulator_factory()
     try:
+        simulator.warm_up()
         app = create_app(simulator, genome=genome, settings=settings)
         shown = f"[{settings.host}]" if ":" in settings.host else settings.host
         people = f"; {len(genome)} genome users from {genome.run_dir}" if genome else ""
         auth = "bearer token required" if settings.token else "no token (loopback only)"
         log(f"model: {simulator.model_id}{people}")
-        log(f"serving http://{shown}:{port}/ (API docs at /docs; {auth}); Ctrl-C stops")
+        log(
+            f"serving http://{shown}:{port}/ (OpenAPI schema at /openapi.json; {auth}); Ctrl-C stops"
+        )
         gc.freeze()  # the model and the app live as long as the process: keep them out of GC scans
         uvicorn.run(
             app,

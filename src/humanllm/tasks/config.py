@@ -96,7 +96,8 @@ class TasksConfig(BaseModel):
         default=0.5,
         gt=0,
         lt=1,
-        description="gen-mix: share of general data in the training mix (the paper: 0.25 + 0.25).",
+        description="gen-mix: share of general data in the training mix (the paper: 0.25 + 0.25). "
+        "total_train counts our rows; the general rows come on top, split equally over the files.",
     )
 
     @model_validator(mode="after")

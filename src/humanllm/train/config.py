@@ -128,6 +128,12 @@ class TrainConfig(_Cfg):
         "averages like with like.",
     )
     seed: int = Field(default=42, description="Seed of weight init (LoRA), data order and dropout.")
+    cpu_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="torch CPU threads (none: torch's default, one per core). On a machine whose cores "
+        "other jobs share, 1 is often much faster than oversubscribing.",
+    )
 
     @field_validator("deepspeed")
     @classmethod

@@ -43,7 +43,14 @@ RUN_RECORD = "humanllm-run.json"
 SUMMARY = "humanllm-train.json"
 FINAL = "final"
 # Fields that change neither the model nor the data order: a run may resume with other values.
-_RESUMABLE_CHANGES = {"max_steps", "save_steps", "save_total_limit", "logging_steps", "eval_steps"}
+_RESUMABLE_CHANGES = {
+    "max_steps",
+    "save_steps",
+    "save_total_limit",
+    "logging_steps",
+    "eval_steps",
+    "cpu_threads",
+}
 _CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -207,6 +214,8 @@ def build_trainer(
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from trl import SFTTrainer
 
+    if cfg.cpu_threads:
+        torch.set_num_threads(cfg.cpu_threads)
     model_path = resolve_base_model(cfg.base_model)
     args = build_sft_config(cfg, out_dir, has_eval=bool(eval_files))
     peft_config = _peft_config(cfg)
