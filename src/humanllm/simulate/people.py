@@ -121,8 +121,8 @@ class GenomeUsers:
         users = folder / "users.parquet"
         if not users.is_file():
             raise GenomeError(
-                f"{self.run_dir} has no genome ({users} is missing): run the flow up to the genome "
-                f"stage first, e.g. humanllm run CONFIG --run-dir {self.run_dir} --stages ...,genome"
+                f"{self.run_dir} has no genome ({users} is missing): run the flow first, "
+                f"humanllm run CONFIG --run-dir {self.run_dir} (its genome stage writes it)"
             )
         try:
             df = pl.read_parquet(users)
