@@ -8,6 +8,10 @@
 #   installed with --no-deps: its own dependencies are an unrelated CLI plugin stack.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The web page's browser test drives Debian's chromium + chromium-driver (skipped when absent).
+if ! command -v chromium >/dev/null && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
 VENV=${VENV:-.venv}
 PY=${PYTHON:-python3}
 [ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
