@@ -1,6 +1,7 @@
 """Building the in-domain questions: 20-way item selection, 8-way with generated distractors."""
 
 import asyncio
+import json
 import re
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from humanllm.llm.cache import RequestCache
 from humanllm.llm.config import RunnerConfig
 from humanllm.llm.scripted import ScriptedBackend
 from humanllm.tasks.prompts import item_choice
-from tests.evaluation.fixtures import GENERATED, owned, write_genome, write_tasks
+from tests.evaluation.fixtures import GENERATED, USERS, owned, write_genome, write_tasks
 
 ASKED: list[str] = []
 
@@ -138,3 +139,72 @@ def test_save_and_load_round_trip(tmp_path: Path, built: indomain.BuiltSet) -> N
 def test_per_task_sample_is_seeded(run_root: Path) -> None:
     small = build(run_root, in_domain={"per_task": 2, "tasks": ["social_qa", "item_selection"]})
     assert [q.task for q in small.questions] == ["social_qa"] * 2 + ["item_selection"] * 2
+
+
+def test_rows_of_the_real_item_selection_builder(tmp_path: Path) -> None:
+    """The tasks stage's own item-selection rows become 20-way questions, history excluded."""
+    from datetime import UTC, datetime, timedelta
+
+    import polars as pl
+
+    from humanllm.tasks.builders import item_selection
+    from humanllm.tasks.inputs import Genome
+    from humanllm.tasks.rows import BuildOptions
+
+    t0 = datetime(2021, 1, 1, tzinfo=UTC)
+    users = pl.DataFrame(
+        [
+            {
+                "source": "amazon",
+                "user_id": u,
+                "persona": f"Persona {u}",
+                "profile": "",
+                "writing_style": "",
+            }
+            for u in USERS
+        ]
+    )
+    records = pl.DataFrame(
+        [
+            {
+                "source": "amazon",
+                "record_id": f"{u}-{k}",
+                "user_id": u,
+                "created_at": t0 + timedelta(days=k),
+                "text": "fine",
+                "title": None,
+                "meta": f'{{"parent_asin": "{i}", "rating": 4}}',
+            }
+            for u in USERS
+            for k, i in enumerate(owned(u))
+        ]
+    )
+    items = pl.DataFrame(
+        {
+            "source": ["amazon"] * 40,
+            "item_id": [f"i{i:02d}" for i in range(40)],
+            "title": [f"Item number {i}" for i in range(40)],
+            "main_category": [""] * 40,
+            "description": [""] * 40,
+            "features": [""] * 40,
+            "price": [1.0] * 40,
+        }
+    )
+    g = Genome(
+        users, records, pl.DataFrame(), pl.DataFrame(), items
+    )  # the builder reads no scenarios
+    rows = item_selection(g, BuildOptions(kinds={"amazon": "amazon"})).rows
+    assert rows and all(len(r["candidates"]) == 20 for r in rows)
+    root = tmp_path
+    (root / "tasks" / "item_selection").mkdir(parents=True)
+    (root / "tasks" / "item_selection" / "test.jsonl").write_text(
+        "".join(json.dumps(r) + "\n" for r in rows)
+    )
+    write_genome(root)
+    got = build(root, in_domain={"tasks": ["item_selection"], "per_task": None}).questions
+    assert len(got) == len(rows)
+    for q, row in zip(got, rows, strict=True):
+        true = row["conversations"][1]["value"].split(". ", 1)[1]
+        assert q.options[q.answer] == true and q.options.count(true) == 1
+        assert not {o.split(":", 1)[1] for o in q.origins if o != REAL} & set(owned(q.user_id))
+        assert q.prompt.startswith(row["conversations"][0]["value"].split("Candidates:")[0])

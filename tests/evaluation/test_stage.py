@@ -17,7 +17,13 @@ from humanllm.llm.base import ChatRequest, Scorer
 from humanllm.llm.scripted import ScriptedBackend
 from humanllm.runfolder import RunFolder
 from humanllm.stage import StageContext, StageError
-from tests.evaluation.fixtures import TRUE_TITLES, knowing, write_genome, write_motivebench, write_tasks
+from tests.evaluation.fixtures import (
+    TRUE_TITLES,
+    knowing,
+    write_genome,
+    write_motivebench,
+    write_tasks,
+)
 from tests.evaluation.test_tombench import TOMBENCH
 
 
@@ -29,13 +35,29 @@ class KnowingScorer(ScriptedBackend):
     def loglikelihoods(self, messages: list[tuple[str, str]], options: list[str]) -> list[float]:
         KnowingScorer.scored += 1
         real = [("REAL" in o or o.split(". ", 1)[-1] in TRUE_TITLES) for o in options]
-        return [-1.0 * len(o.encode()) * (0.1 if r else 2.0) for o, r in zip(options, real, strict=True)]
+        return [
+            -1.0 * len(o.encode()) * (0.1 if r else 2.0) for o, r in zip(options, real, strict=True)
+        ]
 
 
 def judge_reply(request: ChatRequest) -> str:
     system, user = request.messages[0][1], request.messages[-1][1]
     score = 9 if "tuned answer" in user else 3
-    keys = [k for k in ("faithfulness", "realism", "coverage", "contextual_relevance", "logical_consistency", "alignment", "style_match", "content_relevance", "content_similarity") if f'"{k}"' in system]
+    keys = [
+        k
+        for k in (
+            "faithfulness",
+            "realism",
+            "coverage",
+            "contextual_relevance",
+            "logical_consistency",
+            "alignment",
+            "style_match",
+            "content_relevance",
+            "content_similarity",
+        )
+        if f'"{k}"' in system
+    ]
     return json.dumps({k: {"rationale": "fine", "score": score} for k in keys})
 
 
@@ -72,7 +94,11 @@ def config(tmp: Path, tombench: bool) -> RunConfig:
     return validate_config(
         {
             "sources": [{"kind": "reddit", "path": str(tmp)}],
-            "llm": {"backends": {n: {"kind": "scripted", "name": n} for n in ("base", "tuned", "writer", "judge")}},
+            "llm": {
+                "backends": {
+                    n: {"kind": "scripted", "name": n} for n in ("base", "tuned", "writer", "judge")
+                }
+            },
             "evaluate": evaluate,
         }
     )
@@ -88,7 +114,9 @@ def run_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def evaluate(cfg: RunConfig, root: Path) -> EvalResults:
-    run_evaluate(StageContext(cfg=cfg, run=RunFolder(root), stage="evaluate", console=Console(quiet=True)))
+    run_evaluate(
+        StageContext(cfg=cfg, run=RunFolder(root), stage="evaluate", console=Console(quiet=True))
+    )
     return EvalResults.read(root / "eval" / "results.json")
 
 
@@ -98,7 +126,13 @@ def test_stage_end_to_end(run_root: Path, tmp_path: Path) -> None:
     res = evaluate(cfg, run_root)
     by = {(r.model, r.scoring): r for r in res.in_domain}
     tuned, base = by[("Tuned", "letter")], by[("Base", "letter")]
-    assert set(tuned.tasks) == {"item_selection", "profile_generation", "scenario_generation", "social_qa", "writing_imitation"}
+    assert set(tuned.tasks) == {
+        "item_selection",
+        "profile_generation",
+        "scenario_generation",
+        "social_qa",
+        "writing_imitation",
+    }
     assert all(t.accuracy_pct == 100.0 and t.n == 2 for t in tuned.tasks.values())
     assert all(t.accuracy_pct == 0.0 and t.unparseable == 2 for t in base.tasks.values())
     assert tuned.tasks["item_selection"].n_options == 20 and tuned.tasks["social_qa"].n_options == 8
@@ -109,12 +143,23 @@ def test_stage_end_to_end(run_root: Path, tmp_path: Path) -> None:
     assert mb["Tuned"].average == 1.0 and mb["Base"].average == 0.0
     assert mb["Tuned"].subsets == {"Amazon": 1.0, "Blogger": 1.0, "Persona": 1.0}
     apps = {(r.application, r.model): r for r in res.applications}
-    assert apps[("human_explainer", "Tuned")].metrics == {"contextual_relevance": 9.0, "logical_consistency": 9.0, "alignment": 9.0}
+    assert apps[("human_explainer", "Tuned")].metrics == {
+        "contextual_relevance": 9.0,
+        "logical_consistency": 9.0,
+        "alignment": 9.0,
+    }
     assert apps[("profile_generation", "Base")].average == 3.0
     assert apps[("profile_generation", "Tuned")].improvement_pct == pytest.approx(200.0)
     if TOMBENCH.is_dir():
         tb = {r.model: r for r in res.tombench}
-        assert set(tb["Tuned"].categories) == {"Emotion", "Desire", "Intention", "Knowledge", "Belief", "Non-Literal Communication"}
+        assert set(tb["Tuned"].categories) == {
+            "Emotion",
+            "Desire",
+            "Intention",
+            "Knowledge",
+            "Belief",
+            "Non-Literal Communication",
+        }
         assert tb["Base"].unparseable_replies == 6 * 3 and tb["Base"].average == 0.0
     else:
         assert any("ToMBench skipped" in n for n in res.notices)
@@ -142,7 +187,7 @@ def test_stage_is_wired() -> None:
 def test_missing_backend_name_is_a_clear_error(run_root: Path, tmp_path: Path) -> None:
     cfg = config(tmp_path, tombench=False)
     cfg.evaluate.judge.backend = "nope"
-    with pytest.raises(StageError, match="'nope', which llm.backends does not define"):
+    with pytest.raises(StageError, match=r"'nope', which llm\.backends does not define"):
         evaluate(cfg, run_root)
 
 

@@ -72,7 +72,7 @@ async def ask_texts(
         sampling=sampling,
         runner_cfg=runner_cfg.model_copy(update={"max_invalid_retries": 0}),
         id_field=id_field,
-        progress=False,
+        progress=True,
     )
     return texts(outcome)
 

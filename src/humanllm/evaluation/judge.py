@@ -31,7 +31,7 @@ from humanllm.llm.runner import arun_llm
 
 
 class Score(BaseModel):
-    rationale: str = Field(max_length=600, description="One or two sentences.")
+    rationale: str = Field(max_length=300, description="One or two sentences.")
     score: int = Field(ge=1, le=10)
 
 
@@ -196,7 +196,7 @@ async def judge(
             prompt_version=f"{tpl.id}:{tpl.digest}",
             sampling=sampling,
             runner_cfg=runner_cfg,
-            progress=False,
+            progress=True,
         )
         rejects = {r.id: r for r in outcome.rejects}
         for r in rows:
