@@ -154,3 +154,31 @@ def test_run_maps_shuffled_letters_back_and_votes(
     assert result.average == pytest.approx(
         sum(c.accuracy for c in result.categories.values()) / len(result.categories)
     )
+
+
+@needs_files
+def test_always_a_votes_for_what_position_a_showed(
+    english: tuple[list[tb.TomItem], dict[str, str]], tmp_path: Path
+) -> None:
+    items, _ = english
+    picked = tb.select(items, 2, seed=3)
+    with RequestCache(tmp_path / "c.sqlite") as cache:
+        graded = asyncio.run(
+            tb.run(
+                picked,
+                language="en",
+                tries=5,
+                seed=0,
+                backend=ScriptedBackend(lambda r: "[[A]]"),
+                cache=cache,
+                sampling=Sampling(temperature=0.7, max_tokens=16),
+                runner_cfg=RunnerConfig(),
+            )
+        )
+    for g in graded:
+        shown_first = [tb.order(g.item, t, 0)[0] for t in range(5)]
+        assert g.choices == shown_first
+        assert g.voted == tb.vote(shown_first) and g.correct == (g.voted == g.item.answer)
+    res = scores.tombench("always-a", "en", 5, graded)
+    assert res.unparseable_replies == 0
+    assert sum(c.correct for c in res.categories.values()) == sum(g.correct for g in graded)

@@ -150,6 +150,7 @@ class EvaluateConfig(_Cfg):
                 base="SmolLM2-135M-Instruct",
             ),
         ],
+        min_length=1,
         description="Models to compare (default: the embedded base model and <run>/merged).",
     )
     temperature: float = Field(

@@ -5,8 +5,11 @@ which computes the shared prompt once and reuses its KV cache for every option).
 :func:`batched_loglikelihoods` goes one step further for the ``transformers`` backend: after the
 shared prompt, the options run together in one batched forward pass (right-padded: in a causal
 model a real token never sees the padding after it), each row starting from a copy of the prompt's
-KV cache. On a 2-core CPU this turns 8 small forward passes into one (see
-``benchmarks/mc_scoring.py``). It drives the backend's loaded model through its private helpers,
+KV cache: 8 option passes become one. On a 2-core CPU with the embedded model (8 options of ~77
+tokens after a 300-token prompt) it scores 2.6x as many items per second as running each option's
+full sequence, against 2.3-2.5x for sequential prefix reuse; the arithmetic allows at most ~2.8-3x
+at that shape, because every option token still needs the 49k-word output head
+(``benchmarks/mc_scoring.py``). It drives the backend's loaded model through its private helpers,
 so :func:`scorer_for` falls back to the backend's own ``loglikelihoods`` for anything else.
 
 The cache is one SQLite file per run folder (``loglik-cache.sqlite``, outside ``eval/`` so a
@@ -130,22 +133,28 @@ def batched_loglikelihoods(
         logits, cache = backend._forward(prompt, keep=1)
         first = torch.log_softmax(logits[0, -1].float(), dim=-1)
         vocab = int(first.shape[-1])
+        croppable = bool(getattr(cache, "is_croppable", True))
         scores = [float(first[c[0]]) for c in conts]
         rest = [k for k, c in enumerate(conts) if len(c) > 1]
         for chunk in _chunks(rest, [len(conts[k]) - 1 for k in rest], vocab):
             width = max(len(conts[k]) - 1 for k in chunk)
             rows = [conts[k][:-1] + [conts[k][0]] * (width - len(conts[k]) + 1) for k in chunk]
-            past = copy.deepcopy(cache)
+            past = cache if croppable else copy.deepcopy(cache)
             past.batch_repeat_interleave(len(chunk))
             out = backend._model(
                 input_ids=torch.tensor(rows, device=backend.device),
                 **{backend._cache_arg: past, "use_cache": True},
             )
-            logp = torch.log_softmax(out.logits.float(), dim=-1)
+            logits = out.logits.float()
+            norm = torch.logsumexp(logits, dim=-1)
             for row, k in enumerate(chunk):
                 target = torch.tensor(conts[k][1:], device=backend.device)
-                picked = logp[row, : len(target)].gather(1, target[:, None])
+                n = len(target)
+                picked = logits[row, :n].gather(1, target[:, None])[:, 0] - norm[row, :n]
                 scores[k] += float(picked.sum())
+            if croppable:  # back to the prompt alone, batch of one
+                cache.crop(-width)
+                cache.batch_select_indices(torch.tensor([0], device=backend.device))
         return scores
 
 

@@ -318,7 +318,7 @@ async def build_set(
         {o for q in built.questions for o in q.origins if o != "real" and not o.startswith("pool:")}
     )
     out.results.in_domain_set = InDomainSet(
-        questions=counts,
+        questions={t: counts.get(t, 0) for t in ecfg.in_domain.tasks},
         test_rows=built.available,
         dropped=reasons,
         distractor_writers=writers_used,
