@@ -25,20 +25,26 @@ only the rows they keep are decoded, normalised and encoded (see ``benchmarks/fi
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import re
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import polars as pl
 
 from humanllm.filters import first_reason
 from humanllm.filters.config import FilterConfig, RedditRules
-from humanllm.records import RECORD_SCHEMA
-from humanllm.sources import SourceError, expand_paths, reddit
+from humanllm.sources import expand_paths, reddit
 from humanllm.sources._rt_io import PATTERNS, batches, is_parquet, parquet_scan
 from humanllm.sources._rt_parse import as_text, with_meta_fields
 from humanllm.sources.config import RedditSource
 from humanllm.sources.reddit import RULE_FIELDS, to_records
 
+T = TypeVar("T")
+R = TypeVar("R")
 _NO_DETAIL = pl.lit(None, dtype=pl.String).alias("detail")
 
 #: System accounts (compared lowercased).
@@ -58,12 +64,17 @@ KNOWN_BOTS = frozenset(
 _BOT_NAME = r"(?i:(?:^|[_-])bot(?:[_-]?[0-9]+)?$)|(?i:^bot[_-])|[a-z0-9]Bot(?:[_-]?[0-9]+)?$"
 
 
-def is_bot(author: pl.Expr, extra: list[str], lower: pl.Expr | None = None) -> pl.Expr:
-    """The bot rule on an author column (known names, ``extra`` names, name patterns)."""
-    lower = author.str.to_lowercase() if lower is None else lower
-    return lower.is_in(sorted(KNOWN_BOTS | {n.lower() for n in extra})) | author.str.contains(
-        _BOT_NAME
-    )
+def _any_name(names: Iterable[str]) -> str:
+    """A regex matching exactly one of ``names``, in any case (the names are plain ASCII
+    user names; anything a regex would read specially is escaped)."""
+    alternatives = "|".join(re.sub(r"([^0-9A-Za-z_])", r"\\\1", n) for n in sorted(names))
+    return f"(?i:^(?:{alternatives})$)"
+
+
+def is_bot(author: pl.Expr, extra: list[str]) -> pl.Expr:
+    """The bot rule on an author column (known names, ``extra`` names, name patterns), one
+    regex pass over the column."""
+    return author.str.contains(f"{_any_name(KNOWN_BOTS | set(extra))}|{_BOT_NAME}")
 
 
 def cheap_checks(
@@ -71,26 +82,52 @@ def cheap_checks(
 ) -> list[tuple[str, pl.Expr]]:
     """Author and numeric rules over the fields ``user_id``, ``distinguished``, ``score`` and
     ``num_comments`` (columns of those names unless ``f`` gives other expressions). Every
-    condition is a non-null boolean."""
-    f = f or {k: pl.col(k) for k in ("user_id", "distinguished", "score", "num_comments")}
+    condition is a non-null boolean. Names are compared in any case by anchored regexes (one
+    pass each; cheaper than lowercasing the column first)."""
+    names = ("user_id", "distinguished", "score", "num_comments")
+    f = {**{k: pl.col(k) for k in names}, **(f or {})}
     author = f["user_id"].fill_null("")
-    lower = author.str.to_lowercase()
     return [
         ("reddit.deleted_author", author == "[deleted]"),
-        ("reddit.system_user", lower.is_in(sorted(SYSTEM_USERS))),
-        ("reddit.bot", is_bot(author, r.extra_bots, lower)),
+        ("reddit.system_user", author.str.contains(_any_name(SYSTEM_USERS))),
+        ("reddit.bot", is_bot(author, r.extra_bots)),
         ("reddit.moderator", f["distinguished"].is_not_null() & (f["distinguished"] != "")),
         ("reddit.min_score", f["score"].fill_null(r.min_score - 1) < r.min_score),
         ("reddit.min_comments", f["num_comments"].fill_null(r.min_comments - 1) < r.min_comments),
     ]
 
 
-def text_checks(r: RedditRules) -> list[tuple[str, pl.Expr]]:
-    """The rules on the post itself: removed/deleted, then the normalised length."""
-    removed = pl.col("selftext_state").is_in(["removed", "deleted"]).fill_null(False)
+def text_checks(
+    r: RedditRules, f: Mapping[str, pl.Expr] | None = None
+) -> list[tuple[str, pl.Expr]]:
+    """The rules on the post itself: removed/deleted, then the normalised length (the field
+    ``text``, or the columns ``selftext_state``, ``removed_by_category``, ``text``)."""
+    f = f or {k: pl.col(k) for k in ("selftext_state", "removed_by_category", "text")}
+    removed = f["selftext_state"].is_in(["removed", "deleted"]).fill_null(False)
     return [
-        ("reddit.removed", removed | (pl.col("removed_by_category").fill_null("") != "")),
-        ("reddit.min_chars", pl.col("text").fill_null("").str.len_chars() < r.min_chars),
+        ("reddit.removed", removed | (f["removed_by_category"].fill_null("") != "")),
+        ("reddit.min_chars", f["text"].fill_null("").str.len_chars() < r.min_chars),
+    ]
+
+
+def early_checks(
+    r: RedditRules, f: Mapping[str, pl.Expr] | None = None
+) -> list[tuple[str, pl.Expr]]:
+    """Every rule that can be decided before normalisation, in rule order: the cheap rules,
+    the removed rule, and the length rule on a bound (normalising never lengthens a text, so
+    the raw bytes of title and body plus the separator bound its length): a row this drops,
+    :func:`flag` drops for the same reason; a row it keeps may still be too short. Fields as
+    in :func:`cheap_checks` plus ``title``, ``selftext``, ``selftext_state`` and
+    ``removed_by_category`` (parsed, not normalised)."""
+    names = ("title", "selftext", "selftext_state", "removed_by_category")
+    f = {**{k: pl.col(k) for k in names}, **(f or {})}
+    body_bytes = pl.when(f["selftext_state"] == "text").then(f["selftext"].str.len_bytes() + 1)
+    bound = f["title"].str.len_bytes().fill_null(0) + body_bytes.fill_null(0)
+    removed, _ = text_checks(r, {**f, "text": pl.lit(None, dtype=pl.String)})
+    return [
+        *cheap_checks(r, f),
+        removed,
+        ("reddit.min_chars", bound < r.min_chars),
     ]
 
 
@@ -103,34 +140,23 @@ def flag(records: pl.LazyFrame, rules: FilterConfig, source: object = None) -> p
 
 
 def flag_typed(
-    typed: pl.DataFrame, rules: FilterConfig, source: str = "reddit", *, cheap_done: bool = False
+    typed: pl.DataFrame, rules: FilterConfig, source: str = "reddit", *, early_done: bool = False
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Parsed rows (``sources.reddit.typed_batches``) -> ``(kept records, rejects)``: the same
-    verdicts as :func:`flag` on ``to_records(typed)``, normalising only what the cheap rules, the
-    removed rule and a raw-length bound keep (normalising never lengthens a text, so raw bytes
-    plus the separator bound its length). ``cheap_done``: the rows already passed the cheap
-    rules (a pushed-down scan), which are then not evaluated again."""
+    verdicts as :func:`flag` on ``to_records(typed)``, normalising only the rows that
+    :func:`early_checks` keep. ``early_done``: every row already passed them (in the scan)."""
     r = rules.reddit
-    body_bytes = pl.when(pl.col("selftext_state") == "text").then(
-        pl.col("selftext").str.len_bytes() + 1
-    )
-    bound = pl.col("title").str.len_bytes().fill_null(0) + body_bytes.fill_null(0)
-    removed, _ = text_checks(r)
-    early = first_reason(
-        [
-            *([] if cheap_done else cheap_checks(r)),
-            removed,
-            ("reddit.min_chars", bound < r.min_chars),
-        ]
-    )
-    verdict = typed.select("record_id", early, _NO_DETAIL)
-    dropped = verdict["reason"].is_not_null()
-    records = to_records(typed.filter(~dropped), source).with_columns(
-        first_reason(text_checks(r)[1:])
-    )
+    if early_done:
+        verdict, dropped = None, None
+    else:
+        verdict = typed.select("record_id", first_reason(early_checks(r)), _NO_DETAIL)
+        dropped = verdict["reason"].is_not_null()
+        typed = typed.filter(~dropped)
+    records = to_records(typed, source).with_columns(first_reason(text_checks(r)[1:]))
     short = records["reason"].is_not_null()
     late = records.filter(short).select("record_id", "reason", _NO_DETAIL)
-    return records.filter(~short).drop("reason"), pl.concat([verdict.filter(dropped), late])
+    kept = records.filter(~short).drop("reason")
+    return kept, late if verdict is None else pl.concat([verdict.filter(dropped), late])
 
 
 def read_filtered(
@@ -139,10 +165,10 @@ def read_filtered(
     """The fused path (reader and rules in one pass): ``(kept records, rejects)`` per batch,
     the same verdicts as ingest followed by :func:`flag`, rejects included.
 
-    For Parquet the cheap rules are pushed into the scan, so titles and bodies are decoded only
-    for the rows they keep; the rows they drop get their verdict inside a second scan of the
-    short columns (run concurrently), except the rare ones that might not parse, which go
-    through the reader's parser. The rejects of a file come as one frame, after its records.
+    For Parquet the rules of :func:`early_checks` run inside the scan, on the raw columns: a row
+    they drop that surely parses gets its reject there, its title and body never parsed or
+    normalised; only the rows they keep (and the rare ones that might not parse, which take the
+    reader's parser and every rule) are parsed, normalised and measured.
     """
     r = rules.reddit
     for path in expand_paths(cfg.path, PATTERNS):
@@ -153,39 +179,61 @@ def read_filtered(
             continue
         lf = parquet_scan(path, reddit.COLUMNS, reddit.REQUIRED)
         schema = lf.collect_schema()
-        checks = cheap_checks(r, reddit.rule_inputs(schema))
-        fails = pl.any_horizontal([cond for _, cond in checks])
+        fields = {**reddit.rule_inputs(schema), **reddit.text_inputs(schema)}
+        checks = early_checks(r, fields)
+        code: pl.Expr = pl.lit(None, dtype=pl.UInt8)  # index of the first rule that drops
+        for i, (_, cond) in reversed(list(enumerate(checks))):
+            code = pl.when(cond).then(pl.lit(i, dtype=pl.UInt8)).otherwise(code)
+        lf = lf.with_columns(code.alias("_code"), reddit.parse_suspect(schema).alias("_suspect"))
         record_id = as_text(pl.col("id"), schema["id"]).alias("record_id")
-        suspect = reddit.parse_suspect(schema).alias("_suspect")
-        # the verdicts of the dropped rows (short columns only) run on Polars' threads meanwhile
-        dropped = (
-            lf.filter(fails)
-            .select("_row", record_id, first_reason(checks), suspect)
-            .collect(background=True)
+        finish = partial(
+            _finish_batch,
+            path=path,
+            record_id=record_id,
+            reasons=pl.Series("reason", [name for name, _ in checks]),
+            rules=rules,
+            source=cfg.source_name,
         )
-        try:
-            for raw in batches(lf.filter(~fails), path, cfg.batch_size):
-                typed, bad = reddit.parse_batch(raw, path, "row ")
-                kept, rejects = flag_typed(typed, rules, cfg.source_name, cheap_done=True)
-                yield kept, pl.concat([bad, rejects])
-            try:
-                verdict = dropped.fetch_blocking()
-            except (pl.exceptions.PolarsError, OSError) as e:
-                raise SourceError(f"{path}: cannot read Parquet data ({e})") from e
-        finally:
-            dropped.cancel()
-        rows = verdict.filter("_suspect")["_row"]
-        rejects = verdict.filter(~pl.col("_suspect")).select("record_id", "reason", _NO_DETAIL)
-        yield pl.DataFrame(schema=RECORD_SCHEMA), pl.concat([rejects, _exact(lf, rows, path, r)])
+        yield from map_ordered(finish, batches(lf, path, cfg.batch_size), WORKERS)
 
 
-def _exact(lf: pl.LazyFrame, rows: pl.Series, path: Path, r: RedditRules) -> pl.DataFrame:
-    """Rejects for dropped rows that might not parse: the reader's parser names the problem,
-    or, when they do parse, the first cheap rule that fails."""
-    if rows.len() == 0:
-        return pl.DataFrame(
-            schema={"record_id": pl.String, "reason": pl.String, "detail": pl.String}
-        )
-    raw = lf.filter(pl.col("_row").is_in(rows.implode())).collect()
-    typed, bad = reddit.parse_batch(raw, path, "row ")
-    return pl.concat([bad, typed.select("record_id", first_reason(cheap_checks(r)), _NO_DETAIL)])
+def _finish_batch(
+    raw: pl.DataFrame,
+    *,
+    path: Path,
+    record_id: pl.Expr,
+    reasons: pl.Series,
+    rules: FilterConfig,
+    source: str,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """One scanned batch (with ``_code``, the index in ``reasons`` of the first early rule that
+    drops the row, and ``_suspect``) -> ``(kept records, rejects)``."""
+    settled = raw["_code"].is_not_null() & ~raw["_suspect"]
+    early = raw.filter(settled)
+    early = early.select(record_id, reasons.gather(early["_code"]), _NO_DETAIL)
+    rest = raw.filter(~settled)
+    typed, bad = reddit.parse_batch(rest.drop("_code", "_suspect"), path, "row ")
+    exact = bool(rest["_suspect"].any())  # those rows still need every rule
+    kept, rejects = flag_typed(typed, rules, source, early_done=not exact)
+    return kept, pl.concat([bad, early, rejects])
+
+
+#: Batches finished at once by the fused path. Polars releases the GIL and runs each string
+#: kernel of an eager call on one thread, so two batches in flight keep two cores busy.
+WORKERS = 2
+
+
+def map_ordered(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
+    """``map(fn, items)`` on ``workers`` threads, in order, at most ``workers`` items ahead of
+    the consumer (so memory stays that of a few batches)."""
+    if workers <= 1:
+        yield from map(fn, items)
+        return
+    with ThreadPoolExecutor(workers) as pool:
+        pending: deque[Future[R]] = deque()
+        for item in items:
+            pending.append(pool.submit(fn, item))
+            if len(pending) >= workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()

@@ -106,6 +106,35 @@ def rule_inputs(schema: Mapping[str, pl.DataType]) -> dict[str, pl.Expr]:
     }
 
 
+def selftext_state(body: pl.Expr) -> pl.Expr:
+    """ "text", "empty", "removed" or "deleted" from the raw body (exact values, as Reddit
+    writes them)."""
+    return (
+        pl.when(body.is_in(NULL_WORDS) | body.is_null())
+        .then(pl.lit("empty"))
+        .when(body == "[removed]")
+        .then(pl.lit("removed"))
+        .when(body == "[deleted]")
+        .then(pl.lit("deleted"))
+        .otherwise(pl.lit("text"))
+    )
+
+
+def text_inputs(schema: Mapping[str, pl.DataType]) -> dict[str, pl.Expr]:
+    """The fields the text rules read before normalisation (``title``, ``selftext``,
+    ``selftext_state``, ``removed_by_category``), parsed from raw columns as :func:`parse_batch`
+    parses them, for the rules' scan."""
+    body = as_text(pl.col("selftext"), schema["selftext"])
+    return {
+        "title": as_text(pl.col("title"), schema["title"]),
+        "selftext": body,
+        "selftext_state": selftext_state(body),
+        "removed_by_category": nullify(
+            as_text(pl.col("removed_by_category"), schema["removed_by_category"])
+        ),
+    }
+
+
 def parse_suspect(schema: Mapping[str, pl.DataType]) -> pl.Expr:
     """True for every row :func:`parse_batch` could reject (and a few it would not): a cheap lazy
     test, so a pushed-down scan can send only these rows through the exact parser."""
@@ -173,14 +202,7 @@ def parse_batch(raw: pl.DataFrame, path: Path, unit: str) -> tuple[pl.DataFrame,
         pl.col("_created").alias("created_at"),
         "title",
         "selftext",
-        pl.when(body.is_in(NULL_WORDS) | body.is_null())  # exact values, as Reddit writes them
-        .then(pl.lit("empty"))
-        .when(body == "[removed]")
-        .then(pl.lit("removed"))
-        .when(body == "[deleted]")
-        .then(pl.lit("deleted"))
-        .otherwise(pl.lit("text"))
-        .alias("selftext_state"),
+        selftext_state(body).alias("selftext_state"),
         pl.col("_score").alias("score"),
         pl.col("_comments").alias("num_comments"),
         "distinguished",
