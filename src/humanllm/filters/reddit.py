@@ -46,6 +46,9 @@ from humanllm.sources.reddit import RULE_FIELDS, to_records
 T = TypeVar("T")
 R = TypeVar("R")
 _NO_DETAIL = pl.lit(None, dtype=pl.String).alias("detail")
+_NO_REJECTS = pl.DataFrame(
+    schema={"record_id": pl.String, "reason": pl.String, "detail": pl.String}
+)
 
 #: System accounts (compared lowercased).
 SYSTEM_USERS = frozenset({"automoderator", "reddit", "redditcareresources"})
@@ -146,17 +149,15 @@ def flag_typed(
     verdicts as :func:`flag` on ``to_records(typed)``, normalising only the rows that
     :func:`early_checks` keep. ``early_done``: every row already passed them (in the scan)."""
     r = rules.reddit
-    if early_done:
-        verdict, dropped = None, None
-    else:
+    early = _NO_REJECTS
+    if not early_done:
         verdict = typed.select("record_id", first_reason(early_checks(r)), _NO_DETAIL)
         dropped = verdict["reason"].is_not_null()
-        typed = typed.filter(~dropped)
+        early, typed = verdict.filter(dropped), typed.filter(~dropped)
     records = to_records(typed, source).with_columns(first_reason(text_checks(r)[1:]))
     short = records["reason"].is_not_null()
     late = records.filter(short).select("record_id", "reason", _NO_DETAIL)
-    kept = records.filter(~short).drop("reason")
-    return kept, late if verdict is None else pl.concat([verdict.filter(dropped), late])
+    return records.filter(~short).drop("reason"), pl.concat([early, late])
 
 
 def read_filtered(
