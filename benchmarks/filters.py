@@ -8,10 +8,10 @@ string; Amazon (user_id, item_id) review pairs) and measures, in one run:
   (parse, normalise every record, encode meta) chained with the Reddit rules over its records
   (meta read back); the Parquet write and re-read of ``records/`` between the stages are left out;
 - ``pipeline (fused)``: the same reader and rules as one pass (``filters.reddit.read_filtered``):
-  the cheap rules pushed into the Parquet scan (titles and bodies decoded only for the rows they
-  keep), then a raw-length bound, then only the survivors normalised and encoded; the dropped
-  rows are read back with their short columns to name their rule. Same verdicts and rejects
-  (checked here on the kept rows and in the tests);
+  every rule that needs no normalisation (author, numeric, removed, a raw-length bound) runs
+  inside the Parquet scan as a rule code, the rows it drops become rejects there, and only the
+  survivors are parsed, normalised and encoded, two batches at a time. Same verdicts and
+  rejects (checked here on the kept rows and in the tests);
 - ``row loop``: the same rules as a plain Python loop over the rows (cheap rules first, then
   ``normalize_text`` and the length);
 - Amazon k-core (``filters.amazon.kcore``) time and peak RSS (input included), measured in a

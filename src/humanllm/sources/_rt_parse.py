@@ -28,6 +28,10 @@ _UTC = pl.Datetime("us", "UTC")
 _UNICODE_SPACE = ["\x85", "\xa0", "\u1680", *(chr(c) for c in range(0x2000, 0x200B))]
 _UNICODE_SPACE += ["\u2028", "\u2029", "\u202f", "\u205f", "\u3000"]
 _ZERO_WIDTH = "[\u200b\u200c\u200d\u2060\ufeff]"
+_WIDE_SPACE = "[" + "".join(_UNICODE_SPACE) + "]"
+_CONTROL_SPACE = "[\t\x0b\x0c\r]"
+#: The characters :func:`normalize` removes or replaces before its ASCII path.
+_RARE = "[" + "".join(_UNICODE_SPACE) + _ZERO_WIDTH[1:]
 #: Entities unescaped without Python (what ``html.unescape`` turns them into).
 ENTITIES = {"&amp;": "&", "&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'", "&#x27;": "'", "&apos;": "'",
             "&nbsp;": "\xa0", "&#x200B;": "\u200b", "&#x200b;": "\u200b", "&#32;": " "}  # fmt: skip
@@ -58,35 +62,32 @@ def _unescape(s: pl.Series) -> pl.Series:
     )
 
 
-def _collapse(s: pl.Series) -> pl.Series:
-    """Every whitespace run to one space, stripped. Rows without non-ASCII whitespace (most)
-    take two cheap passes; the others the Unicode regex."""
-    out = (
-        s.str.replace_all(r"[\t\n\x0b\x0c\r]", " ")
-        .str.replace_all(" {2,}", " ")
-        .str.strip_chars(" ")
-    )
-    non_ascii = (s.str.len_bytes() != s.str.len_chars()).fill_null(False)
-    wide = _patch(
-        _none(s.len()),
-        non_ascii,
-        lambda i: s.gather(i).str.contains_any(_UNICODE_SPACE),
-    )
-    return _patch(
-        out, wide, lambda i: s.gather(i).str.replace_all(r"\s+", " ").str.strip_chars()
-    ).fill_null("")
-
-
 def normalize(s: pl.Series) -> pl.Series:
-    """:func:`humanllm.records.normalize_expr`, row for row, at a fraction of the cost: the same
+    r""":func:`humanllm.records.normalize_expr`, row for row, at a fraction of the cost: the same
     steps (unescape rows holding ``&``, drop zero-width characters, collapse whitespace, strip),
-    each run only on the rows it can change, with a vectorised fast path (tested against it)."""
+    each run only on the rows it can change (tested against it).
+
+    Rows holding ``&`` are unescaped; rows holding a zero-width character or a non-ASCII space
+    (one regex over the non-ASCII rows finds them) lose the first and have the second turned
+    into a plain space; then every row takes the ASCII path: newlines (and, on the rows that
+    have them, other control whitespace) to spaces, space runs to one, ends stripped. Rust's
+    ``\s`` is exactly the ASCII whitespace plus :data:`_UNICODE_SPACE`, so this equals the
+    Unicode regexes of :func:`normalize_expr` (which are slow on every row)."""
     s = s.cast(pl.String)
     s = _patch(s, s.str.contains("&", literal=True), lambda i: _unescape(s.gather(i)))
     non_ascii = (s.str.len_bytes() != s.str.len_chars()).fill_null(False)
-    zero_width = _patch(_none(s.len()), non_ascii, lambda i: s.gather(i).str.contains(_ZERO_WIDTH))
-    s = _patch(s, zero_width, lambda i: s.gather(i).str.replace_all(_ZERO_WIDTH, ""))
-    return _collapse(s)
+    rare = _patch(_none(s.len()), non_ascii, lambda i: s.gather(i).str.contains(_RARE))
+    s = _patch(
+        s,
+        rare,
+        lambda i: s.gather(i).str.replace_all(_ZERO_WIDTH, "").str.replace_all(_WIDE_SPACE, " "),
+    )
+    out = s.str.replace_all("\n", " ", literal=True)
+    ctrl = out.str.contains(_CONTROL_SPACE).fill_null(False)
+    out = _patch(out, ctrl, lambda i: out.gather(i).str.replace_all(_CONTROL_SPACE, " "))
+    out = out.str.replace_all(" {2,}", " ")
+    edge = (out.str.starts_with(" ") | out.str.ends_with(" ")).fill_null(False)
+    return _patch(out, edge, lambda i: out.gather(i).str.strip_chars(" ")).fill_null("")
 
 
 def as_text(col: pl.Expr, dtype: pl.DataType) -> pl.Expr:
