@@ -2,7 +2,7 @@
 (:class:`Simulator`), a CLI (``humanllm simulate``), an HTTP service and a web page
 (``humanllm serve``)."""
 
-from humanllm.simulate.apps import SelectionError, SimulationError, Simulator, simulate
+from humanllm.simulate.apps import SelectionError, SimulationError, simulate
 from humanllm.simulate.schemas import (
     APPLICATIONS,
     CommentInput,
@@ -14,6 +14,7 @@ from humanllm.simulate.schemas import (
     SelectResult,
     WriteInput,
 )
+from humanllm.simulate.simulator import Simulator
 
 __all__ = [
     "APPLICATIONS",

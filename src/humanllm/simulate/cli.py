@@ -163,7 +163,8 @@ def _answer(inp: AppInput, run_dir: Path | None, model: dict[str, Any]) -> Resul
     from humanllm.llm.backends import make_backend
     from humanllm.llm.base import LLMError
     from humanllm.llm.embedded import EmbeddedModelError
-    from humanllm.simulate.apps import SimulationError, Simulator
+    from humanllm.simulate.apps import SimulationError
+    from humanllm.simulate.simulator import Simulator
 
     try:
         cfg = choose_backend(run_dir=run_dir, n_parallel=min(inp.n, _cores(), 4), **model)
@@ -423,8 +424,8 @@ def serve_cmd(
     from humanllm.llm.backends import make_backend
     from humanllm.llm.base import LLMError
     from humanllm.llm.embedded import EmbeddedModelError
-    from humanllm.simulate.apps import Simulator
     from humanllm.simulate.service import ServiceConfigError, ServiceSettings, serve
+    from humanllm.simulate.simulator import Simulator
 
     try:
         settings = ServiceSettings(
