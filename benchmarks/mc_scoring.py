@@ -10,9 +10,9 @@ three ways:
   the sequence and the option's are picked from them (shown for context: the output head over
   the prompt's 300 positions is most of what separates it from ``full``);
 - ``prefix``: the prompt runs once and its KV cache serves every option in turn
-  (``TransformersBackend.loglikelihoods``);
+  (``TransformersBackend.loglikelihoods(..., batched=False)``);
 - ``batched``: the prompt runs once, then all options in one right-padded batch, each row from a
-  copy of the prompt's cache (``humanllm.evaluation.loglik.batched_loglikelihoods``, what the
+  copy of the prompt's cache (``TransformersBackend.loglikelihoods``' default, what the
   evaluate stage uses).
 
 Modes alternate item by item (the order rotating) so that load from other processes hits them
@@ -84,7 +84,7 @@ def score(
         return batched_loglikelihoods(b, messages, options)
     if mode == "naive":
         return naive_loglikelihoods(b, messages, options)
-    return b.loglikelihoods(messages, options, prefix_reuse=mode == "prefix")
+    return b.loglikelihoods(messages, options, prefix_reuse=mode == "prefix", batched=False)
 
 
 def naive_loglikelihoods(

@@ -63,7 +63,7 @@ def test_embedded_model_answers_tombench_items(tmp_path: Path) -> None:
 def test_batched_scores_match_the_backend() -> None:
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from humanllm.evaluation.loglik import MAX_LOGIT_ELEMENTS, batched_loglikelihoods
+    from humanllm.evaluation.loglik import batched_loglikelihoods
     from humanllm.llm.config import TransformersBackendConfig
     from humanllm.llm.hf import TransformersBackend
 
@@ -76,15 +76,19 @@ def test_batched_scores_match_the_backend() -> None:
         "x",
     ]
     try:
-        ref = b.loglikelihoods(messages, options)
+        ref = b.loglikelihoods(messages, options, prefix_reuse=False)  # each sequence in full
+        one_by_one = b.loglikelihoods(messages, options, batched=False)
+        assert one_by_one == pytest.approx(ref, abs=1e-3)
         got = batched_loglikelihoods(b, messages, options)
         assert got == pytest.approx(ref, abs=1e-3)
-        import humanllm.evaluation.loglik as ll
+        assert b.loglikelihoods(messages, options) == got  # batched is the default
+        import humanllm.llm.hf as hf
 
-        ll.MAX_LOGIT_ELEMENTS = 1  # one option per pass: same scores
+        limit = hf.MAX_LOGIT_ELEMENTS
+        hf.MAX_LOGIT_ELEMENTS = 1  # one option per pass: same scores
         try:
             assert batched_loglikelihoods(b, messages, options) == pytest.approx(ref, abs=1e-3)
         finally:
-            ll.MAX_LOGIT_ELEMENTS = MAX_LOGIT_ELEMENTS
+            hf.MAX_LOGIT_ELEMENTS = limit
     finally:
         asyncio.run(b.aclose())

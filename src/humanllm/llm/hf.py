@@ -202,13 +202,21 @@ class TransformersBackend:
     # -- scoring -------------------------------------------------------------------------------
 
     def loglikelihoods(
-        self, messages: list[tuple[str, str]], options: list[str], *, prefix_reuse: bool = True
+        self,
+        messages: list[tuple[str, str]],
+        options: list[str],
+        *,
+        prefix_reuse: bool = True,
+        batched: bool = True,
     ) -> list[float]:
         """Sum of log-probs of each option's tokens as the assistant's reply to ``messages``.
 
         Only the option's own tokens count (not the end-of-turn marker after it). With
-        ``prefix_reuse`` the shared prompt runs once and its KV cache serves every option (cut back
-        to the prompt after each); without it each prompt + option runs in full (the reference).
+        ``prefix_reuse`` the shared prompt runs once and its KV cache serves every option: with
+        ``batched`` (the default, fastest) the options then run together in right-padded batches
+        (in a causal model a real token never sees the padding after it), each row starting from
+        a copy of the prompt's cache; without it one at a time, the cache cut back to the prompt
+        after each. Without ``prefix_reuse`` each prompt + option runs in full (the reference).
         """
         import torch
 
@@ -222,6 +230,8 @@ class TransformersBackend:
                     raise ValueError(f"option {o!r} has no tokens: cannot score an empty reply")
                 conts.append(ids)
             self._check_fits(len(prompt) + max((len(c) for c in conts), default=0))
+            if prefix_reuse and batched:
+                return self._score_batched(prompt, conts)
             if prefix_reuse:
                 return self._score_with_prefix(prompt, conts)
             return [self._score_full(prompt, c) for c in conts]
@@ -254,6 +264,37 @@ class TransformersBackend:
             scores.append(total)
         return scores
 
+    def _score_batched(self, prompt: list[int], conts: list[list[int]]) -> list[float]:
+        import torch
+
+        logits, cache = self._forward(prompt, keep=1)
+        first = torch.log_softmax(logits[0, -1].float(), dim=-1)
+        vocab = int(first.shape[-1])
+        croppable = bool(getattr(cache, "is_croppable", True))
+        scores = [float(first[c[0]]) for c in conts]
+        rest = [k for k, c in enumerate(conts) if len(c) > 1]
+        for chunk in logit_chunks([len(conts[k]) - 1 for k in rest], vocab):
+            keys = [rest[j] for j in chunk]
+            width = max(len(conts[k]) - 1 for k in keys)
+            rows = [conts[k][:-1] + [conts[k][0]] * (width - len(conts[k]) + 1) for k in keys]
+            past = cache if croppable else copy.deepcopy(cache)
+            past.batch_repeat_interleave(len(keys))
+            out = self._model(
+                input_ids=torch.tensor(rows, device=self.device),
+                **{self._cache_arg: past, "use_cache": True},
+            )
+            logits = out.logits.float()
+            norm = torch.logsumexp(logits, dim=-1)
+            for row, k in enumerate(keys):
+                target = torch.tensor(conts[k][1:], device=self.device)
+                n = len(target)
+                picked = logits[row, :n].gather(1, target[:, None])[:, 0] - norm[row, :n]
+                scores[k] += float(picked.sum())
+            if croppable:  # back to the prompt alone, batch of one
+                cache.crop(-width)
+                cache.batch_select_indices(torch.tensor([0], device=self.device))
+        return scores
+
     async def aclose(self) -> None:
         with self._lock:
             self._model = None
@@ -278,3 +319,24 @@ def _sample(logits: Any, temperature: float, top_p: float, gen: Any) -> int:
         sorted_p[drop] = 0.0
         probs = torch.zeros_like(probs).scatter_(0, order, sorted_p)
     return int(torch.multinomial(probs, 1, generator=gen))
+
+
+#: Logit elements (rows x vocabulary) one batched scoring pass may hold: 2^27 float32 = 512 MiB.
+MAX_LOGIT_ELEMENTS = 1 << 27
+
+
+def logit_chunks(lengths: list[int], vocab: int) -> list[list[int]]:
+    """Indices of ``lengths`` in groups whose padded logits fit :data:`MAX_LOGIT_ELEMENTS`."""
+    out: list[list[int]] = []
+    group: list[int] = []
+    width = 0
+    for k, n in enumerate(lengths):
+        wider = max(width, n)
+        if group and (len(group) + 1) * wider * vocab > MAX_LOGIT_ELEMENTS:
+            out.append(group)
+            group, wider = [], n
+        group.append(k)
+        width = wider
+    if group:
+        out.append(group)
+    return out
