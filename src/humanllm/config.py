@@ -119,7 +119,7 @@ def _resolve_paths(data: dict[str, Any], base: Path) -> None:
     for src in data.get("sources") or []:
         if not isinstance(src, dict):
             continue
-        for key in ("path", "users_path", "meta_path"):
+        for key in ("path", "users_path", "meta_path", "comments", "replies"):
             val = src.get(key)
             if isinstance(val, str) and val and not Path(val).expanduser().is_absolute():
                 src[key] = str((base / val).resolve())

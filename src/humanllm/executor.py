@@ -43,7 +43,8 @@ def _stage_table() -> list[Stage]:
             run_ingest,
             ("sources",),
             (),
-            "Read the raw files of every source into records/ (+ items/ for Amazon).",
+            "Read the raw files of every source into records/ (+ items/ for Amazon, comments/ when "
+            "a source names comments or replies).",
         ),
         Stage(
             "filter",

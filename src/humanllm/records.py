@@ -25,6 +25,19 @@ RECORD_SCHEMA: dict[str, pl.DataType] = {
     "meta": pl.String(),  # JSON object, source-specific fields
 }
 
+#: Columns of ``comments/``: what users wrote under other people's posts (Reddit comments,
+#: Twitter replies), for the personalized commenting task.
+COMMENT_SCHEMA: dict[str, pl.DataType] = {
+    "source": pl.String(),
+    "comment_id": pl.String(),
+    "user_id": pl.String(),
+    "created_at": pl.Datetime("us", "UTC"),
+    "text": pl.String(),
+    "post_id": pl.String(),  # the post (tweet) the thread answers
+    "parent_id": pl.String(),  # what the comment answers directly (the post, or a comment)
+    "meta": pl.String(),  # JSON object: score, subreddit, ...
+}
+
 #: Columns of the Amazon ``items`` table.
 ITEM_SCHEMA: dict[str, pl.DataType] = {
     "source": pl.String(),

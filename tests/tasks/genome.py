@@ -23,7 +23,10 @@ def tables(
     reviews_per_user: int = 4,
     n_items: int = 40,
     sources: tuple[str, ...] = ("reddit", "blogger", "amazon"),
+    comments_per_user: int = 0,
 ) -> dict[str, pl.DataFrame]:
+    """The genome tables; with ``comments_per_user``, every Reddit user also commented that often
+    on the next user's posts (the ``comments`` table)."""
     users: list[dict[str, Any]] = []
     records: list[dict[str, Any]] = []
     scenarios: list[dict[str, Any]] = []
@@ -127,6 +130,27 @@ def tables(
         "social_qa": pl.DataFrame(qas),
         "items": pl.DataFrame(items),
     }
+    if comments_per_user and "reddit" in sources:
+        comments = []
+        for u in range(users_per_source):
+            uid, other = f"ru{u:02d}", f"ru{(u + 1) % users_per_source:02d}"
+            for k in range(comments_per_user):
+                post = f"{other}-r{k % records_per_user}"
+                comments.append(
+                    {
+                        "source": "reddit",
+                        "comment_id": f"{uid}-c{k}",
+                        "user_id": uid,
+                        "created_at": T0 + timedelta(days=10 + k, hours=u),
+                        "text": f"Comment {k} by {uid}: beans again, I see.",
+                        "post_id": post,
+                        "parent_id": post,
+                        "meta": "{}",
+                        "post_title": f"Title {other} {k % records_per_user}",
+                        "post_text": f"Title {other} {k % records_per_user} Text about {post}.",
+                    }
+                )
+        out["comments"] = pl.DataFrame(comments)
     if "amazon" not in sources:
         del out["items"]
     if not any(s in NARRATIVE for s in sources):

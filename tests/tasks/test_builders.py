@@ -99,6 +99,31 @@ def test_commenting_is_amazon_only_with_earlier_reviews(genome: Genome) -> None:
     )
 
 
+def test_commenting_on_reddit_uses_the_comments_table(tmp_path: Path) -> None:
+    g = load_genome(write_genome(tmp_path / "genome", tables(comments_per_user=3)))
+    built = BUILDERS["personalized_commenting"](g, OPTS)
+    reddit = [r for r in built.rows if r["source"] == "reddit"]
+    assert len(reddit) == 10 * 2  # each user's 2nd and 3rd comment; the 1st has no history
+    assert built.skipped["first comment of the user (no history)"] == 10
+    row = next(r for r in reddit if r["ref"] == "ru03-c2")
+    assert row["user_id"] == "ru03" and row["task"] == "personalized_commenting"
+    human = row["conversations"][0]["value"]
+    assert "Comments this person wrote earlier, oldest first" in human
+    assert "[1] On: Title ru04 0\nComment 0 by ru03" in human
+    assert "[2] On: Title ru04 1\nComment 1 by ru03" in human
+    # the new post: its title, then its text without the title it starts with
+    assert "The new post:\nTitle: Title ru04 2\nText about ru04-r2." in human
+    assert row["conversations"][1]["value"] == "Comment 2 by ru03: beans again, I see."
+    assert {r["source"] for r in built.rows} == {"reddit", "amazon"}  # Amazon reviews as before
+    again = BUILDERS["personalized_commenting"](load_genome(tmp_path / "genome"), OPTS)
+    assert again.rows == built.rows
+
+
+def test_genome_without_comments_reads_an_empty_table(genome: Genome) -> None:
+    assert genome.comments.height == 0
+    assert genome.comments.schema["created_at"] == pl.Datetime("us", "UTC")
+
+
 def test_item_selection_candidates(genome: Genome) -> None:
     records = genome.records.filter(pl.col("source") == "amazon")
     owned: dict[str, set[str]] = {}

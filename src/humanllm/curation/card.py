@@ -21,6 +21,9 @@ TABLE_DOCS = {
     "type (action | mental_state | social_reasoning), qc_overall, qc_scores",
     "items": "Amazon items referenced by the records: item_id (parent_asin), title, main_category, "
     "categories, description, features, price, store, meta",
+    "comments": "Reddit comments / Twitter replies written by the users above on posts the ingest "
+    "read: comment_id, user_id, created_at, text, post_id, parent_id, meta, post_title, post_text "
+    "(raw text, normalised; only the PII safety net ran over it, not the clean model)",
 }
 
 A1_HEADER = "| source | Raw texts | After DF texts | After DS users | scenarios | social QA | After QC users | scenarios | social QA |"
@@ -73,7 +76,8 @@ def write_card(
         ],
         "",
         "Join keys: `source` + `user_id` (users, records, scenarios, social_qa), `record_id` "
-        "(records, scenarios, social_qa), `item_id` = `parent_asin` in a record's `meta` (items).",
+        "(records, scenarios, social_qa), `item_id` = `parent_asin` in a record's `meta` (items); "
+        "a comment's `post_id` is the `record_id` of the post it answers.",
         "",
         "## Counts (the paper's Table A1 layout)",
         "",

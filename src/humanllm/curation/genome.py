@@ -1,6 +1,7 @@
 """Stage ``genome``: the Cognitive Genome dataset — Parquet tables ``users``, ``records``
 (cleaned, labelled high quality and harmless), ``scenarios``, ``social_qa`` (the items that passed
-QC) and ``items`` (Amazon), joined by ``source`` + ``user_id`` / ``record_id`` / ``item_id``; a
+QC), ``items`` (Amazon) and ``comments`` (Reddit comments / Twitter replies of the genome's users,
+when a source gives them), joined by ``source`` + ``user_id`` / ``record_id`` / ``item_id``; a
 dataset card ``README.md``; ``stats.json`` with the paper's Table A1 layout."""
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from typing import Any
 import polars as pl
 
 from humanllm.curation.card import write_card
+from humanllm.curation.pii import scrub
 from humanllm.runfolder import RunFolder, SourceCounts, atomic_write_parquet, atomic_write_text
 from humanllm.stage import StageContext, StageResult
 
-TABLES = ("users", "records", "scenarios", "social_qa", "items")
+TABLES = ("users", "records", "scenarios", "social_qa", "items", "comments")
+#: Comment bodies that say the comment is gone.
+_GONE = ["[removed]", "[deleted]"]
 
 
 def _scan(run: RunFolder, folder: str) -> pl.DataFrame | None:
@@ -75,7 +79,43 @@ def build_tables(run: RunFolder) -> dict[str, pl.DataFrame]:
         tables["items"] = items.join(asins, on="item_id", how="semi").unique(
             "item_id", keep="last", maintain_order=True
         )
+    comments = comments_table(run, tables)
+    if comments is not None:
+        tables["comments"] = comments
     return tables
+
+
+def comments_table(run: RunFolder, tables: dict[str, pl.DataFrame]) -> pl.DataFrame | None:
+    """The comments (replies) of the genome's users on posts the ingest read, each with its post:
+    ``comments/`` rows of a user with records in the genome, minus removed, deleted or empty
+    ones, joined with the post's ``post_title`` and ``post_text`` (from ``records/``: any post,
+    not only those that passed the filters, since a user comments on other people's posts). The
+    PII safety net runs over comment and post text (comments are not rewritten by ``clean``)."""
+    raw = _scan(run, "comments")
+    if raw is None or "records" not in tables:
+        return None
+    users = tables["records"].select("source", "user_id").unique()
+    posts = run.scan("records")
+    if posts is None:
+        return None
+    mine = raw.join(users, on=["source", "user_id"], how="semi")
+    mine = mine.filter(~pl.col("text").is_in(_GONE) & (pl.col("text") != ""))
+    post_cols = posts.select(
+        "source",
+        pl.col("record_id").alias("post_id"),
+        pl.col("title").alias("post_title"),
+        pl.col("text").alias("post_text"),
+    ).unique(["source", "post_id"], keep="first")
+    joined = mine.join(post_cols.collect(), on=["source", "post_id"], how="inner")
+    out = joined.with_columns(
+        pl.col(c).map_elements(_scrub, return_dtype=pl.String)
+        for c in ("text", "post_title", "post_text")
+    )
+    return out.sort("source", "user_id", "created_at", "comment_id", nulls_last=True)
+
+
+def _scrub(text: str) -> str:
+    return scrub(text).text
 
 
 def _count(run: RunFolder, folder: str, users: bool = False) -> dict[str, int]:

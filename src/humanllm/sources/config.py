@@ -29,6 +29,11 @@ class RedditSource(_Source):
     """HuggingFaceGECLM/REDDIT_submissions parquet (all columns strings) or Pushshift JSONL[.zst]."""
 
     kind: Literal["reddit"] = "reddit"
+    comments: str | None = Field(
+        default=None,
+        description="REDDIT_comments parquet or Pushshift RC_* JSONL[.zst] (file, folder or glob): "
+        "the comments users wrote, for the personalized commenting task.",
+    )
 
 
 class TwitterSource(_Source):
@@ -38,6 +43,11 @@ class TwitterSource(_Source):
     users_path: str | None = Field(
         default=None,
         description="twitter100m_users parquet (file, folder or glob), for brand detection.",
+    )
+    replies: str | None = Field(
+        default=None,
+        description="Replies (tweets layout + in_reply_to_id), parquet or JSONL (file, folder or "
+        "glob), for the personalized commenting task.",
     )
 
 

@@ -1,18 +1,26 @@
-"""Stage ``ingest``: every source's raw files -> ``records/`` (+ ``items/``) and ``rejects/``."""
+"""Stage ``ingest``: every source's raw files -> ``records/`` (+ ``items/`` for Amazon,
+``comments/`` for a Reddit source with ``comments:`` or a Twitter source with ``replies:``) and
+``rejects/``."""
 
 from __future__ import annotations
 
+import shutil
+
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from humanllm.records import ITEM_SCHEMA, RECORD_SCHEMA, conform
+from humanllm.records import COMMENT_SCHEMA, ITEM_SCHEMA, RECORD_SCHEMA, conform
 from humanllm.runfolder import SourceCounts
 from humanllm.sources import get_reader
+from humanllm.sources.comments import read_comments
+from humanllm.sources.config import RedditSource, TwitterSource
 from humanllm.stage import StageContext, StageResult
 
 
 def run_ingest(ctx: StageContext) -> StageResult:
     result = StageResult()
-    items_total = 0
+    items_total = comments_total = comment_rejects = 0
+    for folder in ("items", "comments"):  # written by this stage too: no stale shards
+        shutil.rmtree(ctx.run.stage_dir(folder), ignore_errors=True)
     progress = Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -41,6 +49,26 @@ def run_ingest(ctx: StageContext) -> StageResult:
                     counts.rejected += ctx.run.write_rejects(ctx.stage, name, shard, chunk.rejects)
                 counts.records_in = counts.records_out + counts.rejected
                 progress.update(task, records=counts.records_out, rejects=counts.rejected)
+            if isinstance(src, RedditSource | TwitterSource):
+                n_comments, n_bad = comments_total, comment_rejects
+                for i, chunk in enumerate(read_comments(src)):
+                    shard = f"{name}-comments-{i:05d}"
+                    comments = conform(chunk.records, COMMENT_SCHEMA)
+                    if comments.height:
+                        ctx.run.write_shard("comments", shard, comments)
+                    comments_total += comments.height
+                    if chunk.rejects is not None:
+                        comment_rejects += ctx.run.write_rejects(
+                            ctx.stage, name, shard, chunk.rejects
+                        )
+                if comments_total > n_comments or comment_rejects > n_bad:
+                    ctx.console.print(
+                        f"  {name}: {comments_total - n_comments:,} comments read, "
+                        f"{comment_rejects - n_bad:,} rejected"
+                    )
             result.counts[name] = counts
     result.extra["items"] = items_total
+    if comments_total or comment_rejects:
+        result.extra["comments"] = comments_total
+        result.extra["comment_rejects"] = comment_rejects
     return result

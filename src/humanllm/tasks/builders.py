@@ -14,10 +14,13 @@ picks one at random, seeded by the row's id. Inputs a builder cannot use are cou
   Amazon review, the item's title and the stars given (the reply is the headline and the review);
   otherwise the first sentence of the record's scenario plots (a record without a scenario that
   passed QC is skipped).
-- personalized_commenting: Amazon only — the user's most recent earlier reviews (item, stars,
+- personalized_commenting: for Amazon, the user's most recent earlier reviews (item, stars,
   text) + the new item's description (title, category, price, store, features, description) -> the
-  review (headline and text). Reddit and Twitter would need the comments or replies a user wrote
-  under other people's posts, which no reader ingests yet, so those sources produce no rows.
+  review (headline and text); for Reddit and Twitter, when the source names a comments (replies)
+  file, the genome's ``comments`` table: the user's up to ``history_records`` most recent earlier
+  comments (each with the title, or the start, of the post it answers) + the new post (title and
+  text, cut to ``history_chars``) -> the comment. A user's first review or comment has no
+  history and is skipped; without a comments file Reddit and Twitter produce no rows.
 - item_selection: Amazon only — a reviewed item counts as bought. For each of a user's reviews
   after the first: persona or profile + up to ``history_items`` earlier purchases (title, stars) +
   ``n_candidates`` candidates (the true item at a random position and random items of the same
@@ -217,7 +220,56 @@ def describe_item(title: str, item: Row | None, limit: int) -> str:
     return "\n".join(lines)
 
 
+def describe_post(title: str | None, body: str | None, limit: int) -> str:
+    """A post as the commenting prompt shows it: its title (when it has one), then its text
+    without the title it starts with."""
+    title, body = text(title), text(body)
+    if title and body.startswith(title):
+        body = body[len(title) :].strip()
+    lines = [f"Title: {title}"] if title else []
+    if body:
+        lines.append(cut(body, limit))
+    return "\n".join(lines)
+
+
+def _commented_on(c: Row, limit: int = 120) -> str:
+    return text(c.get("post_title")) or cut(text(c.get("post_text")), limit) or "a post"
+
+
 def personalized_commenting(g: Genome, o: BuildOptions) -> Built:
+    out = _commenting_on_items(g, o)
+    for source, user_id, rows in user_histories(g.comments):
+        if o.kind(source) == "amazon":
+            continue
+        for i, c in enumerate(rows):
+            reply = text(c.get("text"))
+            if i == 0:
+                out.skipped["first comment of the user (no history)"] += 1
+                continue
+            post = describe_post(c.get("post_title"), c.get("post_text"), o.history_chars)
+            if not reply or not post:
+                out.skipped["comment without text or post"] += 1
+                continue
+            history = [
+                P.Review(_commented_on(x), cut(text(x.get("text")), o.history_chars))
+                for x in rows[:i][-o.history_records :]
+            ]
+            prompt = P.personalized_commenting(post, history, kind="comment")
+            out.rows.append(
+                sharegpt(
+                    prompt,
+                    reply,
+                    task="personalized_commenting",
+                    source=source,
+                    user_id=user_id,
+                    ref=str(c["comment_id"]),
+                )
+            )
+    return out
+
+
+def _commenting_on_items(g: Genome, o: BuildOptions) -> Built:
+    """Amazon: earlier reviews + a new item -> the review."""
     out = Built()
     items = _items(g)
     for source, user_id, rows in user_histories(g.records):

@@ -1,14 +1,14 @@
 """The genome tables the task builders read, checked for the columns they need.
 
 ``users.parquet`` and ``records.parquet`` must exist (the genome stage always writes them);
-``scenarios``, ``social_qa`` and ``items`` may be absent (a genome without narrative sources has no
-scenarios, one without Amazon no items) and then read as empty tables. A table that lacks a column
+``scenarios``, ``social_qa``, ``items`` and ``comments`` may be absent (a genome without narrative
+sources has no scenarios, one without Amazon no items, one without comment files no comments) and then read as empty tables. A table that lacks a column
 the builders need is an error naming the table and the column.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import polars as pl
@@ -20,15 +20,20 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "scenarios": ("source", "record_id", "user_id", "time", "place", "characters", "plots"),
     "social_qa": ("source", "qa_id", "record_id", "user_id", "scenario", "question", "answer"),
     "items": ("source", "item_id", "title", "main_category", "description", "features", "price"),
-}
+    "comments": (
+        "source", "comment_id", "user_id", "created_at", "text", "post_id", "post_title",
+        "post_text",
+    ),
+}  # fmt: skip
 ORDER: dict[str, tuple[str, ...]] = {
     "users": ("source", "user_id"),
     "records": ("source", "user_id", "created_at", "record_id"),
     "scenarios": ("source", "record_id"),
     "social_qa": ("source", "qa_id"),
     "items": ("source", "item_id"),
+    "comments": ("source", "user_id", "created_at", "comment_id"),
 }
-OPTIONAL = ("scenarios", "social_qa", "items")
+OPTIONAL = ("scenarios", "social_qa", "items", "comments")
 
 
 class GenomeError(ValueError):
@@ -42,18 +47,19 @@ class Genome:
     scenarios: pl.DataFrame
     social_qa: pl.DataFrame
     items: pl.DataFrame
+    comments: pl.DataFrame = field(default_factory=lambda: _empty("comments"))
 
     def user_keys(self) -> set[tuple[str, str]]:
         """Every ``(source, user_id)`` in any table: the units of the train/test split."""
         keys: set[tuple[str, str]] = set()
-        for df in (self.users, self.records, self.scenarios, self.social_qa):
+        for df in (self.users, self.records, self.scenarios, self.social_qa, self.comments):
             keys.update(df.select("source", "user_id").unique().iter_rows())
         return keys
 
 
 def _empty(name: str) -> pl.DataFrame:
     schema: dict[str, pl.DataType] = {c: pl.String() for c in REQUIRED[name]}
-    if name == "records":
+    if name in ("records", "comments"):
         schema["created_at"] = pl.Datetime("us", "UTC")
     if name == "items":
         schema["price"] = pl.Float64()
@@ -82,7 +88,7 @@ def read_table(folder: Path, name: str) -> pl.DataFrame:
 
 
 def load_genome(folder: str | Path) -> Genome:
-    """Read and check the five genome tables of ``folder`` (a run's ``genome/``)."""
+    """Read and check the genome tables of ``folder`` (a run's ``genome/``)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise GenomeError(f"{folder}: no genome folder; run the genome stage first")

@@ -2,7 +2,8 @@
 row per line) and ``tasks/dataset_info.json`` registering every file for LlamaFactory, whose
 ``dataset_dir`` is then the ``tasks/`` folder (``dataset: social_qa_train,item_selection_train``).
 
-A task without rows (e.g. no Amazon source: no commenting or item selection) is skipped with a
+A task without rows (e.g. no Amazon source and no comments file: no commenting; no Amazon
+source: no item selection) is skipped with a
 notice; a split without rows for a task gets no file. ``_SUCCESS.json`` records the rows written
 per task, split and source, the rows available before balancing, the inputs each builder could not
 use and why, the users per split, and the notices.
