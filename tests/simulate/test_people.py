@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import polars as pl
 import pytest
 
 from humanllm.llm.config import (
@@ -57,6 +59,39 @@ def test_person_and_inputs_follow_the_run_config(genome_run: Path) -> None:
     }
     for app, fields in inputs.items():
         INPUTS[app].model_validate({**fields, **extra[app]})
+
+
+def test_comment_history_comes_from_the_genome_comments(genome_run: Path) -> None:
+    g = GenomeUsers(genome_run)
+    before = inputs_for(g.person(REDDIT_USER), g.history)["comment"]
+    assert before["kind"] == "comment" and [h["item"] for h in before["history"]] == [
+        "post title 1",
+        "post title 2",
+    ]  # no comments table: the person's own posts stand in
+    t0 = datetime(2021, 5, 1, tzinfo=UTC)
+    pl.DataFrame(
+        {
+            "source": ["forum"] * 3 + ["amazon"],
+            "comment_id": ["c1", "c2", "c3", "c4"],
+            "user_id": [REDDIT_USER] * 3 + [AMAZON_USER],
+            "created_at": [t0 + timedelta(days=d) for d in (2, 0, 1, 0)],
+            "text": ["third", "first", "second", "not theirs"],
+            "post_id": ["p1", "p2", "p3", "p4"],
+            "parent_id": ["p1", "p2", "p3", "p4"],
+            "meta": ["{}"] * 4,
+            "post_title": ["Post three", "", "Post two", "x"],
+            "post_text": ["Post three. Body.", "An untitled post about kites.", "Body", "y"],
+        }
+    ).write_parquet(genome_run / "genome" / "comments.parquet")
+    g = GenomeUsers(genome_run)
+    writer = g.person(REDDIT_USER)
+    assert [c.text for c in writer.comments] == ["first", "second", "third"]
+    history = inputs_for(writer, g.history)["comment"]["history"]
+    assert history == [  # the 2 most recent (tasks.history_records), with the post they answer
+        {"item": "Post two", "text": "second", "rating": None},
+        {"item": "Post three", "text": "third", "rating": None},
+    ]
+    assert writer.comments[0].item == "An untitled post about kites."
 
 
 def test_unknown_ambiguous_and_missing(genome_run: Path, tmp_path: Path) -> None:

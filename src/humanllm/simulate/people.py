@@ -1,7 +1,7 @@
 """People of a run's genome as simulator inputs: ``--run-dir DIR --user ID [--source S]``.
 
 A :class:`GenomeUsers` reads ``genome/users.parquet`` once (for listing and paging) and a user's
-records from ``genome/records.parquet`` on demand. A :class:`Person` holds the portrait (persona,
+records (and comments, when the genome has ``comments.parquet``) on demand. A :class:`Person` holds the portrait (persona,
 profile, stories, writing style) and the most recent records; :func:`inputs_for` turns a person
 into the fields of each application's input, with the same history sizes the task builders use
 (``tasks.history_records`` / ``history_chars`` / ``history_items`` of the run's config).
@@ -61,6 +61,11 @@ class Person(BaseModel):
     stories: str = ""
     writing_style: str = ""
     records: list[RecordView] = Field(default_factory=list, description="Most recent last.")
+    comments: list[RecordView] = Field(
+        default_factory=list,
+        description="Reddit comments / Twitter replies (genome/comments.parquet), most recent "
+        "last; ``item`` is the title (or the start) of the post answered.",
+    )
 
 
 @dataclass(frozen=True)
@@ -133,6 +138,7 @@ class GenomeUsers:
             raise GenomeError(f"{users}: missing column(s) {', '.join(sorted(missing))}")
         self.users = df.sort("source", "user_id")
         self.records_path = folder / "records.parquet"
+        self.comments_path = folder / "comments.parquet"
         cfg = _run_config(self.run_dir)
         self.kinds = _source_kinds(cfg)
         tasks: dict[str, Any] = cfg["tasks"] if isinstance(cfg.get("tasks"), dict) else {}
@@ -201,7 +207,28 @@ class GenomeUsers:
             stories=_text(row.get("stories")),
             writing_style=_text(row.get("writing_style")),
             records=self._records(src, user_id),
+            comments=self._comments(src, user_id),
         )
+
+    def _comments(self, source: str, user_id: str) -> list[RecordView]:
+        if not self.comments_path.is_file():
+            return []
+        df = (
+            pl.scan_parquet(self.comments_path)
+            .filter((pl.col("source") == source) & (pl.col("user_id") == user_id))
+            .select("created_at", "text", "post_title", "post_text")
+            .sort("created_at", nulls_last=False)
+            .tail(_RECORDS_SHOWN)
+            .collect()
+        )
+        return [
+            RecordView(
+                created_at=r["created_at"].isoformat() if r.get("created_at") else None,
+                text=_text(r.get("text")),
+                item=_text(r.get("post_title")) or _cut(_text(r.get("post_text")), 120),
+            )
+            for r in df.to_dicts()
+        ]
 
     def _records(self, source: str, user_id: str) -> list[RecordView]:
         if not self.records_path.is_file():
@@ -250,13 +277,16 @@ def inputs_for(person: Person, history: History | None = None) -> dict[str, dict
     recent = person.records[-h.records :] if h.records > 0 else []
     writings = [_cut(_full(r), h.chars) for r in recent if _full(r)]
     amazon = person.kind == "amazon"
+    # earlier comments: the person's real comments when the genome has them (as the commenting
+    # task was trained), else their reviews (Amazon) or, as a stand-in, their own posts
+    said = person.comments[-h.records :] if person.comments and h.records > 0 else recent
     earlier = [
         {
             "item": r.item or r.title or ("an item" if amazon else "a post"),
             "text": _cut(_full(r) if amazon else r.text or r.title, h.chars),
             "rating": r.rating,
         }
-        for r in recent
+        for r in said
         if r.text or r.title
     ]
     purchases = person.records[-h.items :] if h.items > 0 else []
