@@ -13,7 +13,7 @@ import pytest
 import zstandard
 
 from humanllm.config import validate_config
-from humanllm.curation.genome import comments_table
+from humanllm.curation.genome import comments_table, dropped_comments
 from humanllm.executor import run_stages
 from humanllm.records import COMMENT_SCHEMA, RECORD_SCHEMA
 from humanllm.runfolder import RunFolder
@@ -143,6 +143,28 @@ def test_ingest_writes_comments_and_the_genome_joins_them_with_their_posts(tmp_p
     assert row["post_text"].startswith(row["post_title"])
     reply = table.filter(pl.col("comment_id") == "1640000000000000001").row(0, named=True)
     assert reply["post_text"].startswith("My grandson visited")
+    dropped = dropped_comments(run, {"records": genome_records})
+    assert dropped.select("record_id", "reason").rows() == [("rc019", "comments.removed_or_empty")]
+
+
+def test_comments_on_posts_never_ingested_are_rejects(tmp_path: Path) -> None:
+    run = RunFolder(tmp_path / "run")
+    when = datetime(2020, 1, 1, tzinfo=UTC)
+    post = {"source": "reddit", "record_id": "p1", "user_id": "ann", "created_at": when,
+            "text": "Post.", "title": "Post.", "meta": "{}"}  # fmt: skip
+    run.write_shard("records", "reddit-00000", pl.DataFrame([post], schema=RECORD_SCHEMA))
+    rows = [
+        {"source": "reddit", "comment_id": cid, "user_id": "ann", "created_at": when, "text": "Hi.",
+         "post_id": pid, "parent_id": pid, "meta": "{}"}
+        for cid, pid in (("c1", "p1"), ("c2", "gone"))
+    ]  # fmt: skip
+    run.write_shard("comments", "reddit-c", pl.DataFrame(rows, schema=COMMENT_SCHEMA))
+    tables = {"records": pl.DataFrame([post], schema=RECORD_SCHEMA)}
+    assert comments_table(run, tables)["comment_id"].to_list() == ["c1"]  # type: ignore[index]
+    dropped = dropped_comments(run, tables)
+    assert dropped.rows() == [
+        ("reddit", "c2", "comments.unknown_post", "post gone is not among the ingested records")
+    ]
 
 
 def test_genome_comments_pass_the_pii_net(tmp_path: Path) -> None:

@@ -90,28 +90,78 @@ def comments_table(run: RunFolder, tables: dict[str, pl.DataFrame]) -> pl.DataFr
     ``comments/`` rows of a user with records in the genome, minus removed, deleted or empty
     ones, joined with the post's ``post_title`` and ``post_text`` (from ``records/``: any post,
     not only those that passed the filters, since a user comments on other people's posts). The
-    PII safety net runs over comment and post text (comments are not rewritten by ``clean``)."""
-    raw = _scan(run, "comments")
-    if raw is None or "records" not in tables:
+    PII safety net runs over comment and post text (comments are not rewritten by ``clean``).
+    :func:`dropped_comments` names the genome users' comments left out, and why."""
+    mine = _users_comments(run, tables)
+    posts = _posts(run)
+    if mine is None or posts is None:
         return None
-    users = tables["records"].select("source", "user_id").unique()
-    posts = run.scan("records")
-    if posts is None:
-        return None
-    mine = raw.join(users, on=["source", "user_id"], how="semi")
-    mine = mine.filter(~pl.col("text").is_in(_GONE) & (pl.col("text") != ""))
-    post_cols = posts.select(
-        "source",
-        pl.col("record_id").alias("post_id"),
-        pl.col("title").alias("post_title"),
-        pl.col("text").alias("post_text"),
-    ).unique(["source", "post_id"], keep="first")
-    joined = mine.join(post_cols.collect(), on=["source", "post_id"], how="inner")
-    out = joined.with_columns(
+    kept = mine.filter(_usable()).join(posts, on=["source", "post_id"], how="inner")
+    out = kept.with_columns(
         pl.col(c).map_elements(_scrub, return_dtype=pl.String)
         for c in ("text", "post_title", "post_text")
     )
     return out.sort("source", "user_id", "created_at", "comment_id", nulls_last=True)
+
+
+def dropped_comments(run: RunFolder, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
+    """Rejects (``source``, ``record_id`` = comment id, ``reason``, ``detail``) for the genome
+    users' comments that :func:`comments_table` leaves out."""
+    empty = pl.DataFrame(schema={c: pl.String for c in ("source", "record_id", "reason", "detail")})
+    mine = _users_comments(run, tables)
+    if mine is None:
+        return empty
+    posts = _posts(run)
+    if posts is not None:
+        ids = posts.select("source", "post_id", pl.lit(True).alias("_known"))
+        mine = mine.join(ids, on=["source", "post_id"], how="left")
+    known = pl.col("_known").fill_null(False) if posts is not None else pl.lit(False)
+    reason = (
+        pl.when(~_usable())
+        .then(pl.lit("comments.removed_or_empty"))
+        .when(~known)
+        .then(pl.lit("comments.unknown_post"))
+    )
+    detail = (
+        pl.when(~_usable())
+        .then(pl.lit("the comment is [removed], [deleted] or empty"))
+        .otherwise(pl.format("post {} is not among the ingested records", pl.col("post_id")))
+    )
+    out = mine.select(
+        "source",
+        pl.col("comment_id").alias("record_id"),
+        reason.alias("reason"),
+        detail.alias("detail"),
+    )
+    return out.filter(pl.col("reason").is_not_null()) if out.height else empty
+
+
+def _users_comments(run: RunFolder, tables: dict[str, pl.DataFrame]) -> pl.DataFrame | None:
+    raw = _scan(run, "comments")
+    if raw is None or "records" not in tables:
+        return None
+    users = tables["records"].select("source", "user_id").unique()
+    return raw.join(users, on=["source", "user_id"], how="semi")
+
+
+def _usable() -> pl.Expr:
+    return ~pl.col("text").is_in(_GONE) & (pl.col("text") != "")
+
+
+def _posts(run: RunFolder) -> pl.DataFrame | None:
+    posts = run.scan("records")
+    if posts is None:
+        return None
+    return (
+        posts.select(
+            "source",
+            pl.col("record_id").alias("post_id"),
+            pl.col("title").alias("post_title"),
+            pl.col("text").alias("post_text"),
+        )
+        .unique(["source", "post_id"], keep="first")
+        .collect()
+    )
 
 
 def _scrub(text: str) -> str:
@@ -157,6 +207,10 @@ def run_genome(ctx: StageContext) -> StageResult:
     for name in TABLES:
         if name in tables:
             atomic_write_parquet(tables[name], out / f"{name}.parquet")
+    dropped = dropped_comments(run, tables)
+    for (source,), part in dropped.group_by("source", maintain_order=True):
+        n = run.write_rejects(ctx.stage, str(source), f"{source}-comments", part.drop("source"))
+        result.extra.setdefault("comments_dropped", {})[str(source)] = n
     a1 = table_a1(run, tables)
     for source, row in a1.items():
         result.counts[source] = SourceCounts(
