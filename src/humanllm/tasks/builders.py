@@ -14,7 +14,7 @@ picks one at random, seeded by the row's id. Inputs a builder cannot use are cou
   Amazon review, the item's title and the stars given (the reply is the headline and the review);
   otherwise the first sentence of the record's scenario plots (a record without a scenario that
   passed QC is skipped).
-- personalized_commenting: for Amazon, the user's most recent earlier reviews (item, stars,
+- personalized_commenting (:mod:`humanllm.tasks.commenting`): for Amazon, the user's most recent earlier reviews (item, stars,
   text) + the new item's description (title, category, price, store, features, description) -> the
   review (headline and text); for Reddit and Twitter, when the source names a comments (replies)
   file, the genome's ``comments`` table: the user's up to ``history_records`` most recent earlier
@@ -36,17 +36,20 @@ from collections.abc import Callable
 from typing import Any
 
 from humanllm.tasks import prompts as P
+from humanllm.tasks.commenting import personalized_commenting
 from humanllm.tasks.inputs import Genome
 from humanllm.tasks.rows import (
     BuildOptions,
     Built,
-    Row,
     cut,
     first_sentence,
     full_text,
+    item_index,
+    item_title,
     meta_of,
     persona_or_profile,
     portraits,
+    rating_of,
     rng_for,
     sharegpt,
     text,
@@ -142,33 +145,18 @@ def social_qa(g: Genome, o: BuildOptions) -> Built:
     return out
 
 
-def _items(g: Genome) -> dict[tuple[str, str], Row]:
-    return {(r["source"], r["item_id"]): r for r in g.items.to_dicts()}
-
-
-def _item_title(r: Row, items: dict[tuple[str, str], Row]) -> tuple[str, Row | None]:
-    meta = meta_of(r)
-    item = items.get((r["source"], str(meta.get("parent_asin") or "")))
-    return (text(item["title"]) if item else "") or text(meta.get("item_title")), item
-
-
-def _rating(r: Row) -> float | None:
-    value = meta_of(r).get("rating")
-    return float(value) if isinstance(value, int | float) else None
-
-
 def writing_imitation(g: Genome, o: BuildOptions) -> Built:
     out = Built()
     scenarios = {(s["source"], s["record_id"]): s for s in g.scenarios.to_dicts()}
-    items, users = _items(g), portraits(g.users)
+    items, users = item_index(g.items), portraits(g.users)
     for source, user_id, rows in user_histories(g.records):
         style = text((users.get((source, user_id)) or {}).get("writing_style"))
         amazon = o.kind(source) == "amazon"
         for i, r in enumerate(rows):
             title, body = text(r["title"]), text(r["text"])
             if amazon:
-                item, _ = _item_title(r, items)
-                topic, reply = (P.review_topic(item, _rating(r)) if item else ""), full_text(r)
+                item, _ = item_title(r, items)
+                topic, reply = (P.review_topic(item, rating_of(r)) if item else ""), full_text(r)
             elif title:
                 topic, reply = title, body
             else:
@@ -196,108 +184,6 @@ def writing_imitation(g: Genome, o: BuildOptions) -> Built:
                     prompt,
                     reply,
                     task="writing_imitation",
-                    source=source,
-                    user_id=user_id,
-                    ref=r["record_id"],
-                )
-            )
-    return out
-
-
-def describe_item(title: str, item: Row | None, limit: int) -> str:
-    """An item as the commenting prompt shows it: title, then what the items table knows."""
-    lines = [f"Title: {title}"]
-    if item:
-        if text(item.get("main_category")):
-            lines.append(f"Category: {text(item['main_category'])}")
-        if isinstance(item.get("price"), int | float):
-            lines.append(f"Price: ${item['price']:.2f}")
-        if text(item.get("store")):
-            lines.append(f"Store: {text(item['store'])}")
-        for key in ("features", "description"):
-            if text(item.get(key)):
-                lines.append(f"{key.capitalize()}: {cut(text(item[key]), limit)}")
-    return "\n".join(lines)
-
-
-def describe_post(title: str | None, body: str | None, limit: int) -> str:
-    """A post as the commenting prompt shows it: its title (when it has one), then its text
-    without the title it starts with."""
-    title, body = text(title), text(body)
-    if title and body.startswith(title):
-        body = body[len(title) :].strip()
-    lines = [f"Title: {title}"] if title else []
-    if body:
-        lines.append(cut(body, limit))
-    return "\n".join(lines)
-
-
-def _commented_on(c: Row, limit: int = 120) -> str:
-    return text(c.get("post_title")) or cut(text(c.get("post_text")), limit) or "a post"
-
-
-def personalized_commenting(g: Genome, o: BuildOptions) -> Built:
-    out = _commenting_on_items(g, o)
-    for source, user_id, rows in user_histories(g.comments):
-        if o.kind(source) == "amazon":
-            continue
-        for i, c in enumerate(rows):
-            reply = text(c.get("text"))
-            if i == 0:
-                out.skipped["first comment of the user (no history)"] += 1
-                continue
-            post = describe_post(c.get("post_title"), c.get("post_text"), o.history_chars)
-            if not reply or not post:
-                out.skipped["comment without text or post"] += 1
-                continue
-            history = [
-                P.Review(_commented_on(x), cut(text(x.get("text")), o.history_chars))
-                for x in rows[:i][-o.history_records :]
-            ]
-            prompt = P.personalized_commenting(post, history, kind="comment")
-            out.rows.append(
-                sharegpt(
-                    prompt,
-                    reply,
-                    task="personalized_commenting",
-                    source=source,
-                    user_id=user_id,
-                    ref=str(c["comment_id"]),
-                )
-            )
-    return out
-
-
-def _commenting_on_items(g: Genome, o: BuildOptions) -> Built:
-    """Amazon: earlier reviews + a new item -> the review."""
-    out = Built()
-    items = _items(g)
-    for source, user_id, rows in user_histories(g.records):
-        if o.kind(source) != "amazon":
-            continue
-        for i, r in enumerate(rows):
-            title, item = _item_title(r, items)
-            reply = full_text(r)
-            if i == 0:
-                out.skipped["first review of the user (no history)"] += 1
-                continue
-            if not title or not reply:
-                out.skipped["review without item title or text"] += 1
-                continue
-            history = [
-                P.Review(
-                    _item_title(x, items)[0] or "an item",
-                    cut(full_text(x), o.history_chars),
-                    _rating(x),
-                )
-                for x in rows[:i][-o.history_records :]
-            ]
-            prompt = P.personalized_commenting(describe_item(title, item, o.history_chars), history)
-            out.rows.append(
-                sharegpt(
-                    prompt,
-                    reply,
-                    task="personalized_commenting",
                     source=source,
                     user_id=user_id,
                     ref=r["record_id"],
@@ -342,7 +228,7 @@ def draw_negatives(
 
 def item_selection(g: Genome, o: BuildOptions) -> Built:
     out = Built()
-    items, users = _items(g), portraits(g.users)
+    items, users = item_index(g.items), portraits(g.users)
     pools: dict[str, list[tuple[str, str]]] = {}
     for (source, item_id), it in items.items():
         if text(it["title"]):
@@ -352,9 +238,9 @@ def item_selection(g: Genome, o: BuildOptions) -> Built:
             continue
         user = users.get((source, user_id))
         owned = {str(meta_of(x).get("parent_asin") or "") for x in rows}
-        owned_titles = {_norm(t) for t in (_item_title(x, items)[0] for x in rows) if t}
+        owned_titles = {_norm(t) for t in (item_title(x, items)[0] for x in rows) if t}
         for i, r in enumerate(rows):
-            title, _ = _item_title(r, items)
+            title, _ = item_title(r, items)
             if i == 0:
                 out.skipped["first purchase of the user (no history)"] += 1
                 continue
@@ -376,7 +262,7 @@ def item_selection(g: Genome, o: BuildOptions) -> Built:
             target = (str(meta_of(r).get("parent_asin") or ""), title)
             candidates = [*negatives[:pos], target, *negatives[pos:]]
             history = [
-                P.Review(_item_title(x, items)[0] or "an item", rating=_rating(x))
+                P.Review(item_title(x, items)[0] or "an item", rating=rating_of(x))
                 for x in rows[:i][-o.history_items :]
             ]
             prompt = P.item_selection([t for _, t in candidates], history, **about)

@@ -142,3 +142,21 @@ def first_sentence(value: str, limit: int = 200) -> str:
         if ch in ".!?" and (i + 1 == len(value) or value[i + 1] == " ") and i >= 20:
             return cut(value[: i + 1], limit)
     return cut(value, limit)
+
+
+def item_index(items: pl.DataFrame) -> dict[tuple[str, str], Row]:
+    """The genome's items by ``(source, item_id)``."""
+    return {(r["source"], r["item_id"]): r for r in items.to_dicts()}
+
+
+def item_title(r: Row, items: dict[tuple[str, str], Row]) -> tuple[str, Row | None]:
+    """An Amazon record's item title (the items table's, else the one in its meta) and item."""
+    meta = meta_of(r)
+    item = items.get((r["source"], str(meta.get("parent_asin") or "")))
+    return (text(item["title"]) if item else "") or text(meta.get("item_title")), item
+
+
+def rating_of(r: Row) -> float | None:
+    """An Amazon record's stars, when its meta has them."""
+    value = meta_of(r).get("rating")
+    return float(value) if isinstance(value, int | float) else None

@@ -42,7 +42,16 @@ SHAREGPT_TAGS = {
 def code_version() -> str:
     """The stage's version: a digest of the code that decides what rows are written."""
     h = hashlib.sha256()
-    for name in ("prompts", "builders", "rows", "inputs", "sampling", "variants", "build"):
+    for name in (
+        "prompts",
+        "builders",
+        "commenting",
+        "rows",
+        "inputs",
+        "sampling",
+        "variants",
+        "build",
+    ):
         h.update(Path(__file__).with_name(f"{name}.py").read_bytes())
     return h.hexdigest()[:12]
 
