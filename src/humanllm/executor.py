@@ -23,6 +23,7 @@ __all__ = ["STAGES", "Stage", "StageContext", "StageError", "StageResult", "run_
 def _stage_table() -> list[Stage]:
     from humanllm.curation.clean import run_clean
     from humanllm.curation.common import template_digest
+    from humanllm.curation.genome import code_version as genome_version
     from humanllm.curation.genome import run_genome
     from humanllm.curation.label import run_label
     from humanllm.curation.qc import run_qc
@@ -107,6 +108,7 @@ def _stage_table() -> list[Stage]:
             ("curation",),
             ("qc",),
             "Assemble the Cognitive Genome dataset: genome/*.parquet, README.md card, stats.json (Table A1).",
+            genome_version(),
         ),
         Stage(
             "tasks",

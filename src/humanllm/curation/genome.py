@@ -6,6 +6,7 @@ dataset card ``README.md``; ``stats.json`` with the paper's Table A1 layout."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -21,6 +22,14 @@ from humanllm.stage import StageContext, StageResult
 TABLES = ("users", "records", "scenarios", "social_qa", "items", "comments")
 #: Comment bodies that say the comment is gone.
 _GONE = ["[removed]", "[deleted]"]
+
+
+def code_version() -> str:
+    """The stage's version: a digest of the code that assembles the tables and the card."""
+    h = hashlib.sha256()
+    for name in ("genome", "card", "pii"):
+        h.update(Path(__file__).with_name(f"{name}.py").read_bytes())
+    return h.hexdigest()[:12]
 
 
 def _scan(run: RunFolder, folder: str) -> pl.DataFrame | None:
