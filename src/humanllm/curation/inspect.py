@@ -1,6 +1,6 @@
 """``humanllm inspect DIR USER_ID``: one user's chain through the run — raw records, cleaned text
-and labels, persona / profile / stories / writing style, scenarios, social QA, and QC scores —
-so a person can judge the quality of every step."""
+and labels, persona / profile / stories / writing style, scenarios, social QA, QC scores, and
+their comments (whether the genome kept each) — so a person can judge the quality of every step."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from typing import Any
 
 import polars as pl
 from rich.console import Console, Group
+from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
 from humanllm.runfolder import RunFolder
 
-FOLDERS = ("records", "cleaned", "labeled", "users", "scenarios", "social_qa", "qc")
+FOLDERS = ("records", "cleaned", "labeled", "users", "scenarios", "social_qa", "qc", "comments")
 
 
 def user_chain(
@@ -36,7 +37,14 @@ def user_chain(
             cond = cond & (pl.col("source") == source)
         out[folder] = lf.filter(cond).collect().to_dicts()
     ids = {r["record_id"] for r in out.get("records", [])} | {user_id}
+    ids |= {r["comment_id"] for r in out.get("comments", [])}
     ids |= {r.get("qa_id") for r in out.get("social_qa", [])} - {None}
+    genome_comments = run.stage_dir("genome") / "comments.parquet"
+    if genome_comments.is_file():
+        cond = pl.col("user_id") == user_id
+        if source:
+            cond = cond & (pl.col("source") == source)
+        out["genome_comments"] = pl.scan_parquet(genome_comments).filter(cond).collect().to_dicts()
     rejects = run.scan_rejects()
     if rejects is not None:
         cond = pl.col("record_id").is_in(list(ids))
@@ -52,8 +60,10 @@ def user_chain(
 
 
 def _short(text: Any, n: int = 400) -> str:
+    """User text cut to ``n`` characters, escaped so rich shows "[removed]" instead of reading
+    it as markup."""
     s = "" if text is None else str(text)
-    return s if len(s) <= n else s[: n - 1] + "…"
+    return escape(s if len(s) <= n else s[: n - 1] + "…")
 
 
 def render_chain(chain: dict[str, list[dict[str, Any]]], console: Console) -> None:
@@ -65,9 +75,10 @@ def render_chain(chain: dict[str, list[dict[str, Any]]], console: Console) -> No
     )
     for r in records:
         rid = r["record_id"]
-        parts: list[Any] = [Text("raw: ", style="bold") + Text(_short(r["text"]))]
+        parts: list[Any] = [Text("raw: ", style="bold") + Text(str(r["text"] or "")[:400])]
         if rid in cleaned:
-            parts.append(Text("cleaned: ", style="bold green") + Text(_short(cleaned[rid]["text"])))
+            cleaned_text = str(cleaned[rid]["text"] or "")[:400]
+            parts.append(Text("cleaned: ", style="bold green") + Text(cleaned_text))
         if rid in labeled:
             parts.append(
                 Text(
@@ -82,15 +93,21 @@ def render_chain(chain: dict[str, list[dict[str, Any]]], console: Console) -> No
         )
     for u in chain.get("users", []):
         stories = "\n".join(
-            f"- {s['summary']}: {_short(s['narrative'], 200)}" for s in u.get("stories") or []
+            f"- {_short(s['summary'])}: {_short(s['narrative'], 200)}"
+            for s in u.get("stories") or []
         )
-        body = f"[bold]persona[/bold] {u['persona']}\n\n[bold]profile[/bold] {u['profile']}\n\n[bold]stories[/bold]\n{stories}\n\n[bold]writing style[/bold] {u['writing_style']}"
+        body = (
+            f"[bold]persona[/bold] {_short(u['persona'], 2000)}\n\n"
+            f"[bold]profile[/bold] {_short(u['profile'], 4000)}\n\n[bold]stories[/bold]\n{stories}"
+            f"\n\n[bold]writing style[/bold] {_short(u['writing_style'], 2000)}"
+        )
         console.print(Panel(body, title=f"user portrait ({u['n_records']} records)"))
     for s in chain.get("scenarios", []):
-        chars = ", ".join(c["name"] for c in s.get("characters") or [])
+        chars = _short(", ".join(c["name"] for c in s.get("characters") or []))
         console.print(
             Panel(
-                f"[bold]time[/bold] {s['time']} · [bold]place[/bold] {s['place']}\n[bold]characters[/bold] {chars}\n[bold]plots[/bold] {s['plots']}",
+                f"[bold]time[/bold] {_short(s['time'])} · [bold]place[/bold] {_short(s['place'])}\n"
+                f"[bold]characters[/bold] {chars}\n[bold]plots[/bold] {_short(s['plots'], 4000)}",
                 title=f"scenario {s['scenario_id']}",
             )
         )
@@ -103,9 +120,21 @@ def render_chain(chain: dict[str, list[dict[str, Any]]], console: Console) -> No
                 q["qa_id"],
                 q["type"],
                 _short(q["scenario"], 200),
-                q["question"],
+                _short(q["question"]),
                 _short(q["answer"], 200),
             )
+        console.print(t)
+    if chain.get("comments"):
+        kept = {r["comment_id"] for r in chain.get("genome_comments", [])}
+        t = Table(title="comments (on other people's posts)", show_lines=True)
+        for col in ("comment", "on post", "text", "in genome"):
+            t.add_column(col)
+        for c in sorted(
+            chain["comments"], key=lambda c: (str(c.get("created_at")), c["comment_id"])
+        ):
+            cid = c["comment_id"]
+            status = "yes" if cid in kept else f"[red]{rejected.get(cid, 'no')}[/red]"
+            t.add_row(cid, str(c.get("post_id")), _short(c.get("text"), 200), status)
         console.print(t)
     if chain.get("qc"):
         t = Table(title="QC scores (1-10, higher is better)")
