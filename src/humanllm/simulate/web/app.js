@@ -192,6 +192,9 @@ async function pickUser(source, userId, button) {
   $("profile").value = p.profile;
   $("writing-style").textContent = p.writing_style ? "Writing style: " + p.writing_style : "";
   $("records").replaceChildren(...p.records.slice(-5).map((r) => el("li", { textContent: (r.item ? "On " + r.item + (r.rating != null ? " (" + r.rating + "/5)" : "") + ": " : "") + [r.title, r.text].filter(Boolean).join(" — ").slice(0, 400) })));
+  const comments = (p.comments || []).slice(-5);
+  $("comments").replaceChildren(...comments.map((c) => el("li", { textContent: "On " + c.item + ": " + c.text.slice(0, 400) })));
+  $("comments-title").hidden = comments.length === 0;
   $("person-more").hidden = false;
   renderFields();
   setStatus("Simulating " + p.source + " / " + p.user_id + ".");
