@@ -40,7 +40,6 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
-from humanllm.evaluation.loglik import batched_loglikelihoods
 from humanllm.llm.config import TransformersBackendConfig
 from humanllm.llm.hf import TransformersBackend
 
@@ -81,7 +80,7 @@ def score(
     b: TransformersBackend, mode: str, messages: list[tuple[str, str]], options: list[str]
 ) -> list[float]:
     if mode == "batched":
-        return batched_loglikelihoods(b, messages, options)
+        return b.loglikelihoods(messages, options, batched=True)
     if mode == "naive":
         return naive_loglikelihoods(b, messages, options)
     return b.loglikelihoods(messages, options, prefix_reuse=mode == "prefix", batched=False)

@@ -13,7 +13,7 @@ import pytest
 import zstandard
 
 from humanllm.config import validate_config
-from humanllm.curation.genome import comments_table, dropped_comments
+from humanllm.curation.genome import genome_comments
 from humanllm.executor import run_stages
 from humanllm.records import COMMENT_SCHEMA, RECORD_SCHEMA
 from humanllm.runfolder import RunFolder
@@ -133,7 +133,7 @@ def test_ingest_writes_comments_and_the_genome_joins_them_with_their_posts(tmp_p
     records = pl.read_parquet(run.root / "records" / "*.parquet")
     users = ["maple_and_moss", "breadcrumbs_42", "nightnurse_jo"]
     genome_records = records.filter(pl.col("user_id").is_in(users))
-    table = comments_table(run, {"records": genome_records})
+    table, dropped = genome_comments(run, {"records": genome_records})
     assert table is not None
     assert set(table["user_id"]) == set(users)
     assert "rc019" not in table["comment_id"].to_list()  # "[removed]"
@@ -143,7 +143,6 @@ def test_ingest_writes_comments_and_the_genome_joins_them_with_their_posts(tmp_p
     assert row["post_text"].startswith(row["post_title"])
     reply = table.filter(pl.col("comment_id") == "1640000000000000001").row(0, named=True)
     assert reply["post_text"].startswith("My grandson visited")
-    dropped = dropped_comments(run, {"records": genome_records})
     assert dropped.select("record_id", "reason").rows() == [("rc019", "comments.removed_or_empty")]
 
 
@@ -160,8 +159,8 @@ def test_comments_on_posts_never_ingested_are_rejects(tmp_path: Path) -> None:
     ]  # fmt: skip
     run.write_shard("comments", "reddit-c", pl.DataFrame(rows, schema=COMMENT_SCHEMA))
     tables = {"records": pl.DataFrame([post], schema=RECORD_SCHEMA)}
-    assert comments_table(run, tables)["comment_id"].to_list() == ["c1"]  # type: ignore[index]
-    dropped = dropped_comments(run, tables)
+    table, dropped = genome_comments(run, tables)
+    assert table is not None and table["comment_id"].to_list() == ["c1"]
     assert dropped.rows() == [
         ("reddit", "c2", "comments.unknown_post", "post gone is not among the ingested records")
     ]
@@ -182,7 +181,7 @@ def test_genome_comments_pass_the_pii_net(tmp_path: Path) -> None:
     }  # fmt: skip
     run.write_shard("comments", "reddit-c", pl.DataFrame([comment], schema=COMMENT_SCHEMA))
     mine = pl.DataFrame([{**post, "user_id": "ann", "record_id": "p2"}], schema=RECORD_SCHEMA)
-    table = comments_table(run, {"records": mine})
+    table, _ = genome_comments(run, {"records": mine})
     assert table is not None and table.height == 1
     row = table.row(0, named=True)
     assert "7946" not in row["text"] and "555-0100" in row["text"]

@@ -63,7 +63,6 @@ def test_embedded_model_answers_tombench_items(tmp_path: Path) -> None:
 def test_batched_scores_match_the_backend() -> None:
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from humanllm.evaluation.loglik import batched_loglikelihoods
     from humanllm.llm.config import TransformersBackendConfig
     from humanllm.llm.hf import TransformersBackend
 
@@ -79,7 +78,7 @@ def test_batched_scores_match_the_backend() -> None:
         ref = b.loglikelihoods(messages, options, prefix_reuse=False)  # each sequence in full
         one_by_one = b.loglikelihoods(messages, options, batched=False)
         assert one_by_one == pytest.approx(ref, abs=1e-3)
-        got = batched_loglikelihoods(b, messages, options)
+        got = b.loglikelihoods(messages, options, batched=True)
         assert got == pytest.approx(ref, abs=1e-3)
         assert b.loglikelihoods(messages, options) == got  # batched is the default
         import humanllm.llm.hf as hf
@@ -87,7 +86,7 @@ def test_batched_scores_match_the_backend() -> None:
         limit = hf.MAX_LOGIT_ELEMENTS
         hf.MAX_LOGIT_ELEMENTS = 1  # one option per pass: same scores
         try:
-            assert batched_loglikelihoods(b, messages, options) == pytest.approx(ref, abs=1e-3)
+            assert b.loglikelihoods(messages, options, batched=True) == pytest.approx(ref, abs=1e-3)
         finally:
             hf.MAX_LOGIT_ELEMENTS = limit
     finally:

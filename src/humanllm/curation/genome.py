@@ -22,6 +22,7 @@ from humanllm.stage import StageContext, StageResult
 TABLES = ("users", "records", "scenarios", "social_qa", "items", "comments")
 #: Comment bodies that say the comment is gone.
 _GONE = ["[removed]", "[deleted]"]
+_POST_COLS = ("post_title", "post_text")
 
 
 def code_version() -> str:
@@ -88,89 +89,65 @@ def build_tables(run: RunFolder) -> dict[str, pl.DataFrame]:
         tables["items"] = items.join(asins, on="item_id", how="semi").unique(
             "item_id", keep="last", maintain_order=True
         )
-    comments = comments_table(run, tables)
-    if comments is not None:
-        tables["comments"] = comments
     return tables
 
 
-def comments_table(run: RunFolder, tables: dict[str, pl.DataFrame]) -> pl.DataFrame | None:
-    """The comments (replies) of the genome's users on posts the ingest read, each with its post:
-    ``comments/`` rows of a user with records in the genome, minus removed, deleted or empty
-    ones, joined with the post's ``post_title`` and ``post_text`` (from ``records/``: any post,
-    not only those that passed the filters, since a user comments on other people's posts). The
-    PII safety net runs over comment and post text (comments are not rewritten by ``clean``).
-    :func:`dropped_comments` names the genome users' comments left out, and why."""
-    mine = _users_comments(run, tables)
-    posts = _posts(run)
-    if mine is None or posts is None:
-        return None
-    kept = mine.filter(_usable()).join(posts, on=["source", "post_id"], how="inner")
-    out = kept.with_columns(
-        pl.col(c).map_elements(_scrub, return_dtype=pl.String)
-        for c in ("text", "post_title", "post_text")
-    )
-    return out.sort("source", "user_id", "created_at", "comment_id", nulls_last=True)
+def genome_comments(
+    run: RunFolder, tables: dict[str, pl.DataFrame]
+) -> tuple[pl.DataFrame | None, pl.DataFrame]:
+    """``(kept, dropped)``: the comments (replies) of the genome's users — ``comments/`` rows of
+    a user with records in the genome — split in one pass.
 
-
-def dropped_comments(run: RunFolder, tables: dict[str, pl.DataFrame]) -> pl.DataFrame:
-    """Rejects (``source``, ``record_id`` = comment id, ``reason``, ``detail``) for the genome
-    users' comments that :func:`comments_table` leaves out."""
-    empty = pl.DataFrame(schema={c: pl.String for c in ("source", "record_id", "reason", "detail")})
-    mine = _users_comments(run, tables)
-    if mine is None:
-        return empty
-    posts = _posts(run)
-    if posts is not None:
-        ids = posts.select("source", "post_id", pl.lit(True).alias("_known"))
-        mine = mine.join(ids, on=["source", "post_id"], how="left")
-    known = pl.col("_known").fill_null(False) if posts is not None else pl.lit(False)
-    reason = (
-        pl.when(~_usable())
-        .then(pl.lit("comments.removed_or_empty"))
-        .when(~known)
-        .then(pl.lit("comments.unknown_post"))
+    ``kept`` (None without ``comments/``): the usable ones on a post the ingest read, joined with
+    its ``post_title`` and ``post_text`` (from ``records/``: any post, not only those that passed
+    the filters, since a user comments on other people's posts), the PII safety net run over
+    comment and post text (comments are not rewritten by ``clean``). ``dropped``: rejects
+    (``source``, ``record_id`` = comment id, ``reason``, ``detail``) for the others."""
+    dropped = pl.DataFrame(
+        schema={c: pl.String for c in ("source", "record_id", "reason", "detail")}
     )
-    detail = (
-        pl.when(~_usable())
-        .then(pl.lit("the comment is [removed], [deleted] or empty"))
-        .otherwise(pl.format("post {} is not among the ingested records", pl.col("post_id")))
-    )
-    out = mine.select(
-        "source",
-        pl.col("comment_id").alias("record_id"),
-        reason.alias("reason"),
-        detail.alias("detail"),
-    )
-    return out.filter(pl.col("reason").is_not_null()) if out.height else empty
-
-
-def _users_comments(run: RunFolder, tables: dict[str, pl.DataFrame]) -> pl.DataFrame | None:
     raw = _scan(run, "comments")
     if raw is None or "records" not in tables:
-        return None
+        return None, dropped
     users = tables["records"].select("source", "user_id").unique()
-    return raw.join(users, on=["source", "user_id"], how="semi")
-
-
-def _usable() -> pl.Expr:
-    return ~pl.col("text").is_in(_GONE) & (pl.col("text") != "")
-
-
-def _posts(run: RunFolder) -> pl.DataFrame | None:
+    mine = raw.join(users, on=["source", "user_id"], how="semi")
     posts = run.scan("records")
-    if posts is None:
-        return None
-    return (
-        posts.select(
-            "source",
-            pl.col("record_id").alias("post_id"),
-            pl.col("title").alias("post_title"),
-            pl.col("text").alias("post_text"),
+    if posts is not None:  # only the posts these comments answer
+        wanted = mine.select("source", "post_id").unique().lazy()
+        found = (
+            posts.select(
+                "source",
+                pl.col("record_id").alias("post_id"),
+                pl.col("title").alias("post_title"),
+                pl.col("text").alias("post_text"),
+            )
+            .join(wanted, on=["source", "post_id"], how="semi")
+            .unique(["source", "post_id"], keep="first")
+            .collect()
         )
-        .unique(["source", "post_id"], keep="first")
-        .collect()
+        mine = mine.join(found, on=["source", "post_id"], how="left")
+    else:
+        mine = mine.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in _POST_COLS)
+    usable = ~pl.col("text").is_in(_GONE) & (pl.col("text") != "")
+    known = pl.col("post_text").is_not_null()
+    kept = mine.filter(usable & known).with_columns(
+        pl.col(c).map_elements(_scrub, return_dtype=pl.String) for c in ("text", *_POST_COLS)
     )
+    rest = mine.filter(~(usable & known))
+    if rest.height:
+        dropped = rest.select(
+            "source",
+            pl.col("comment_id").alias("record_id"),
+            pl.when(~usable)
+            .then(pl.lit("comments.removed_or_empty"))
+            .otherwise(pl.lit("comments.unknown_post"))
+            .alias("reason"),
+            pl.when(~usable)
+            .then(pl.lit("the comment is [removed], [deleted] or empty"))
+            .otherwise(pl.format("post {} is not among the ingested records", pl.col("post_id")))
+            .alias("detail"),
+        )
+    return kept.sort("source", "user_id", "created_at", "comment_id", nulls_last=True), dropped
 
 
 def _scrub(text: str) -> str:
@@ -212,11 +189,13 @@ def run_genome(ctx: StageContext) -> StageResult:
     run = ctx.run
     out = run.stage_dir("genome")
     tables = build_tables(run)
+    comments, dropped = genome_comments(run, tables)
+    if comments is not None:
+        tables["comments"] = comments
     result = StageResult()
     for name in TABLES:
         if name in tables:
             atomic_write_parquet(tables[name], out / f"{name}.parquet")
-    dropped = dropped_comments(run, tables)
     for (source,), part in dropped.group_by("source", maintain_order=True):
         n = run.write_rejects(ctx.stage, str(source), f"{source}-comments", part.drop("source"))
         result.extra.setdefault("comments_dropped", {})[str(source)] = n

@@ -17,11 +17,8 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-
-from humanllm.llm.base import Scorer
 
 CACHE_FILE = "loglik-cache.sqlite"
 
@@ -90,18 +87,3 @@ def per_byte(scores: Sequence[float], options: Sequence[str]) -> list[float]:
 
 def argmax(values: Sequence[float]) -> int:
     return max(range(len(values)), key=lambda i: (values[i], -i))
-
-
-ScoreFn = Callable[[list[tuple[str, str]], list[str]], list[float]]
-
-
-def scorer_for(backend: Scorer) -> ScoreFn:
-    """How to score options with ``backend`` (its ``loglikelihoods``, batched where it can)."""
-    return backend.loglikelihoods
-
-
-def batched_loglikelihoods(
-    backend: Any, messages: list[tuple[str, str]], options: list[str]
-) -> list[float]:
-    """The ``transformers`` backend's batched scores (``loglikelihoods`` with ``batched=True``)."""
-    return list(backend.loglikelihoods(messages, options, prefix_reuse=True, batched=True))

@@ -18,7 +18,7 @@ from pydantic import BaseModel, Field
 
 from humanllm.evaluation.asking import ask_texts
 from humanllm.evaluation.letters import LETTERS, parse_letter
-from humanllm.evaluation.loglik import LoglikCache, argmax, loglik_key, per_byte, scorer_for
+from humanllm.evaluation.loglik import LoglikCache, argmax, loglik_key, per_byte
 from humanllm.llm.base import Backend, Sampling, Scorer
 from humanllm.llm.cache import RequestCache
 from humanllm.llm.config import RunnerConfig
@@ -146,7 +146,6 @@ def score_loglik(
     questions: Sequence[MCQuestion], *, scorer: Scorer, model_id: str, cache: LoglikCache
 ) -> list[Prediction]:
     """Each option's continuation scored as the reply to the task prompt; highest per byte wins."""
-    score = scorer_for(scorer)
     out = []
     for q in questions:
         messages = list(q.messages())
@@ -155,7 +154,7 @@ def score_loglik(
         error = None
         if scores is None:
             try:
-                scores = score(messages, list(q.continuations))
+                scores = scorer.loglikelihoods(messages, list(q.continuations))
             except Exception as e:  # a prompt too long for the model: this question is wrong
                 error = f"{type(e).__name__}: {e}"
             else:

@@ -19,8 +19,9 @@ Rules, in the order a record is checked (the first that fails names the reject):
 
 Author and numeric rules come first and the text rules last. :func:`flag` applies them to
 ingested records (the stage ``filter``). :func:`read_filtered` runs reader and rules as one
-pass and reaches the same verdicts faster: the cheap rules are pushed into the Parquet scan and
-only the rows they keep are decoded, normalised and encoded (see ``benchmarks/filters.py``).
+pass and reaches the same verdicts faster: every rule that needs no normalisation runs inside
+the Parquet scan, and only the rows it keeps are parsed, normalised and encoded (see
+``benchmarks/filters.py``).
 """
 
 from __future__ import annotations
@@ -106,11 +107,15 @@ def text_checks(
     """The rules on the post itself: removed/deleted, then the normalised length (the field
     ``text``, or the columns ``selftext_state``, ``removed_by_category``, ``text``)."""
     f = f or {k: pl.col(k) for k in ("selftext_state", "removed_by_category", "text")}
-    removed = f["selftext_state"].is_in(["removed", "deleted"]).fill_null(False)
     return [
-        ("reddit.removed", removed | (f["removed_by_category"].fill_null("") != "")),
+        _removed(f),
         ("reddit.min_chars", f["text"].fill_null("").str.len_chars() < r.min_chars),
     ]
+
+
+def _removed(f: Mapping[str, pl.Expr]) -> tuple[str, pl.Expr]:
+    gone = f["selftext_state"].is_in(["removed", "deleted"]).fill_null(False)
+    return "reddit.removed", gone | (f["removed_by_category"].fill_null("") != "")
 
 
 def early_checks(
@@ -126,10 +131,9 @@ def early_checks(
     f = {**{k: pl.col(k) for k in names}, **(f or {})}
     body_bytes = pl.when(f["selftext_state"] == "text").then(f["selftext"].str.len_bytes() + 1)
     bound = f["title"].str.len_bytes().fill_null(0) + body_bytes.fill_null(0)
-    removed, _ = text_checks(r, {**f, "text": pl.lit(None, dtype=pl.String)})
     return [
         *cheap_checks(r, f),
-        removed,
+        _removed(f),
         ("reddit.min_chars", bound < r.min_chars),
     ]
 

@@ -211,16 +211,8 @@ class GenomeUsers:
         )
 
     def _comments(self, source: str, user_id: str) -> list[RecordView]:
-        if not self.comments_path.is_file():
-            return []
-        df = (
-            pl.scan_parquet(self.comments_path)
-            .filter((pl.col("source") == source) & (pl.col("user_id") == user_id))
-            .select("created_at", "text", "post_title", "post_text")
-            .sort("created_at", nulls_last=False)
-            .tail(_RECORDS_SHOWN)
-            .collect()
-        )
+        columns = ("created_at", "text", "post_title", "post_text")
+        df = _recent(self.comments_path, source, user_id, columns)
         return [
             RecordView(
                 created_at=r["created_at"].isoformat() if r.get("created_at") else None,
@@ -231,16 +223,7 @@ class GenomeUsers:
         ]
 
     def _records(self, source: str, user_id: str) -> list[RecordView]:
-        if not self.records_path.is_file():
-            return []
-        df = (
-            pl.scan_parquet(self.records_path)
-            .filter((pl.col("source") == source) & (pl.col("user_id") == user_id))
-            .select("created_at", "title", "text", "meta")
-            .sort("created_at", nulls_last=False)
-            .tail(_RECORDS_SHOWN)
-            .collect()
-        )
+        df = _recent(self.records_path, source, user_id, ("created_at", "title", "text", "meta"))
         out = []
         for r in df.to_dicts():
             try:
@@ -260,6 +243,20 @@ class GenomeUsers:
                 )
             )
         return out
+
+
+def _recent(path: Path, source: str, user_id: str, columns: tuple[str, ...]) -> pl.DataFrame:
+    """A genome table's most recent rows of one user (none when the table is absent)."""
+    if not path.is_file():
+        return pl.DataFrame()
+    return (
+        pl.scan_parquet(path)
+        .filter((pl.col("source") == source) & (pl.col("user_id") == user_id))
+        .select(columns)
+        .sort("created_at", nulls_last=False)
+        .tail(_RECORDS_SHOWN)
+        .collect()
+    )
 
 
 def _full(r: RecordView) -> str:

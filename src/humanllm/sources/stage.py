@@ -50,25 +50,28 @@ def run_ingest(ctx: StageContext) -> StageResult:
                 counts.records_in = counts.records_out + counts.rejected
                 progress.update(task, records=counts.records_out, rejects=counts.rejected)
             if isinstance(src, RedditSource | TwitterSource):
-                n_comments, n_bad = comments_total, comment_rejects
-                for i, chunk in enumerate(read_comments(src)):
-                    shard = f"{name}-comments-{i:05d}"
-                    comments = conform(chunk.records, COMMENT_SCHEMA)
-                    if comments.height:
-                        ctx.run.write_shard("comments", shard, comments)
-                    comments_total += comments.height
-                    if chunk.rejects is not None:
-                        comment_rejects += ctx.run.write_rejects(
-                            ctx.stage, name, shard, chunk.rejects
-                        )
-                if comments_total > n_comments or comment_rejects > n_bad:
-                    ctx.console.print(
-                        f"  {name}: {comments_total - n_comments:,} comments read, "
-                        f"{comment_rejects - n_bad:,} rejected"
-                    )
+                n, bad = _ingest_comments(ctx, src)
+                comments_total, comment_rejects = comments_total + n, comment_rejects + bad
             result.counts[name] = counts
     result.extra["items"] = items_total
     if comments_total or comment_rejects:
         result.extra["comments"] = comments_total
         result.extra["comment_rejects"] = comment_rejects
     return result
+
+
+def _ingest_comments(ctx: StageContext, src: RedditSource | TwitterSource) -> tuple[int, int]:
+    """The source's comments (replies) file -> ``comments/`` and rejects: ``(read, rejected)``."""
+    name = src.source_name
+    read = rejected = 0
+    for i, chunk in enumerate(read_comments(src)):
+        shard = f"{name}-comments-{i:05d}"
+        comments = conform(chunk.records, COMMENT_SCHEMA)
+        if comments.height:
+            ctx.run.write_shard("comments", shard, comments)
+        read += comments.height
+        if chunk.rejects is not None:
+            rejected += ctx.run.write_rejects(ctx.stage, name, shard, chunk.rejects)
+    if read or rejected:
+        ctx.console.print(f"  {name}: {read:,} comments read, {rejected:,} rejected")
+    return read, rejected

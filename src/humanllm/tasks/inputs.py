@@ -2,8 +2,9 @@
 
 ``users.parquet`` and ``records.parquet`` must exist (the genome stage always writes them);
 ``scenarios``, ``social_qa``, ``items`` and ``comments`` may be absent (a genome without narrative
-sources has no scenarios, one without Amazon no items, one without comment files no comments) and then read as empty tables. A table that lacks a column
-the builders need is an error naming the table and the column.
+sources has no scenarios, one without Amazon no items, one without comment files no comments)
+and then read as empty tables. A table that lacks a column the builders need is an error naming
+the table and the column.
 """
 
 from __future__ import annotations
