@@ -1,108 +1,91 @@
-"""The planted-PII test: the safety net alone (model returns the text unchanged) must remove >= 95%."""
+"""The PII safety net alone (the model returns the text unchanged).
 
-import itertools
-import random
+Regression tests for the formats and false positives of issue 11 item 3, then the measured
+figures on the committed sets (``tests/curation/pii_data``, written by ``make_pii_sets.py``):
+per-kind recall >= 95% on the held-out set and <= 2% of PII-free number-heavy sentences altered.
+"""
+
+from pathlib import Path
+
+import pytest
 
 from humanllm.curation.pii import scrub
 
-EMAILS = [
-    "john.smith84@gmail.com",
-    "k_lee@outlook.co.uk",
-    "maria+shop@yahoo.com",
-    "dave@my-company.org",
-    "a.b.c@uni.edu",
-    "pat_o'brien@mail.ie".replace("'", ""),
-    "zoe99@proton.me",
-    "hr@acme-widgets.net",
-]
-PHONES = [
-    "(555) 123-4567",
-    "555-867-5309",
-    "+44 20 7946 0958",
-    "07700 900123",
-    "+1 415 555 2671",
-    "020 7946 0018",
-    "+49 30 901820",
-    "415.555.0199",
-    "+33 1 42 68 53 00",
-    "(02) 9374 4000",
-]
-IDS = [
-    "123-45-6789",
-    "987-65-4320",
-    "4111 1111 1111 1111",
-    "5500-0000-0000-0004",
-    "378282246310005",
-    "6011111111111117",
-    "AB1234567".replace("AB", "") + "12",
-    "1234567890",
-    "00123456789",
-]
-ADDRESSES = [
-    "42 Elm Street",
-    "1600 Pennsylvania Avenue",
-    "221B Baker Street",
-    "12 Oak Lane, Apt 4B",
-    "7 Old Mill Road",
-    "350 Fifth Ave",
-    "88 Sunset Blvd",
-    "5 Rose Court",
-    "19 Kings Road",
-    "1234 Maple Drive, Suite 200",
-]
-
-TEMPLATES = [
-    "Honestly I was furious when my landlord texted me again. {} is what he wrote on the form, can you believe it?",
-    "If anyone from the meetup wants to reach me, it's {} — I check it most evenings after work.",
-    "My mom still lives at {} and every Sunday I drive over, even when I'm exhausted from the week.",
-    "I wrote {} on the back of the receipt so I wouldn't forget, and then of course I lost the receipt.",
-]
-
-SAFE = [
-    "In 1999 I moved to Ohio with 2 kids and $1,250.50 in savings.",
-    "We met at 10:30 on 2019-05-04 and talked for 3 hours.",
-    "I ran 5 km in 27 minutes, my best time since 2015!",
-    "The tickets were 45.99 each, row 12, seats 7 and 8.",
-]
+DATA = Path(__file__).parent / "pii_data"
 
 
-def planted() -> list[tuple[str, str]]:
-    rng = random.Random(7)
-    items = [
-        (kind, v)
-        for kind, vals in (
-            ("email", EMAILS),
-            ("phone", PHONES),
-            ("id", IDS),
-            ("address", ADDRESSES),
-        )
-        for v in vals
-    ]
-    out = []
-    for (kind, value), tmpl in zip(items, itertools.cycle(TEMPLATES), strict=False):
-        out.append((kind, tmpl.format(value) + " " + rng.choice(SAFE)))
-    return out
+# ------------------------------------------------------------------ formats the net used to miss
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("order 4111 1111 1111 1112 shipped", "4111 1111 1111 1112"),  # card-shaped, fails Luhn
+        ("the card 5500-0000-0000-0005 was declined", "5500-0000-0000-0005"),
+        ("my passport number X12345678 expires soon", "X12345678"),
+        ("licence DL-48291036 on file", "DL-48291036"),
+        ("DNI 12345678Z and NIE X1234567L", "12345678Z"),
+        ("DNI 12345678Z and NIE X1234567L", "X1234567L"),
+        ("NI number AB 12 34 56 C, please", "AB 12 34 56 C"),
+        ("IBAN DE89 3704 0044 0532 0130 00 for the rent", "DE89 3704 0044 0532 0130 00"),
+    ],
+)
+def test_id_numbers_are_replaced(text: str, secret: str) -> None:
+    res = scrub(text)
+    assert secret not in res.text, res.text
+    assert res.counts["id_number"] >= 1
 
 
-def test_safety_net_alone_removes_at_least_95_percent() -> None:
-    records = planted()
-    values = [
-        v for _, vals in (("e", EMAILS), ("p", PHONES), ("i", IDS), ("a", ADDRESSES)) for v in vals
-    ]
-    removed = 0
-    per_kind: dict[str, list[int]] = {}
-    for (kind, text), value in zip(records, values, strict=True):
-        out = scrub(text).text
-        hit = value not in out
-        removed += hit
-        per_kind.setdefault(kind, []).append(hit)
-    rate = removed / len(values)
-    print(f"planted PII removed by the safety net alone: {removed}/{len(values)} = {rate:.1%}")
-    for kind, hits in per_kind.items():
-        print(f"  {kind}: {sum(hits)}/{len(hits)}")
-    assert rate >= 0.95
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("we moved to 12 Rue de Rivoli last spring", "Rue de Rivoli"),
+        ("post it to Calle Mayor 5 please", "Calle Mayor 5"),
+        ("she lives at Hauptstraße 5 now", "Hauptstraße 5"),
+        ("my flat is Via Roma 10, 00184 Roma.", "00184 Roma"),
+    ],
+)
+def test_non_english_streets_are_replaced(text: str, secret: str) -> None:
+    res = scrub(text)
+    assert secret not in res.text, res.text
+    assert res.counts["address"] == 1
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "send it to 42 Elm Street, Springfield, IL 62704 by Friday",
+        "send it to Springfield, IL 62704 by Friday",
+        "send it to 12 Rue de Rivoli, 75001 Paris by Friday",
+    ],
+)
+def test_address_tails_are_not_left_behind(text: str) -> None:
+    out = scrub(text).text
+    for piece in ("Springfield", "62704", "75001", "Paris"):
+        assert piece not in out, out
+    assert out.startswith("send it to ") and out.endswith(" by Friday")
+
+
+# ------------------------------------------------------------------ numbers that are not PII
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The log says 2019-05-04 10:30 when the update failed.",
+        "We met 04.05.2019 10:30 sharp.",
+        "Windows reports version 10.0.19045.3693 after the patch.",
+        "It had 1500000 views and 120 000 000 likes.",
+        "The video got 1500000000 views.",
+        "They won 102-98 101-99 and 99-97.",
+        "The population grew from 362.459.790 to 838.172.970.",
+        "The ISBN is 978-3-16-148410-0, second edition.",
+        "In 1999 I moved to Ohio with 2 kids and $1,250.50 in savings.",
+        "The tickets were 45.99 each, row 12, seats 7 and 8.",
+    ],
+)
+def test_number_heavy_text_is_left_alone(text: str) -> None:
+    res = scrub(text)
+    assert res.text == text, (res.text, res.counts)
+
+
+# ------------------------------------------------------------------ behaviour kept
 def test_counts_by_kind() -> None:
     res = scrub(
         "Mail me at a@b.com or call (555) 123-4567; I live at 42 Elm Street. See https://x.io/a?b=1"
@@ -112,13 +95,80 @@ def test_counts_by_kind() -> None:
     assert "a@b.com" not in res.text and "https://" not in res.text
 
 
-def test_ordinary_numbers_survive() -> None:
-    for text in SAFE:
-        res = scrub(text)
-        assert res.text == text, (text, res.text, res.counts)
-        assert sum(res.counts.values()) == 0
+def test_card_kind_follows_luhn() -> None:
+    assert scrub("card 4111 1111 1111 1111 declined").counts == {"card": 1}
+    assert scrub("order 4111 1111 1111 1112 shipped").counts == {"id_number": 1}
 
 
-def test_card_requires_luhn() -> None:
-    assert scrub("order 4111 1111 1111 1112 shipped").counts["card"] == 0
-    assert scrub("card 4111 1111 1111 1111 declined").counts["card"] == 1
+def test_replacement_is_deterministic_and_keeps_the_shape_of_ids() -> None:
+    text = "passport X12345678, phone +44 20 7946 0958, 12 Rue de Rivoli, j@x.org"
+    first = scrub(text)
+    assert first.text == scrub(text).text
+    assert "X00000000" in first.text and "12 Example Street" in first.text
+    assert [text[s.start : s.end] for s in first.spans] == [
+        "X12345678",
+        "+44 20 7946 0958",
+        "12 Rue de Rivoli",
+        "j@x.org",
+    ]
+
+
+# ------------------------------------------------------------------ measured on the committed sets
+def _score(name: str):  # type: ignore[no-untyped-def]
+    from humanllm.curation.pii_rules.measure import load, score_planted
+
+    return score_planted(load(DATA / f"pii_{name}.jsonl"))
+
+
+@pytest.mark.parametrize("name", ["tuning", "heldout"])
+def test_recall_per_kind_at_least_95_percent(name: str) -> None:
+    from humanllm.curation.pii_rules.measure import KINDS
+
+    score = _score(name)
+    for kind in KINDS:
+        assert score.planted[kind] >= 40, (kind, score.planted[kind])
+        assert score.recall(kind) >= 0.95, (kind, score.recall(kind), score.misses[:5])
+
+
+@pytest.mark.parametrize("name", ["tuning", "heldout"])
+def test_pii_free_number_heavy_sentences_altered_at_most_2_percent(name: str) -> None:
+    from humanllm.curation.pii_rules.measure import altered, load
+
+    rows = load(DATA / f"pii_free_{name}.jsonl")
+    changed = altered(rows)
+    assert len(rows) >= 200
+    assert len(changed) / len(rows) <= 0.02, changed[:5]
+
+
+def test_the_sets_are_what_the_generator_writes(tmp_path: Path) -> None:
+    """The committed planted sets match their generator (seeded), spans pointing at their strings."""
+    import importlib.util
+    import json
+
+    spec = importlib.util.spec_from_file_location("make_pii_sets", DATA.parent / "make_pii_sets.py")
+    assert spec and spec.loader
+    gen = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gen)
+    gen.OUT = tmp_path
+    gen.write(
+        "pii_heldout.jsonl",
+        gen.planted_rows(
+            "h",
+            29,
+            400,
+            gen.H_FRAMES,
+            gen.H_CONTEXT,
+            {
+                "email": {"webmail": gen.h_email},
+                "phone": gen.H_PHONE,
+                "url": gen.H_URL,
+                "card": gen.H_CARD,
+                "id_number": gen.H_ID,
+                "address": gen.H_ADDRESS,
+            },
+        ),
+    )
+    assert (tmp_path / "pii_heldout.jsonl").read_text() == (DATA / "pii_heldout.jsonl").read_text()
+    for line in (DATA / "pii_tuning.jsonl").read_text().splitlines():
+        row = json.loads(line)
+        assert all(0 <= s["start"] < s["end"] <= len(row["text"]) for s in row["spans"])
