@@ -363,6 +363,9 @@ H_CONTEXT = {
 # ---------------------------------------------------------------- PII-free, number-heavy sentences
 FREE_TUNING: list[Gen] = [
     lambda r: (
+        f"I bought a {r.randint(1, 7)} Day Pass and watched {r.randint(2, 9)} Live Streams in {r.randint(2, 5)} Golf Courses."
+    ),
+    lambda r: (
         f"We met at {r.randint(8, 11)}:30 on 2019-0{r.randint(1, 9)}-{r.randint(10, 28)} and talked for 3 hours."
     ),
     lambda r: (
@@ -397,6 +400,12 @@ FREE_TUNING: list[Gen] = [
 ]
 
 FREE_HELDOUT: list[Gen] = [
+    lambda r: (
+        f"I read {r.randint(2, 7)} Harry Potter books and ate {r.randint(2, 9)} Happy Meals in {r.randint(2, 5)} Summer Holidays."
+    ),
+    lambda r: (
+        f"He hit {r.randint(2, 60)} Home Runs and {r.randint(2, 9)} Grand Slams in {r.randint(1990, 2023)}."
+    ),
     lambda r: (
         f"Kick-off {r.randint(10, 28)}.0{r.randint(1, 9)}.2024 {r.randint(10, 21)}:{r.choice(['00', '15', '30', '45'])}, doors open an hour before."
     ),

@@ -64,6 +64,24 @@ def test_address_tails_are_not_left_behind(text: str) -> None:
     assert out.startswith("send it to ") and out.endswith(" by Friday")
 
 
+@pytest.mark.parametrize(
+    ("text", "secret"),
+    [
+        ("call (333) 889-5317 x435 after six", "x435"),  # an extension
+        ("call 1 (302) 572-3667 after six", "1 (302)"),
+        ("call (02)-6824-6314 after six", "6824"),
+        ("at Viale Guarneri, 89, 85020, Ginestra (PZ) after six", "(PZ)"),
+        ("at Rua Augusta, 86, Vila Da Luz, 25045-815 Costa Verde / RS after six", "815"),
+        ("at 892 Obrien Shoals Apt. 508, North Williamport, NS N6G4B4 after six", "Shoals"),
+        ("at pl. Sawickiej 15 after six", "Sawickiej"),
+    ],
+)
+def test_external_formats_are_replaced_whole(text: str, secret: str) -> None:
+    out = scrub(text).text
+    assert secret not in out, out
+    assert out.endswith(" after six"), out
+
+
 # ------------------------------------------------------------------ numbers that are not PII
 @pytest.mark.parametrize(
     "text",
@@ -78,6 +96,8 @@ def test_address_tails_are_not_left_behind(text: str) -> None:
         "The ISBN is 978-3-16-148410-0, second edition.",
         "In 1999 I moved to Ohio with 2 kids and $1,250.50 in savings.",
         "The tickets were 45.99 each, row 12, seats 7 and 8.",
+        "I bought a 3 Day Pass and watched 2 Live Streams in 4 Golf Courses.",
+        "He hit 12 Home Runs and 3 Grand Slams in 2019.",
     ],
 )
 def test_number_heavy_text_is_left_alone(text: str) -> None:

@@ -23,16 +23,31 @@ _PARTICLE = r"(?:de|del|de\s+la|des|du|da|do|das|dos|di|della|delle|dei|degli|va
 _STOP = r"(?!(?:But|And|I|The|So|Then|It|We|He|She|They|My|Our|Yes|No|Ok|Also|Which|That|This|If|When)\b)"
 _WORD = rf"{_STOP}(?:{NAME}|\d{{1,3}}(?:st|nd|rd|th))(?!\w)"
 _NAMES = rf"(?:{_PARTICLE}\s+)*{_WORD}(?:[ -](?:{_PARTICLE}\s+)*{_WORD}){{0,3}}"
+#: street types written after the name: USPS standard suffixes and Australian road types, less
+#: those common after "number + capitalised words" in prose (Park, Lake, Pass, Run, Route, Course,
+#: Track, Stream, Reserve...); plurals only where Faker-style addresses use them and prose rarely does
 _EN_SUFFIX = (
-    r"(?:Street|St\.?|Road|Rd\.?|Avenue|Ave\.?|Lane|Ln\.?|Drive|Dr\.?|Boulevard|Blvd\.?|Court|Ct\.?|"
-    r"Place|Pl\.?|Way|Terrace|Close|Crescent|Highway|Hwy\.?|Parkway|Pkwy\.?|Square|Sq\.?|Row|Mews|"
-    r"Gardens|Grove|Hill|Walk|Circle|Trail|Alley|Quay|Wharf)"
+    r"(?:(?:Street|Court|Shoal|Harbor|Harbour|Height|Garden|Meadow|Mill|Ridge|Mountain|Terrace|"
+    r"Grove|Square|Crescent|Manor|Estate|Valley|Creek|Spring|Well|Knoll|Hollow|Villa)s"
+    r"|Street|Road|Avenue|Lane|Drive|Boulevard|Court|Place|Way|Terrace|Close|Crescent|Highway|"
+    r"Parkway|Square|Row|Mews|Grove|Hill|Walk|Circle|Trail|Alley|Quay|Wharf|Arcade|Bayou|Bluff|"
+    r"Brook|Bypass|Causeway|Cliff|Cove|Creek|Crest|Dale|Expressway|Ferry|Ford|Forest|Forge|"
+    r"Freeway|Gateway|Glen|Harbor|Harbour|Haven|Inlet|Junction|Knoll|Loaf|Lodge|Manor|Meadow|Mill|"
+    r"Motorway|Mountain|Neck|Orchard|Oval|Overpass|Pike|Plaza|Prairie|Ridge|Shoal|Shore|Skyway|"
+    r"Stravenue|Throughway|Trafficway|Tunnel|Turnpike|Underpass|Viaduct|Vista|Parade|Promenade|"
+    r"Esplanade|Walkway|Grange|Rise|Glade|Concourse|Boardwalk|Gardens|Heights|Beach"
+    r"|St\.?|Rd\.?|Ave\.?|Ln\.?|Dr\.?|Blvd\.?|Ct\.?|Pl\.?|Hwy\.?|Pkwy\.?|Sq\.?|Cres\.?|Tce\.?|Pde\.?)"
 )
 _UNIT = r"(?:Apt\.?|Apartment|Suite|Ste\.?|Unit|Flat|Floor|#)\s*\w+"
 _DIRECTION = r"(?:North|South|East|West|NE|NW|SE|SW|N|S|E|W)\b"
+#: street types written before the name (Spanish, Portuguese, Italian, Polish)
 _TYPE_FIRST = (
-    r"(?:(?i:calle|avenida|avda\.|paseo|plaza|carrera|camino|ronda|travesía|rua|travessa|praça|"
-    r"largo|estrada|alameda|via|viale|corso|piazza|vicolo|lungomare|ulica|aleja)|C/|Av\.|ul\.|al\.)"
+    r"(?:(?i:calle|avenida|avda\.|paseo|plaza|carrera|camino|ronda|travesía|circuito|retorno|"
+    r"calzada|cerrada|privada|callejón|andador|prolongación|periférico|diagonal|corredor|rua|"
+    r"travessa|praça|largo|estrada|alameda|rodovia|sítio|favela|passarela|parque|viaduto|vila|"
+    r"vereda|trecho|quadra|ladeira|beco|jardim|chácara|fazenda|via|viale|corso|piazza|piazzale|"
+    r"vicolo|lungomare|strada|contrada|canale|incrocio|borgo|rotonda|traversa|ulica|aleja|plac|"
+    r"osiedle|rondo|skwer)|C/|Av\.|ul\.|al\.|pl\.|os\.)"
 )
 _TYPE_AFTER_NUMBER = (
     r"(?i:rue|avenue|boulevard|bd\.?|place|allée|chemin|impasse|quai|route|cours|square)"
@@ -43,16 +58,19 @@ _COMPOUND = (
 )
 _GERMAN_TYPE = r"(?:Straße|Strasse|Str\.|Weg|Platz|Allee|Gasse|Ring|Damm)"
 _POSTCODE = (
-    r"(?:\d{5}(?:-\d{4})?|\d{4}-\d{3}|\d{4}(?:\s?[A-Z]{2}\b)?|\d{3}\s\d{2}|\d{2}-\d{3}|\d{6}|"
-    r"[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}|[A-Z]\d[A-Z]\s?\d[A-Z]\d|[A-Z]\d{2}\s?[A-Z\d]{4})"
+    r"(?:\d{5}(?:-\d{4})?|\d{5}-?\d{3}|\d{4}-\d{3}|\d{4}(?:\s?[A-Z]{2}\b)?|\d{3}\s\d{2}|\d{2}-\d{3}|\d{6}|"
+    r"[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}|[A-Z]\d[A-Z]\s?\d[A-Z]\d|[A-Z]\d{2}\s?[A-Z\d]{4})(?!-?\d)"
 )
 _STATE = (
     r"(?:A[LKZR]|C[AOT]|D[EC]|FL|GA|HI|I[DLNA]|K[SY]|LA|M[EDAINSOT]|N[EVHJMYCD]|O[HKR]|PA|RI|S[CD]|"
     r"T[NX]|UT|V[TA]|W[AVIY]|ON|QC|BC|AB|MB|SK|NS|NB|NL|PE|NSW|VIC|QLD|WA|SA|TAS|ACT|NT)"
 )
-_CITY = rf"{_WORD}(?:[ -](?:{_PARTICLE}\s+)?{_WORD}){{0,2}}(?:\s\d{{1,2}}\b)?"
+_CITY = (
+    rf"{_WORD}(?:[ -](?:{_PARTICLE}\s+)?{_WORD}){{0,2}}(?:\s\d{{1,2}}\b)?"
+    r"(?:\s\([A-Z]{2}\)|\s/\s[A-Z]{2}\b)?"  # a province (PZ) or a state / PB
+)
 _TAIL = (
-    rf"(?:(?:,\s*|\s+-\s+|\s+)(?:{_POSTCODE}\s+)?{_CITY}(?:,?\s+{_STATE}\b)?(?:,?\s+{_POSTCODE}\b)?"
+    rf"(?:(?:,\s*|\s+-\s+|\s+)(?:{_POSTCODE},?\s+)?{_CITY}(?:,?\s+{_STATE}\b)?(?:,?\s+{_POSTCODE}\b)?"
     rf"|,?\s+{_POSTCODE}\b)"
 )
 _STREETS = [

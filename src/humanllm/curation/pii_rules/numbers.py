@@ -25,8 +25,9 @@ from humanllm.curation.pii_rules import Found, context_before
 
 _CANDIDATE = re.compile(
     r"(?<![\w.,/:+-])"
-    r"(?:\+\s?\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)\s?)?"
+    r"(?:\+\s?\d{1,3}[\s.-]?|1[\s.-]?(?=\())?(?:\(\d{1,4}\)[\s-]?)?"
     r"\d+(?:(?:[ .-]|\s?/\s?)\d+)*"
+    r"(?:\s?(?:x|ext\.?)\s?\d{1,5})?"  # an extension, x435
     r"(?!\w|[.,]\d|:\d|-\w)"
 )
 _ID_WORDS = re.compile(
@@ -102,6 +103,9 @@ def _card_groups(groups: list[str]) -> bool:
 def classify(text: str, start: int, end: int) -> str | None:
     """The PII kind of the digit-group candidate ``text[start:end]``, or None for a plain number."""
     s = text[start:end]
+    ext = re.search(r"\s?(?:x|ext\.?)\s?\d{1,5}$", s)
+    if ext:
+        s, end = s[: ext.start()], start + ext.start()
     groups = re.findall(r"\d+", s)
     seps = [p.strip() or " " for p in re.findall(r"\d+(\D+)(?=\d)", s)]
     n = sum(len(g) for g in groups)
