@@ -13,6 +13,8 @@ from rich.console import Console
 from humanllm import __version__
 from humanllm.config import ConfigError, load_config
 from humanllm.executor import STAGES, StageError, parse_stage_list, run_stages
+from humanllm.humaneval import cli as humaneval_cli
+from humanllm.llm.base import OutageError
 from humanllm.simulate import cli as simulate_cli
 from humanllm.sources import SourceError
 
@@ -42,6 +44,17 @@ SetOpt = Annotated[
 ForceOpt = Annotated[
     bool, typer.Option("--force", help="Re-run stages even if their _SUCCESS.json matches.")
 ]
+RetryRejectsOpt = Annotated[
+    bool,
+    typer.Option(
+        "--retry-rejects",
+        help="Re-run the stages (as --force) and ask the model again for records whose cached "
+        "answer was a reject (invalid, refused, truncated); good answers come from the cache. "
+        "Records lost to a server outage are always asked again, without this flag.",
+    ),
+]
+#: Exit code of a stage stopped by a model server outage (re-run it once the server is back).
+EXIT_OUTAGE = 3
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -50,11 +63,20 @@ def _fail(message: str, code: int = 2) -> None:
 
 
 def _run(
-    config: Path, run_dir: Path, stages: list[str], overrides: list[str] | None, force: bool
+    config: Path,
+    run_dir: Path,
+    stages: list[str],
+    overrides: list[str] | None,
+    force: bool,
+    retry_rejects: bool = False,
 ) -> None:
     try:
         cfg = load_config(config, overrides)
-        run_stages(cfg, run_dir, stages, force=force, console=err)
+        if retry_rejects:
+            cfg.llm.runner.retry_rejects = True
+        run_stages(cfg, run_dir, stages, force=force or retry_rejects, console=err)
+    except OutageError as e:
+        _fail(str(e), EXIT_OUTAGE)
     except (ConfigError, StageError, SourceError) as e:
         _fail(str(e))
 
@@ -72,30 +94,76 @@ def run_cmd(
     ] = None,
     set_: SetOpt = None,
     force: ForceOpt = False,
+    retry_rejects: RetryRejectsOpt = False,
 ) -> None:
-    """Run the flow (or the listed stages) in order, skipping stages that are already finished."""
+    """Run the flow (or the listed stages) in order, skipping stages that are already finished.
+
+    Exit codes: 0 done; 2 bad configuration or input (the message says what to fix); 3 a model
+    server was unreachable past every retry (run the same command again when it is back: only
+    the records it lost are asked again)."""
     try:
         names = parse_stage_list(stages)
     except StageError as e:
         _fail(str(e))
         return
-    _run(config, run_dir, names, set_, force)
+    _run(config, run_dir, names, set_, force, retry_rejects)
 
 
 def _stage_command(name: str) -> None:
     stage = STAGES[name]
 
     def command(
-        config: ConfigArg, run_dir: RunDirOpt, set_: SetOpt = None, force: ForceOpt = False
+        config: ConfigArg,
+        run_dir: RunDirOpt,
+        set_: SetOpt = None,
+        force: ForceOpt = False,
+        retry_rejects: RetryRejectsOpt = False,
     ) -> None:
-        _run(config, run_dir, [name], set_, force)
+        _run(config, run_dir, [name], set_, force, retry_rejects)
 
     command.__doc__ = stage.help
     app.command(name, help=stage.help)(command)
 
 
+def _train_command() -> None:
+    stage = STAGES["train"]
+
+    def command(
+        config: ConfigArg,
+        run_dir: RunDirOpt,
+        set_: SetOpt = None,
+        force: ForceOpt = False,
+        launcher: Annotated[
+            str | None,
+            typer.Option(
+                "--launcher",
+                help="'accelerate': run training under `accelerate launch` (multi-GPU, "
+                "multi-node); default: in this process (train.launch.launcher).",
+            ),
+        ] = None,
+        num_processes: Annotated[
+            int | None,
+            typer.Option(
+                "--num-processes", min=1, help="Processes for --launcher accelerate (GPUs)."
+            ),
+        ] = None,
+    ) -> None:
+        overrides = list(set_ or [])
+        if launcher is not None:
+            overrides.append(f"train.launch.launcher={launcher}")
+        if num_processes is not None:
+            overrides.append(f"train.launch.num_processes={num_processes}")
+        _run(config, run_dir, ["train"], overrides, force)
+
+    command.__doc__ = stage.help
+    app.command("train", help=stage.help)(command)
+
+
 for _name in STAGES:
-    _stage_command(_name)
+    if _name == "train":  # + how training is launched
+        _train_command()
+    else:
+        _stage_command(_name)
 
 
 @app.command("stats")
@@ -185,6 +253,12 @@ def serve_model_cmd(
             "--n-ctx", min=128, help="Context window per request (prompt + reply tokens)."
         ),
     ] = 4096,
+    max_n: Annotated[
+        int,
+        typer.Option(
+            "--max-n", min=1, help="Largest n (choices per request) answered; above it, a 400."
+        ),
+    ] = 8,
 ) -> None:
     """Serve a GGUF model as an OpenAI-compatible API: GET /v1/models, POST /v1/chat/completions.
 
@@ -203,6 +277,7 @@ def serve_model_cmd(
             port=port,
             n_parallel=parallel,
             n_ctx=n_ctx,
+            max_n=max_n,
         )
     except (LLMError, EmbeddedModelError) as e:
         _fail(str(e))
@@ -211,6 +286,7 @@ def serve_model_cmd(
 # The simulator: `humanllm simulate <application>` and `humanllm serve` (humanllm.simulate.cli).
 app.add_typer(simulate_cli.app, name="simulate")
 app.command("serve")(simulate_cli.serve_cmd)
+app.add_typer(humaneval_cli.app, name="human-eval")  # humanllm.humaneval.cli
 
 
 # `humanllm evaluate`: the stage command plus --report-only (it replaces the generic one above).

@@ -92,7 +92,7 @@ def _stage_table() -> list[Stage]:
             ("curation.social_qa", llm),
             ("label",),
             "LLM social QA (action, mental state, social reasoning) per record, not Amazon: social_qa/.",
-            template_digest("social_qa.v1.txt"),
+            template_digest("social_qa.v2.txt") + template_digest("social_qa_refine.v1.txt"),
         ),
         Stage(
             "qc",

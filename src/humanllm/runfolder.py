@@ -74,10 +74,17 @@ class RunFolder:
         return sorted(p for p in d.glob(f"{prefix}*.parquet") if not p.name.startswith("."))
 
     def scan(self, stage: str, prefix: str = "") -> pl.LazyFrame | None:
+        """All shards of ``stage`` as one frame, or None when there are none.
+
+        Shards are unified by column name, whatever their order: a column missing from a shard is
+        null there, and a column typed Null in one shard (written by an older version, when
+        every value was missing) takes the type the others give it."""
         files = self.shards(stage, prefix)
         if not files:
             return None
-        return pl.scan_parquet(files)
+        if len(files) == 1:
+            return pl.scan_parquet(files[0])
+        return pl.concat([pl.scan_parquet(f) for f in files], how="diagonal_relaxed")
 
     def write_rejects(self, stage: str, source: str, shard: str, df: pl.DataFrame) -> int:
         """Write the rejects of one shard; ``df`` needs ``record_id`` and ``reason`` (``detail`` optional)."""

@@ -61,18 +61,27 @@ def reply(req: ChatRequest) -> str | ChatResponse:
             }
         )
     if name == "SocialQA":
-        leak = "LEAKY" in text
-        items = [
+        # LEAKY: the action triplet's scenario gives its answer away (refining fixes it);
+        # STUBBORN: it still does after refining (that triplet alone is a reject).
+        leak = "LEAKY" in text or "STUBBORN" in text
+        answer = "The author decides to hug the friend warmly."
+        lead = "Stubbornly, the" if "STUBBORN" in text else "The"
+        return json.dumps(
             {
-                "scenario": "The author reaches the summit and sees an old friend waving."
-                + (" The author decides to hug the friend warmly." if leak else ""),
-                "question": f"What does the author do next? ({kind})",
-                "answer": "The author decides to hug the friend warmly.",
-                "type": kind,
+                kind: {
+                    "scenario": f"{lead} author reaches the summit and sees an old friend waving."
+                    + (f" {answer}" if leak and kind == "action" else ""),
+                    "question": f"What does the author do next? ({kind})",
+                    "answer": answer,
+                }
+                for kind in ("action", "mental_state", "social_reasoning")
             }
-            for kind in ("action", "mental_state", "social_reasoning")
-        ]
-        return json.dumps({"items": items})
+        )
+    if name == "RefinedScenario":
+        scenario = data["scenario"]
+        if scenario.startswith("Stubbornly"):  # a model that cannot let go of the answer
+            return json.dumps({"scenario": scenario})
+        return json.dumps({"scenario": "The author reaches the summit and sees an old friend."})
     if name.startswith("Judge_"):
         metrics = re.findall(r"^- (\w+): ", req.messages[0][1], re.M)
         mediocre = "MEDIOCRE" in text

@@ -36,7 +36,7 @@ def test_embedded_model_curates_a_few_records(tmp_path: Path) -> None:
                 },
                 "users": {"max_tokens": 400, "profile_min_words": 5, "frequency_penalty": 0.7},
                 "scenarios": {"max_tokens": 300, "frequency_penalty": 0.7},
-                "social_qa": {"max_tokens": 400, "per_record": 1, "frequency_penalty": 0.7},
+                "social_qa": {"max_tokens": 400, "frequency_penalty": 0.7},
                 "qc": {"max_tokens": 300, "min_overall": 0, "min_other": 0},
             },
         }

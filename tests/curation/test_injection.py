@@ -28,7 +28,8 @@ FIELDS = {
         "max_stories": 3,
     },
     "scenarios.v1.txt": lambda a: {"platform": "blog post", "record": a},
-    "social_qa.v1.txt": lambda a: {"platform": "blog post", "record": a, "n_items": 3},
+    "social_qa.v2.txt": lambda a: {"platform": "blog post", "record": a},
+    "social_qa_refine.v1.txt": lambda a: {"question": a, "answer": a, "scenario": a},
     "qc.v1.txt": lambda a: {
         "kind": "scenario",
         "metric_rubric": rubric_text("scenario"),

@@ -41,6 +41,7 @@ POSTS = {
     "u5": [
         "LEAKY I saw my old friend at the summit.",
         "I wrote a letter to my grandmother in Polish.",
+        "STUBBORN I hugged my friend at the top.",
     ],
 }
 
@@ -130,10 +131,19 @@ def test_curation_flow(tmp_path: Path, scripted: ScriptedBackend, config) -> Non
     portraits = folder.scan("users").collect()  # type: ignore[union-attr]
     assert sorted(portraits["user_id"]) == ["u1", "u2", "u3", "u5"]
 
-    # social QA whose answer is in its scenario is rejected
-    assert reasons(run, "social_qa") == {"u5-0": "llm.validate"}
+    # social QA: one triplet per type; a leaking scenario is refined (u5-0), and a triplet that
+    # still leaks after refining is the only reject of its record (u5-2's action triplet)
+    assert reasons(run, "social_qa") == {"u5-2-0": "social_qa.answer_in_scenario"}
     qa = folder.scan("social_qa").collect()  # type: ignore[union-attr]
     assert set(qa["type"]) == {"action", "mental_state", "social_reasoning"}
+    for _, part in qa.group_by("record_id"):
+        assert sorted(part["type"]) == sorted(set(part["type"]))  # never two of one type
+    refined = qa.filter(pl.col("qa_id") == "u5-0-0")["scenario"][0]
+    assert "hug" not in refined  # the refined scenario replaced the leaking one
+    assert sorted(qa.filter(pl.col("record_id") == "u5-2")["type"]) == [
+        "mental_state",
+        "social_reasoning",
+    ]
 
     # qc: the MEDIOCRE record's scenario and QA fail the paper's thresholds, the rest pass
     qc = folder.scan("qc").collect()  # type: ignore[union-attr]
@@ -155,8 +165,8 @@ def test_curation_flow(tmp_path: Path, scripted: ScriptedBackend, config) -> Non
     recs = pl.read_parquet(g / "records.parquet")
     assert "u1-2" not in set(scen["scenario_id"]) and scen.height == recs.height - 1
     assert (
-        qa_t.height == 3 * (recs.height - 1) - 3
-    )  # u1-2's three QA failed QC; u5-0's never existed
+        qa_t.height == 3 * (recs.height - 1) - 1
+    )  # u1-2's three QA failed QC; u5-2's action triplet never existed
     assert set(scen["record_id"]) <= set(recs["record_id"]) and set(users_t["user_id"]) <= set(
         recs["user_id"]
     )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("uvicorn")
 
+from humanllm.llm.base import ChatRequest, ChatResponse, PermanentError
 from humanllm.llm.scripted import ScriptedBackend
 from humanllm.simulate import Simulator
 from humanllm.simulate.people import GenomeUsers
@@ -129,7 +129,7 @@ def test_oversized_bodies_get_413(url: str) -> None:
         assert r.status_code == 413
 
 
-def test_users_and_person(url: str) -> None:
+def test_users_and_person(url: str, run_dir: Path) -> None:
     with httpx.Client(base_url=url, timeout=10) as client:
         info = client.get("/api/info").json()
         assert info["genome"]["users"] == 4 and info["max_n"] == 4
@@ -141,7 +141,10 @@ def test_users_and_person(url: str) -> None:
         assert one["person"]["persona"].startswith("A nurse")
         assert one["inputs"]["select"]["history"][0]["item"] == "Rice cooker"  # history_items: 3
         r = client.get("/api/users/amazon/nobody")
-        assert r.status_code == 404 and "no user 'nobody'" in r.json()["error"]["message"]
+        message = r.json()["error"]["message"]
+        assert r.status_code == 404 and "no user 'nobody'" in message
+        assert str(run_dir) not in message and str(run_dir.parent) not in message  # no paths
+        assert str(run_dir) not in client.get("/api/info").text
 
 
 def test_openapi_lists_every_endpoint(url: str) -> None:
@@ -155,17 +158,44 @@ def test_openapi_lists_every_endpoint(url: str) -> None:
         assert "get" in paths[path]
 
 
-def test_requests_are_served_concurrently(url: str) -> None:
-    async def burst() -> float:
-        async with httpx.AsyncClient(base_url=url, timeout=10) as client:
-            start = time.perf_counter()
-            rs = await asyncio.gather(
+class GateBackend(ScriptedBackend):
+    """Holds every request until ``width`` are in flight at once (or fails after ``wait_s``):
+    a server that handled requests one at a time could never release the first one."""
+
+    def __init__(self, width: int, wait_s: float = 30.0) -> None:
+        super().__init__(scripted_reply, model_id="scripted-gate")
+        self.width, self.wait_s = width, wait_s
+        self.released = False
+
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            deadline = asyncio.get_running_loop().time() + self.wait_s
+            while not self.released and self.in_flight < self.width:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise PermanentError(f"only {self.max_in_flight} requests were ever in flight")
+                await asyncio.sleep(0.01)
+            self.released = True
+        finally:
+            self.in_flight -= 1
+        return ChatResponse(text="simulated", prompt_tokens=1, completion_tokens=1)
+
+
+def test_requests_are_served_concurrently(run_dir: Path) -> None:
+    gate = GateBackend(width=8)
+    app = create_app(Simulator(gate), settings=ServiceSettings(max_n=4))
+
+    async def burst(base: str) -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+            return await asyncio.gather(
                 *(client.post("/api/profile", json={"persona": f"p{i}"}) for i in range(8))
             )
-            assert all(r.status_code == 200 for r in rs)
-            return time.perf_counter() - start
 
-    assert asyncio.run(burst()) < 8 * 0.2 / 2  # 8 requests of 0.2 s each, far from serialized
+    with running(app) as base:
+        rs = asyncio.run(burst(base))
+    assert [r.status_code for r in rs] == [200] * 8, rs[0].text
+    assert gate.max_in_flight == 8  # all eight were being answered at the same moment
 
 
 def test_token_required(token_url: str) -> None:
@@ -211,7 +241,9 @@ def test_page_and_assets(url: str) -> None:
     r = httpx.get(url + "/")
     assert r.status_code == 200 and "HumanLLM simulator" in r.text
     assert "default-src 'self'" in r.headers["content-security-policy"]
-    assert "http" not in r.text.replace("http-equiv", "")  # nothing from another origin
+    assert "http" not in r.text.replace("http-equiv", "").replace(
+        "http://www.w3.org/2000/svg", ""
+    )  # nothing from another origin (an SVG namespace is a name, not a fetch)
     assert httpx.get(url + "/static/app.js").headers["content-type"].startswith("text/javascript")
     assert httpx.get(url + "/static/secrets.txt").status_code == 404
 

@@ -1,17 +1,24 @@
 """Stage ``clean`` (§2.1): the model rewrites each kept record without HTML, URLs, non-English
 text and formatting noise (Twitter: also hashtags and mentions) and with private information
 replaced by fictitious data; then the deterministic PII safety net (:mod:`humanllm.curation.pii`)
-replaces whatever the model missed and counts it."""
+replaces whatever the model missed and counts it.
+
+A record longer than ``max_input_chars`` is rewritten in parts — split at paragraph breaks, else
+at sentence ends, else at spaces, each part at most ``max_input_chars`` — and the rewritten parts
+are joined with a blank line; nothing of it is cut off. If one part is rejected, the record is
+(the reject says which part). ``_SUCCESS.json`` counts the records rewritten in parts."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import Any
 
 from humanllm.curation.common import platform_of, record_text
-from humanllm.curation.per_record import PerRecordStage, run_per_record
+from humanllm.curation.per_record import Drop, PerRecordStage, run_per_record
 from humanllm.curation.pii import scrub
 from humanllm.curation.schemas import Cleaned
+from humanllm.curation.tables import CLEANED_SCHEMA
 from humanllm.stage import StageContext, StageResult
 
 PLATFORM_RULES = {
@@ -19,25 +26,66 @@ PLATFORM_RULES = {
 }
 
 
-def _fields(max_chars: int):  # type: ignore[no-untyped-def]
-    def fields(row: dict[str, Any], kind: str) -> dict[str, Any]:
-        text = record_text(row)
-        return {
-            "platform": platform_of(kind),
-            "platform_rules": PLATFORM_RULES.get(kind, ""),
-            "record": text[:max_chars],
-        }
+_PARAGRAPH = re.compile(r"\n\s*\n")
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
 
-    return fields
+
+def _pack(pieces: list[str], sep: str, limit: int) -> list[str]:
+    """Consecutive ``pieces`` joined by ``sep`` into as few chunks of <= ``limit`` as they go."""
+    out: list[str] = []
+    for piece in pieces:
+        if out and len(out[-1]) + len(sep) + len(piece) <= limit:
+            out[-1] += sep + piece
+        else:
+            out.append(piece)
+    return out
+
+
+def _split_words(text: str, limit: int) -> list[str]:
+    words: list[str] = []
+    for w in text.split():  # a "word" longer than the limit (a run of symbols) is cut
+        words.extend(w[i : i + limit] for i in range(0, len(w), limit))
+    return _pack(words, " ", limit)
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """``text`` in parts of at most ``limit`` characters, cut at paragraph breaks, else at
+    sentence ends, else between words. One part when it fits."""
+    if len(text) <= limit:
+        return [text]
+    pieces: list[str] = []
+    for para in _PARAGRAPH.split(text.strip()):
+        if len(para) <= limit:
+            pieces.append(para)
+            continue
+        sentences: list[str] = []
+        for sentence in _SENTENCE_END.split(para):
+            sentences.extend(
+                [sentence] if len(sentence) <= limit else _split_words(sentence, limit)
+            )
+        pieces.extend(_pack(sentences, " ", limit))
+    return _pack(pieces, "\n\n", limit)
+
+
+def _parts(max_chars: int):  # type: ignore[no-untyped-def]
+    def parts(row: dict[str, Any], kind: str) -> list[dict[str, Any]]:
+        common = {"platform": platform_of(kind), "platform_rules": PLATFORM_RULES.get(kind, "")}
+        return [{**common, "record": p} for p in split_text(record_text(row), max_chars)]
+
+    return parts
+
+
+def _join(parts: list[Cleaned]) -> Cleaned:
+    return Cleaned(text="\n\n".join(p.text.strip() for p in parts))
 
 
 def run_clean(ctx: StageContext) -> StageResult:
     scfg = ctx.cfg.curation.clean
     pii: Counter[str] = Counter()
-    truncated = 0
+    chunked = 0
 
-    def to_rows(row: dict[str, Any], obj: Cleaned) -> list[dict[str, Any]]:
-        nonlocal truncated
+    def to_rows(row: dict[str, Any], obj: Cleaned) -> list[dict[str, Any] | Drop]:
+        nonlocal chunked
         cleaned = scrub(obj.text)
         pii.update(cleaned.counts)
         title = row.get("title")
@@ -46,20 +94,23 @@ def run_clean(ctx: StageContext) -> StageResult:
             pii.update(scrubbed_title.counts)
             title = scrubbed_title.text
         if len(record_text(row)) > scfg.max_input_chars:
-            truncated += 1
+            chunked += 1
         return [{**row, "title": title, "text": cleaned.text.strip()}]
 
     spec = PerRecordStage(
         input_folder="filtered",
         output_folder="cleaned",
+        output_schema=CLEANED_SCHEMA,
         template_name="clean.v1.txt",
         schema=Cleaned,
         stage_cfg=lambda c: c.cfg.curation.clean,
-        fields=_fields(scfg.max_input_chars),
+        fields=lambda row, kind: _parts(scfg.max_input_chars)(row, kind)[0],
+        parts=_parts(scfg.max_input_chars),
+        join=_join,
         to_rows=to_rows,
         subsample_input=True,
     )
     result = run_per_record(ctx, spec)
     result.extra["pii_replaced_by_safety_net"] = dict(sorted(pii.items()))
-    result.extra["truncated_inputs"] = truncated
+    result.extra["chunked_records"] = chunked
     return result

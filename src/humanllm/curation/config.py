@@ -31,7 +31,8 @@ class CleanConfig(LLMStageConfig):
     max_input_chars: int = Field(
         default=6000,
         gt=0,
-        description="Longer records are cut at this many characters before rewriting (noted in meta).",
+        description="Longer records are rewritten in parts of at most this many characters, "
+        "split at paragraph or sentence ends, and joined (counted in _SUCCESS.json).",
     )
 
 
@@ -63,10 +64,10 @@ class ScenariosConfig(LLMStageConfig):
 
 
 class SocialQAConfig(LLMStageConfig):
+    """Three triplets per record, one per type (action, mental state, social reasoning); a
+    leaking scenario is refined by a second request with the same settings."""
+
     max_tokens: int = 1200
-    per_record: int = Field(
-        default=3, ge=1, le=6, description="QA triplets requested per record (one per type when 3)."
-    )
 
 
 class QCConfig(LLMStageConfig):

@@ -16,6 +16,8 @@ import polars as pl
 
 from humanllm.curation.card import write_card
 from humanllm.curation.pii import scrub
+from humanllm.curation.tables import FOLDER_SCHEMAS, QC_COLUMNS
+from humanllm.records import conform
 from humanllm.runfolder import RunFolder, SourceCounts, atomic_write_parquet, atomic_write_text
 from humanllm.stage import StageContext, StageResult
 
@@ -28,7 +30,7 @@ _POST_COLS = ("post_title", "post_text")
 def code_version() -> str:
     """The stage's version: a digest of the code that assembles the tables and the card."""
     h = hashlib.sha256()
-    for name in ("genome", "card", "pii"):
+    for name in ("genome", "card", "pii", "tables"):
         h.update(Path(__file__).with_name(f"{name}.py").read_bytes())
     return h.hexdigest()[:12]
 
@@ -38,17 +40,22 @@ def _scan(run: RunFolder, folder: str) -> pl.DataFrame | None:
     return None if lf is None else lf.collect()
 
 
+def _table(run: RunFolder, folder: str) -> pl.DataFrame:
+    """A curation folder as a table of its declared schema: empty (with its columns) when the
+    stage wrote nothing, e.g. when a weak model's every reply was rejected."""
+    schema = FOLDER_SCHEMAS[folder]
+    df = _scan(run, folder)
+    if df is None:
+        return pl.DataFrame(schema=schema)
+    extra = [c for c in df.columns if c not in schema]
+    typed = conform(df, schema)
+    return typed.hstack(df.select(extra)) if extra else typed
+
+
 def _passed(run: RunFolder, kind: str) -> pl.DataFrame:
     qc = _scan(run, "qc")
     if qc is None:
-        return pl.DataFrame(
-            schema={
-                "source": pl.String,
-                "item_id": pl.String,
-                "qc_overall": pl.Int64,
-                "qc_scores": pl.String,
-            }
-        )
+        return pl.DataFrame(schema={"source": pl.String, "item_id": pl.String, **QC_COLUMNS})
     return qc.filter((pl.col("kind") == kind) & pl.col("passed")).select(
         "source",
         "item_id",
@@ -58,28 +65,25 @@ def _passed(run: RunFolder, kind: str) -> pl.DataFrame:
 
 
 def build_tables(run: RunFolder) -> dict[str, pl.DataFrame]:
+    """The genome's tables; ``users``, ``records``, ``scenarios`` and ``social_qa`` always (empty
+    with their columns when nothing reached them), ``items`` and ``comments`` when ingested."""
     tables: dict[str, pl.DataFrame] = {}
-    users = _scan(run, "users")
-    if users is not None:
-        tables["users"] = users.join(
-            _passed(run, "user"),
-            left_on=["source", "user_id"],
-            right_on=["source", "item_id"],
-            how="inner",
-        )
-    records = _scan(run, "labeled")
-    if records is not None:
-        tables["records"] = records.sort("source", "user_id", "created_at", nulls_last=True)
+    tables["users"] = _table(run, "users").join(
+        _passed(run, "user"),
+        left_on=["source", "user_id"],
+        right_on=["source", "item_id"],
+        how="inner",
+    )
+    tables["records"] = _table(run, "labeled").sort(
+        "source", "user_id", "created_at", nulls_last=True
+    )
     for name, id_col, kind in (
         ("scenarios", "scenario_id", "scenario"),
         ("social_qa", "qa_id", "social_qa"),
     ):
-        df = _scan(run, name)
-        if df is not None:
-            passed = _passed(run, kind)
-            tables[name] = df.join(
-                passed, left_on=["source", id_col], right_on=["source", "item_id"], how="inner"
-            )
+        tables[name] = _table(run, name).join(
+            _passed(run, kind), left_on=["source", id_col], right_on=["source", "item_id"]
+        )
     items = _scan(run, "items")
     if items is not None and "records" in tables:
         amazon = tables["records"].filter(pl.col("meta").str.contains('"parent_asin"'))

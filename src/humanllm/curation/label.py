@@ -10,6 +10,7 @@ from typing import Any
 from humanllm.curation.common import item_context, platform_of, record_text
 from humanllm.curation.per_record import Drop, PerRecordStage, run_per_record
 from humanllm.curation.schemas import Labels
+from humanllm.curation.tables import LABELED_SCHEMA
 from humanllm.stage import StageContext, StageResult
 
 
@@ -36,6 +37,7 @@ def run_label(ctx: StageContext) -> StageResult:
     spec = PerRecordStage(
         input_folder="cleaned",
         output_folder="labeled",
+        output_schema=LABELED_SCHEMA,
         template_name="label.v1.txt",
         schema=Labels,
         stage_cfg=lambda c: c.cfg.curation.label,

@@ -4,7 +4,8 @@ with every record that does not come out written to ``rejects/`` with a reason."
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,9 +25,10 @@ from humanllm.curation.common import (
     template,
 )
 from humanllm.curation.config import LLMStageConfig
+from humanllm.curation.tables import Schema, frame
 from humanllm.llm.outputs import reject_detail
 from humanllm.llm.progress import RunSummary
-from humanllm.llm.runner import arun_llm
+from humanllm.llm.runner import RunOutcome, arun_llm
 from humanllm.runfolder import SourceCounts
 from humanllm.stage import StageContext, StageResult
 
@@ -35,10 +37,19 @@ BATCH_ROWS = 2000  # rows from consecutive shards sent to the runner together
 
 @dataclass(frozen=True)
 class Drop:
-    """A valid reply that still removes the record (e.g. a low quality label)."""
+    """A valid reply that still removes the record (e.g. a low quality label), or, with
+    ``item_id``, one of the rows the record gives (e.g. one social QA triplet)."""
 
     reason: str
     detail: str = ""
+    item_id: str | None = None
+
+
+#: The runner, bound to the stage's backend, cache and settings: ``ask(items, render=, schema=,
+#: step=, validate=)`` for a further request per item (``step`` names it in the cache and logs).
+Ask = Callable[..., Awaitable[RunOutcome[Any]]]
+#: A second pass over the first replies: ``(items, results by id, ask) -> results by id``.
+Refine = Callable[[list[dict[str, Any]], dict[str, Any], Ask], Awaitable[dict[str, Any]]]
 
 
 @dataclass
@@ -50,10 +61,16 @@ class PerRecordStage:
     stage_cfg: Callable[[StageContext], LLMStageConfig]
     fields: Callable[[dict[str, Any], str], dict[str, Any]]  # (row, source kind) -> template fields
     to_rows: Callable[
-        [dict[str, Any], Any], list[dict[str, Any]] | Drop
-    ]  # (row, object) -> output rows
+        [dict[str, Any], Any], list[dict[str, Any] | Drop] | Drop
+    ]  # (row, object) -> output rows (a Drop with item_id: that row is a reject)
+    output_schema: Schema  # every shard of the output folder is written with it
     kinds: tuple[str, ...] | None = None  # source kinds that take part (None: all)
     validate: Callable[[Any, dict[str, Any]], None] | None = None
+    refine: Refine | None = None  # a second request for some replies (social QA: leaks)
+    # A record too long for one request: the template fields of each of its parts, asked
+    # separately, and how their replies make the record's one object (clean: long posts).
+    parts: Callable[[dict[str, Any], str], list[dict[str, Any]]] | None = None
+    join: Callable[[list[Any]], Any] | None = None
     subsample_input: bool = False  # apply curation.max_users_per_source / max_records_per_user
     extra: dict[str, Any] = field(default_factory=dict)  # stage-specific counters for _SUCCESS.json
 
@@ -99,21 +116,23 @@ def run_per_record(ctx: StageContext, spec: PerRecordStage) -> StageResult:
         async with llm_session(ctx, scfg.backend) as (backend, cache):
             for batch in batches:
                 items: list[dict[str, Any]] = []
+                n_parts: dict[str, int] = {}
                 for _shard, source, df in batch:
                     for row in df.to_dicts():
-                        items.append(
-                            {
-                                **row,
-                                "_id": f"{source}/{row['record_id']}",
-                                "_source": source,
-                                "_kind": kinds.get(source, "jsonl"),
-                            }
-                        )
+                        kind = kinds.get(source, "jsonl")
+                        key = f"{source}/{row['record_id']}"
+                        base = {**row, "_source": source, "_kind": kind}
+                        parts = spec.parts(base, kind) if spec.parts else [spec.fields(base, kind)]
+                        n_parts[key] = len(parts)
+                        for i, fields in enumerate(parts, start=1):
+                            # one part keeps the record's id: its seeds and cache keys
+                            pid = key if len(parts) == 1 else f"{key}#{i}/{len(parts)}"
+                            items.append({**base, "_id": pid, "_fields": fields})
                 if not items:
                     continue
                 outcome = await arun_llm(
                     items,
-                    render=lambda it: tpl.render(**spec.fields(it, it["_kind"])),
+                    render=lambda it: tpl.render(**it["_fields"]),
                     schema=spec.schema,
                     backend=backend,
                     cache=cache,
@@ -125,7 +144,40 @@ def run_per_record(ctx: StageContext, spec: PerRecordStage) -> StageResult:
                     id_field="_id",
                 )
                 summaries.append(outcome.summary)
+                results = dict(outcome.results)
+                if spec.refine is not None:
+
+                    async def ask(
+                        rows: list[dict[str, Any]], *, step: str, **kw: Any
+                    ) -> RunOutcome[Any]:
+                        more = await arun_llm(
+                            rows,
+                            backend=backend,
+                            cache=cache,
+                            stage=f"{ctx.stage}.{step}",
+                            sampling=sampling(scfg),
+                            runner_cfg=ctx.cfg.llm.runner,
+                            id_field="_id",
+                            **kw,
+                        )
+                        summaries.append(more.summary)
+                        return more
+
+                    results = await spec.refine(items, results, ask)
                 rejects_by_id = {r.id: r for r in outcome.rejects}
+                for key, n in n_parts.items():  # a record in parts: all of them, or a reject
+                    if n == 1:
+                        continue
+                    ids = [f"{key}#{i}/{n}" for i in range(1, n + 1)]
+                    failed = [i for i in ids if i not in results]
+                    if failed:
+                        first = rejects_by_id[failed[0]]
+                        rejects_by_id[key] = dataclasses.replace(
+                            first, error=f"part {failed[0].rsplit('#', 1)[1]}: {first.error}"
+                        )
+                    else:
+                        assert spec.join is not None, "a stage with parts needs join"
+                        results[key] = spec.join([results[i] for i in ids])
                 for shard, source, df in batch:
                     counts = result.counts.setdefault(source, SourceCounts())
                     out_rows: list[dict[str, Any]] = []
@@ -143,18 +195,26 @@ def run_per_record(ctx: StageContext, spec: PerRecordStage) -> StageResult:
                                 }
                             )
                             continue
-                        made = spec.to_rows(row, outcome.results[key])
+                        made = spec.to_rows(row, results[key])
                         if isinstance(made, Drop):
                             rej.append(
                                 {"record_id": rid, "reason": made.reason, "detail": made.detail}
                             )
-                        else:
-                            out_rows.extend(made)
+                            continue
+                        for entry in made:
+                            if isinstance(entry, Drop):
+                                rej.append(
+                                    {
+                                        "record_id": entry.item_id or rid,
+                                        "reason": entry.reason,
+                                        "detail": entry.detail,
+                                    }
+                                )
+                            else:
+                                out_rows.append(entry)
                     if out_rows:
                         ctx.run.write_shard(
-                            spec.output_folder,
-                            shard,
-                            pl.DataFrame(out_rows, infer_schema_length=None),
+                            spec.output_folder, shard, frame(out_rows, spec.output_schema)
                         )
                     counts.records_out += len(out_rows)
                     if rej:

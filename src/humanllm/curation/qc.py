@@ -27,6 +27,7 @@ from humanllm.curation.common import (
     template,
 )
 from humanllm.curation.metrics import METRICS, json_shape, judge_schema, passes, rubric_text
+from humanllm.curation.tables import QC_SCHEMA, frame
 from humanllm.curation.users import render_history, user_histories
 from humanllm.llm.outputs import reject_detail
 from humanllm.llm.progress import RunSummary
@@ -42,8 +43,16 @@ KIND_NAMES = {
 }
 
 
-def _items(ctx: StageContext) -> dict[str, list[dict[str, Any]]]:
-    """Judge inputs per kind: ``_id``, source, user_id, the item as JSON and its source text."""
+SOURCE_MISSING = "qc.source_missing"
+
+
+def _items(
+    ctx: StageContext,
+) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, str]]]:
+    """Judge inputs per kind (``_id``, source, user_id, the item as JSON and its source text),
+    and rejects for items whose source records are not in ``labeled/`` (nothing to judge them
+    against: written to ``rejects/``, never skipped silently)."""
+    missing: list[dict[str, str]] = []
     kinds = source_kinds(ctx)
     budget = ctx.cfg.curation.users.context_chars
     out: dict[str, list[dict[str, Any]]] = {"user": [], "scenario": [], "social_qa": []}
@@ -53,6 +62,15 @@ def _items(ctx: StageContext) -> dict[str, list[dict[str, Any]]]:
         for row in users.collect().to_dicts():
             h = histories.get(f"{row['source']}/{row['user_id']}")
             if h is None:
+                missing.append(
+                    {
+                        "kind": "user",
+                        "source": row["source"],
+                        "record_id": row["user_id"],
+                        "reason": SOURCE_MISSING,
+                        "detail": f"user {row['user_id']!r} has no records in labeled/",
+                    }
+                )
                 continue
             text, _ = render_history(h["rows"], kinds.get(row["source"], "jsonl"), budget)
             item = {k: row[k] for k in ("persona", "profile", "stories", "writing_style")}
@@ -82,6 +100,16 @@ def _items(ctx: StageContext) -> dict[str, list[dict[str, Any]]]:
         for row in lf.collect().to_dicts():
             rec = records.get((row["source"], row["record_id"]))
             if rec is None:
+                missing.append(
+                    {
+                        "kind": kind,
+                        "source": row["source"],
+                        "record_id": row[id_col],
+                        "reason": SOURCE_MISSING,
+                        "detail": f"{folder}/ item {row[id_col]!r} comes from record "
+                        f"{row['record_id']!r}, which is not in labeled/",
+                    }
+                )
                 continue
             src_text = f"({platform_of(kinds.get(row['source'], 'jsonl'))})\n{record_text(rec)}"
             out[kind].append(
@@ -94,7 +122,7 @@ def _items(ctx: StageContext) -> dict[str, list[dict[str, Any]]]:
                     "text": src_text,
                 }
             )
-    return out
+    return out, missing
 
 
 def _render(tpl: PromptTemplate, kind: str, r: dict[str, Any]) -> Messages:
@@ -112,7 +140,7 @@ def run_qc(ctx: StageContext) -> StageResult:
         return StageResult()
     qcfg = ctx.cfg.curation.qc
     tpl = template("qc.v1.txt")
-    items = _items(ctx)
+    items, missing = _items(ctx)
     schemas: dict[str, type[BaseModel]] = {kind: judge_schema(kind) for kind in METRICS}
     summaries: list[RunSummary] = []
     outcomes: dict[str, Any] = {}
@@ -139,6 +167,14 @@ def run_qc(ctx: StageContext) -> StageResult:
     if any(items.values()):
         run_async(main)
     result = StageResult()
+    for row in missing:
+        result.counts.setdefault(row["source"], SourceCounts()).records_in += 1
+    if missing:
+        mdf = pl.DataFrame(missing)
+        for (kind, source), part in mdf.group_by("kind", "source", maintain_order=True):
+            result.counts[str(source)].rejected += ctx.run.write_rejects(
+                ctx.stage, str(source), f"{kind}-{source}-missing", part.drop("kind", "source")
+            )
     kept_by_kind: dict[str, int] = {}
     for kind, rows in items.items():
         if kind not in outcomes:
@@ -195,7 +231,7 @@ def run_qc(ctx: StageContext) -> StageResult:
                     }
                 )
         if out_rows:
-            ctx.run.write_shard("qc", f"{kind}-00000", pl.DataFrame(out_rows))
+            ctx.run.write_shard("qc", f"{kind}-00000", frame(out_rows, QC_SCHEMA))
         if rejects:
             rdf = pl.DataFrame(rejects)
             for (source,), part in rdf.group_by("source", maintain_order=True):
@@ -208,4 +244,5 @@ def run_qc(ctx: StageContext) -> StageResult:
     result.extra["thresholds"] = {"min_overall": qcfg.min_overall, "min_other": qcfg.min_other}
     result.extra["kept"] = kept_by_kind
     result.extra["judged"] = {k: len(v) for k, v in items.items()}
+    result.extra["source_missing"] = len(missing)
     return result

@@ -8,6 +8,7 @@ from typing import Any
 from humanllm.curation.common import NARRATIVE_KINDS, platform_of, record_text
 from humanllm.curation.per_record import PerRecordStage, run_per_record
 from humanllm.curation.schemas import Scenario
+from humanllm.curation.tables import SCENARIOS_SCHEMA
 from humanllm.stage import StageContext, StageResult
 
 
@@ -34,6 +35,7 @@ def run_scenarios(ctx: StageContext) -> StageResult:
     spec = PerRecordStage(
         input_folder="labeled",
         output_folder="scenarios",
+        output_schema=SCENARIOS_SCHEMA,
         template_name="scenarios.v1.txt",
         schema=Scenario,
         stage_cfg=lambda c: c.cfg.curation.scenarios,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
 
 
 class _Out(BaseModel):
@@ -55,6 +55,43 @@ class UserPortrait(_Out):
     writing_style: str = Field(min_length=1, max_length=800, description="How this person writes.")
 
 
+#: Characters per English word (with its space), bounds used to turn word limits into the string
+#: lengths a grammar can enforce: a profile of at least N words has at least ~6N characters, one
+#: of at most M words at most ~8M.
+CHARS_PER_WORD_MIN = 6
+CHARS_PER_WORD_MAX = 8
+
+
+def portrait_model(persona_max: int, profile_min: int, profile_max: int) -> type[UserPortrait]:
+    """:class:`UserPortrait` with the configured word limits also as character bounds, so a
+    grammar-constrained model cannot end the profile after two words or ramble past the limit
+    (the word counts are still checked by :func:`check_portrait_lengths`)."""
+    persona_hi = min(900, persona_max * CHARS_PER_WORD_MAX)
+    profile_lo = max(1, profile_min * CHARS_PER_WORD_MIN)
+    profile_hi = max(profile_lo, min(3500, profile_max * CHARS_PER_WORD_MAX))
+    fields: dict = {
+        "persona": (
+            str,
+            Field(
+                min_length=1,
+                max_length=persona_hi,
+                description=f"Fewer than {persona_max + 1} words: essential identity and key traits.",
+            ),
+        ),
+        "profile": (
+            str,
+            Field(
+                min_length=profile_lo,
+                max_length=profile_hi,
+                description=f"{profile_min}-{profile_max} words: background, interests, "
+                "significant experiences.",
+            ),
+        ),
+    }
+    model: type[UserPortrait] = create_model("UserPortrait", __base__=UserPortrait, **fields)
+    return model
+
+
 def check_portrait_lengths(
     p: UserPortrait, persona_max: int = 99, profile_min: int = 100, profile_max: int = 400
 ) -> None:
@@ -92,6 +129,8 @@ class Scenario(_Out):
 
 
 QAType = Literal["action", "mental_state", "social_reasoning"]
+#: The three aspects of behaviour the paper asks about, one triplet each (§2.2), in this order.
+QA_TYPES: tuple[QAType, ...] = ("action", "mental_state", "social_reasoning")
 
 
 class QA(_Out):
@@ -102,18 +141,33 @@ class QA(_Out):
     )
     question: str = Field(min_length=1, max_length=300)
     answer: str = Field(min_length=1, max_length=600)
-    type: QAType
 
 
 class SocialQA(_Out):
-    """Stage ``social_qa``: several scenario-question-answer triplets per record."""
+    """Stage ``social_qa``: one scenario-question-answer triplet per aspect of the author's
+    behaviour: the next action, the inner mental state, and the social reasoning behind it."""
 
-    items: list[QA] = Field(min_length=1, max_length=6)
+    action: QA = Field(description="What the author does next.")
+    mental_state: QA = Field(description="What the author feels or thinks inside.")
+    social_reasoning: QA = Field(description="Why the author behaves as they do.")
 
-    @field_validator("items")
-    @classmethod
-    def _distinct_questions(cls, items: list[QA]) -> list[QA]:
-        seen = {q.question.strip().lower() for q in items}
-        if len(seen) != len(items):
-            raise ValueError("questions must be distinct")
-        return items
+    def triplets(self) -> list[tuple[QAType, QA]]:
+        return [(t, getattr(self, t)) for t in QA_TYPES]
+
+    @model_validator(mode="after")
+    def _distinct_questions(self) -> SocialQA:
+        seen = {qa.question.strip().lower() for _, qa in self.triplets()}
+        if len(seen) != len(QA_TYPES):
+            raise ValueError("the three questions must be distinct")
+        return self
+
+
+class RefinedScenario(_Out):
+    """Stage ``social_qa``, second step: a triplet's scenario rewritten so it no longer gives
+    away the answer (the paper refines the scenario rather than dropping the triplet)."""
+
+    scenario: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="The same situation, up to the moment in question, without the answer.",
+    )

@@ -26,7 +26,8 @@ from humanllm.curation.common import (
     source_kinds,
     template,
 )
-from humanllm.curation.schemas import UserPortrait, check_portrait_lengths
+from humanllm.curation.schemas import UserPortrait, check_portrait_lengths, portrait_model
+from humanllm.curation.tables import USERS_SCHEMA, frame
 from humanllm.llm.outputs import reject_detail
 from humanllm.llm.runner import arun_llm
 from humanllm.runfolder import SourceCounts
@@ -119,7 +120,9 @@ def run_users(ctx: StageContext) -> StageResult:
             return await arun_llm(
                 users,
                 render=render,
-                schema=UserPortrait,
+                schema=portrait_model(
+                    ucfg.persona_max_words, ucfg.profile_min_words, ucfg.profile_max_words
+                ),
                 backend=backend,
                 cache=cache,
                 stage=ctx.stage,
@@ -164,7 +167,7 @@ def run_users(ctx: StageContext) -> StageResult:
             )
             result.counts[u["source"]].rejected += 1
     if rows:
-        df = pl.DataFrame(rows, infer_schema_length=None)
+        df = frame(rows, USERS_SCHEMA)
         for (source,), part in df.group_by("source", maintain_order=True):
             ctx.run.write_shard("users", f"{source}-00000", part)
     if rejects:

@@ -72,6 +72,12 @@ class PermanentError(LLMError):
     """Not worth retrying: the request itself is wrong (bad schema, unknown model, 4xx)."""
 
 
+class OutageError(LLMError):
+    """Too many records of one runner call failed for good on transient errors (the server was
+    down past every retry). The stage stops unfinished; answers so far are cached, the failed
+    records are not, so running the stage again asks only those."""
+
+
 @runtime_checkable
 class Backend(Protocol):
     """What the runner needs of a backend."""

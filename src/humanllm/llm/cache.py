@@ -184,6 +184,12 @@ class RequestCache:
                 out[reply.key] = reply
         return out
 
+    def replies(self) -> list[CachedReply]:
+        """Every committed reply (for inspection and tests; a big cache is big)."""
+        with self._read_lock:
+            rows = self._reader.execute(f"SELECT {', '.join(_COLUMNS)} FROM replies").fetchall()
+        return [CachedReply.from_row(row) for row in rows]
+
     def __len__(self) -> int:
         with self._read_lock:
             (n,) = self._reader.execute("SELECT count(*) FROM replies").fetchone()

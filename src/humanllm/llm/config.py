@@ -86,6 +86,24 @@ class RunnerConfig(_Cfg):
     max_invalid_retries: int = Field(
         default=3, ge=0, description="Re-asks with a new seed after an invalid or truncated reply."
     )
+    max_transient_reject_share: float = Field(
+        default=0.01,
+        ge=0,
+        le=1,
+        description="Share of records that may fail for good on transient errors (the server "
+        "down past every retry) before the stage stops, unfinished, so a re-run asks them again.",
+    )
+    fit_schema_to_max_tokens: bool = Field(
+        default=True,
+        description="Shrink the length bounds of the schema sent to the backend (maxLength, "
+        "maxItems) so the longest reply it allows fits in the stage's max_tokens: a "
+        "grammar-constrained model then ends its reply in time instead of being cut off.",
+    )
+    retry_rejects: bool = Field(
+        default=False,
+        description="Re-ask records whose cached outcome is a reject (invalid, refused, ...); "
+        "`humanllm run --retry-rejects` sets it.",
+    )
     backoff_base_s: float = Field(
         default=0.5, gt=0, description="First backoff; doubles each retry, with jitter."
     )

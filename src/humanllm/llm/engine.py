@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from humanllm.llm import replies
 from humanllm.llm.base import Backend, ChatRequest, PermanentError, Sampling, TransientError
+from humanllm.llm.budget import fit_schema
 from humanllm.llm.cache import CachedReply, KeyBuilder, RequestCache
 from humanllm.llm.config import RunnerConfig
 from humanllm.llm.progress import LiveProgress, RunSummary
@@ -63,6 +64,8 @@ class Engine(Generic[T]):
         self.stage, self.sampling, self.retry_rejects = stage, sampling, retry_rejects
         self.model_id = backend.model_id
         self.json_schema = schema.model_json_schema()
+        if cfg.fit_schema_to_max_tokens:  # the grammar then closes every string in time
+            self.json_schema = fit_schema(self.json_schema, sampling.max_tokens)
         self.schema_name = schema.__name__
         self.keys = KeyBuilder(self.model_id, self.json_schema, self.schema_name, prompt_version)
         self.summary = RunSummary(
@@ -74,6 +77,7 @@ class Engine(Generic[T]):
         self.results: dict[int, T] = {}
         self.rejects: dict[int, Reject] = {}
         self.progress: LiveProgress | None = None
+        self.transient_errors: list[str] = []  # the error of each record given up on (outage)
 
     # --- requests and verdicts -------------------------------------------------------------
     def request(self, job: Job, attempt: int) -> tuple[ChatRequest, str]:
@@ -118,6 +122,9 @@ class Engine(Generic[T]):
         if isinstance(verdict, Reject):
             self.rejects[job.index] = verdict
             self.summary.rejects += 1
+            if verdict.reason == replies.TRANSIENT_EXHAUSTED:
+                self.summary.transient_rejects += 1
+                self.transient_errors.append(verdict.error)
         else:
             self.results[job.index] = verdict
             self.summary.results += 1
@@ -125,9 +132,12 @@ class Engine(Generic[T]):
             self.progress.advance()
 
     def replay(self, job: Job, cached: CachedReply | None) -> tuple[int, bool] | None:
-        """Resolve ``job`` from the cache; else ``(attempt to ask next, ignore cached failures)``."""
+        """Resolve ``job`` from the cache; else ``(attempt to ask next, ignore cached failures)``.
+
+        A transient failure is never final: one found in the cache (written by an older version)
+        is asked again, as if it were not there."""
         attempt, hits = 0, 0
-        while cached is not None:
+        while cached is not None and cached.status != "transient":
             hits += 1
             verdict = self.judge(job, cached, attempt)
             if isinstance(verdict, Reject) and self.retry_rejects:
@@ -146,6 +156,8 @@ class Engine(Generic[T]):
         while True:
             req, key = self.request(job, attempt)
             cached = None if ignore_cache or attempt == first else self.cache.get(key)
+            if cached is not None and cached.status == "transient":
+                cached = None  # an outage is never an answer: ask again
             parsed = None
             if cached is not None:
                 self.summary.cache_hits += 1
@@ -163,7 +175,10 @@ class Engine(Generic[T]):
     async def send(
         self, job: Job, req: ChatRequest, key: str
     ) -> tuple[CachedReply, _Parsed[T] | None]:
-        """Ask until a reply or a final failure, and cache it (unexpected errors excepted)."""
+        """Ask until a reply or a final failure, and cache it.
+
+        Not cached: unexpected errors (a backend bug) and transient failures that outlasted the
+        retries (an outage): a later run asks those again."""
         reply = functools.partial(
             CachedReply, key=key, model=self.model_id, stage=self.stage, item_id=job.id
         )
@@ -200,7 +215,7 @@ class Engine(Generic[T]):
                     error=msg,
                     attempts=tries,
                 )
-                return self.store(failed), None
+                return failed, None
             self.summary.retries += 1
             await asyncio.sleep(self.backoff(tries - 1, error.retry_after))
         self.summary.tokens_in += resp.prompt_tokens

@@ -71,6 +71,11 @@ class OpenAIBackend:
         # Not the URL: the same model behind another port or host is the same model.
         return f"openai:{self.cfg.model}"
 
+    @property
+    def endpoint(self) -> str:
+        """Where requests go (named in error messages)."""
+        return self.cfg.base_url
+
     def _client(self) -> openai.AsyncOpenAI:
         loop = asyncio.get_running_loop()
         entry = self._clients.get(id(loop))

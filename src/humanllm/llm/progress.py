@@ -30,6 +30,7 @@ class RunSummary:
     cache_hits: int = 0  # replies taken from the cache instead of asked
     retries: int = 0  # transient retries (429/5xx/time-out/connection)
     invalid_retries: int = 0  # re-asks with a new seed after an invalid or truncated reply
+    transient_rejects: int = 0  # records given up on after the transient retries (not cached)
     tokens_in: int = 0  # prompt tokens of the requests sent by this call
     tokens_out: int = 0  # completion tokens of the requests sent by this call
     wall_s: float = 0.0
@@ -57,7 +58,7 @@ class RunSummary:
         """Fold the counts of another call (e.g. another shard of the stage) into this one."""
         for name in (
             "items", "results", "rejects", "requests", "cache_hits", "retries",
-            "invalid_retries", "tokens_in", "tokens_out", "wall_s",
+            "invalid_retries", "transient_rejects", "tokens_in", "tokens_out", "wall_s",
         ):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         return self
@@ -72,6 +73,7 @@ class RunSummary:
             "cache_hits": self.cache_hits,
             "retries": self.retries,
             "invalid_retries": self.invalid_retries,
+            "transient_rejects": self.transient_rejects,
             "tokens_in": self.tokens_in,
             "tokens_out": self.tokens_out,
             "wall_s": round(self.wall_s, 3),

@@ -22,7 +22,10 @@ What it guarantees:
   replies, failures included, are cached, so a finished run re-run asks nothing and reproduces
   the same results and rejects, and an interrupted run re-asks only what was not committed;
 - transient failures (429/5xx/time-outs) are retried with exponential backoff and jitter,
-  honouring ``Retry-After``; an invalid, truncated or failing-``validate`` reply is re-asked with
+  honouring ``Retry-After``; one that outlasts the retries is a reject that is never cached, and
+  when such rejects exceed ``max_transient_reject_share`` of the items the call raises
+  :class:`~humanllm.llm.base.OutageError` (the stage stops unfinished; a re-run asks them again);
+  an invalid, truncated or failing-``validate`` reply is re-asked with
   the next seed up to ``max_invalid_retries`` times, then becomes a reject with the raw text.
 """
 
@@ -36,7 +39,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from humanllm.llm.base import Backend, Sampling
+from humanllm.llm.base import Backend, OutageError, Sampling
 from humanllm.llm.cache import RequestCache
 from humanllm.llm.config import RunnerConfig
 from humanllm.llm.engine import Engine, Messages
@@ -81,6 +84,7 @@ async def arun_llm(
     if len(set(ids)) != len(ids):
         dupes = sorted(i for i, n in Counter(ids).items() if n > 1)[:5]
         raise ValueError(f"stage {stage!r}: duplicate {id_field} values in the input, e.g. {dupes}")
+    cfg = runner_cfg or RunnerConfig()
     engine: Engine[T] = Engine(
         render=render,
         schema=schema,
@@ -89,9 +93,9 @@ async def arun_llm(
         stage=stage,
         prompt_version=prompt_version,
         sampling=sampling or Sampling(),
-        cfg=runner_cfg or RunnerConfig(),
+        cfg=cfg,
         validate=validate,
-        retry_rejects=retry_rejects,
+        retry_rejects=retry_rejects or cfg.retry_rejects,
     )
     summary = engine.summary
     summary.items = len(rows)
@@ -109,7 +113,26 @@ async def arun_llm(
         raise RuntimeError(
             f"stage {stage!r}: runner lost track of {len(lost)} records, e.g. {lost[:5]}"
         )
+    _check_outage(stage, backend, engine.transient_errors, len(rows), cfg)
     return RunOutcome(results=results, rejects=rejects, summary=summary)
+
+
+def _check_outage(
+    stage: str, backend: Backend, errors: list[str], n_items: int, cfg: RunnerConfig
+) -> None:
+    """Raise :class:`OutageError` when more records failed on transient errors than allowed."""
+    if not errors or len(errors) <= cfg.max_transient_reject_share * n_items:
+        return
+    where = getattr(backend, "endpoint", None)
+    model = backend.model_id + (f" at {where}" if where else "")
+    common = Counter(errors).most_common(1)[0][0]
+    raise OutageError(
+        f"stage {stage!r}: {len(errors)} of {n_items} records failed on transient errors after "
+        f"every retry (allowed: {cfg.max_transient_reject_share:.0%}, "
+        f"llm.runner.max_transient_reject_share) on backend {model}; e.g. {common}. The stage is "
+        "not marked finished: answers so far are cached, so running it again once the server "
+        "answers asks only the failed records."
+    )
 
 
 def run_llm(

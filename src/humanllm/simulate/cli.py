@@ -136,7 +136,9 @@ def _execute(application: str, flags: dict[str, Any], opts: dict[str, Any]) -> N
             fields.update(inputs_for(person, genome.history)[application])
         if input_file is not None:
             fields.update(_read_input(input_file))
-    except (ValueError, UnknownUser) as e:  # GenomeError is a ValueError
+    except UnknownUser as e:
+        _fail(f"{run_dir}: {e}")
+    except ValueError as e:  # GenomeError is a ValueError
         _fail(str(e))
     fields.update({k: v for k, v in flags.items() if v not in (None, [], ())})
     fields.update({k: v for k, v in opts.items() if v is not None})

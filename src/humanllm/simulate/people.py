@@ -185,7 +185,7 @@ class GenomeUsers:
             where = f" in source {source!r}" if source else ""
             known = ", ".join(self.sources()) or "none"
             raise UnknownUser(
-                f"no user {user_id!r}{where} in {self.run_dir / 'genome'} "
+                f"no user {user_id!r}{where} in the genome "
                 f"({len(self)} users; sources: {known}); list them with GET /api/users or "
                 f"`humanllm inspect`"
             )
