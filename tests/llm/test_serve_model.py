@@ -102,8 +102,8 @@ def test_models_and_completion_shape(scripted: tuple[ScriptedBackend, TestClient
     ("body", "needle"),
     [
         ({"messages": []}, "messages"),
-        ({"messages": user("x"), "n": 2}, "n=1"),
-        ({"messages": user("x"), "stream": True}, "streaming"),
+        ({"messages": user("x"), "n": 9}, "limit of 8"),
+        ({"messages": user("x"), "n": 0}, "n"),
         ({"messages": user("x"), "temperature": 9}, "temperature"),
         ({"messages": user("x"), "max_tokens": 0}, "max_tokens"),
         ({"messages": [{"role": "robot", "content": "x"}]}, "role"),
@@ -233,6 +233,31 @@ def test_openai_client_gets_schema_valid_json_from_the_real_server(server: str) 
     )
     if r.choices[0].finish_reason == "stop":
         assert isinstance(json.loads(r.choices[0].message.content or ""), dict)
+    # streamed, two choices, each decoded under the schema's grammar
+    stream = client.chat.completions.create(
+        model=model,
+        messages=[{"role": "user", "content": "Describe a pet as JSON."}],
+        response_format={
+            "type": "json_schema",
+            "json_schema": {"name": "pet", "schema": Pet.model_json_schema()},
+        },
+        temperature=0.9,
+        max_tokens=120,
+        seed=4,
+        n=2,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    texts, finish, usage = ["", ""], [None, None], None
+    for chunk in stream:
+        usage = chunk.usage or usage
+        for c in chunk.choices:
+            texts[c.index] += c.delta.content or ""
+            finish[c.index] = c.finish_reason or finish[c.index]
+    assert finish == ["stop", "stop"]
+    for text in texts:
+        Pet.model_validate_json(text)
+    assert usage is not None and usage.completion_tokens > 0
     with pytest.raises(BadRequestError):
         client.chat.completions.create(model=model, messages=[], max_tokens=5)
     with pytest.raises(BadRequestError):

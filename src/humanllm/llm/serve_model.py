@@ -1,9 +1,21 @@
 """An OpenAI-compatible HTTP server over a GGUF model (default: the embedded model).
 
 ``GET /v1/models`` and ``POST /v1/chat/completions`` with ``messages``, ``temperature``,
-``top_p``, ``max_tokens`` (or ``max_completion_tokens``), ``seed``, ``n=1`` and
+``top_p``, ``max_tokens`` (or ``max_completion_tokens``), ``seed``, ``n`` (up to ``max_n``; choice
+``i`` is sampled with ``seed + i``), ``stream`` (with ``stream_options.include_usage``) and
 ``response_format`` ``{"type": "json_schema", "json_schema": {"name", "schema"}}`` or
-``{"type": "json_object"}``, both decoded under a grammar, so the reply is JSON of that shape.
+``{"type": "json_object"}``, both decoded under a grammar, so the reply is JSON of that shape
+(streamed or not).
+
+``stream: true`` answers with server-sent events in OpenAI's chunk format: ``data: {chunk}`` per
+event (``object: "chat.completion.chunk"``, a ``delta`` per choice, ``finish_reason`` in the
+choice's last chunk), a last chunk with ``usage`` and no choices when
+``stream_options.include_usage`` is set, then ``data: [DONE]``. A backend with a ``chat_stream``
+method (:class:`StreamingBackend`) is streamed piece by piece; any other backend sends each
+choice's reply as one delta once it is complete. The first event is sent only once the backend has
+produced something, so a bad request (e.g. a schema without a grammar) is still a plain 400; an
+error after that arrives as a ``data: {"error": ...}`` event, which the ``openai`` client raises.
+
 Errors come back in OpenAI's shape, ``{"error": {"message", "type", "param", "code"}}``: 400 for a
 bad request, 404 for an unknown path, 503 for a transient failure. Requests are served by a
 :class:`~humanllm.llm.llamacpp.LlamaCppBackend`, ``n_parallel`` at a time; the rest queue.
@@ -12,18 +24,41 @@ The server has no authentication: it binds to 127.0.0.1 unless told otherwise.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import socket
 import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any, Literal
+from dataclasses import replace
+from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from humanllm.llm.base import Backend, ChatRequest, PermanentError, Sampling, TransientError
+from humanllm.llm.base import (
+    Backend,
+    ChatRequest,
+    ChatResponse,
+    LLMError,
+    PermanentError,
+    Sampling,
+    TransientError,
+)
 from humanllm.llm.config import LlamaCppBackendConfig
+
+#: Default of the largest ``n`` one request may ask for (``serve --max-n``).
+DEFAULT_MAX_N = 8
+
+
+@runtime_checkable
+class StreamingBackend(Protocol):
+    """A backend that can hand out its reply as it decodes: text pieces, then the response."""
+
+    def chat_stream(self, request: ChatRequest) -> AsyncIterator[str | ChatResponse]:
+        """Yield the reply's text in pieces, then one :class:`ChatResponse` (its ``text`` unused)."""
+        ...
 
 
 class _TextPart(BaseModel):
@@ -53,6 +88,10 @@ class _ResponseFormat(BaseModel):
     json_schema: _JsonSchemaSpec | None = None
 
 
+class _StreamOptions(BaseModel):
+    include_usage: bool = False
+
+
 class ChatCompletionBody(BaseModel):
     """The subset of OpenAI's chat-completion request this server honours."""
 
@@ -67,8 +106,9 @@ class ChatCompletionBody(BaseModel):
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
     seed: int | None = None
-    n: int | None = None
+    n: int | None = Field(default=None, ge=1)
     stream: bool | None = None
+    stream_options: _StreamOptions | None = None
     response_format: _ResponseFormat | None = None
     stop: Any = None
     tools: Any = None
@@ -76,10 +116,6 @@ class ChatCompletionBody(BaseModel):
 
     @model_validator(mode="after")
     def _supported(self) -> ChatCompletionBody:
-        if self.n not in (None, 1):
-            raise ValueError("only n=1 is supported")
-        if self.stream:
-            raise ValueError("streaming is not supported: send stream=false")
         if self.stop:
             raise ValueError("stop sequences are not supported")
         if self.tools:
@@ -120,17 +156,113 @@ def to_chat_request(body: ChatCompletionBody, default_max_tokens: int) -> ChatRe
     )
 
 
+def choice_requests(request: ChatRequest, n: int) -> list[ChatRequest]:
+    """The ``n`` requests of one completion: choice ``i`` uses ``seed + i`` (no seed: none)."""
+    seed = request.sampling.seed
+    return [
+        replace(
+            request, sampling=replace(request.sampling, seed=None if seed is None else seed + i)
+        )
+        for i in range(n)
+    ]
+
+
+def _error_body(message: str, kind: str = "invalid_request_error") -> dict[str, Any]:
+    return {"error": {"message": message, "type": kind, "param": None, "code": None}}
+
+
 def _error(status: int, message: str, kind: str = "invalid_request_error") -> Any:
     from fastapi.responses import JSONResponse
 
-    body = {"error": {"message": message, "type": kind, "param": None, "code": None}}
-    return JSONResponse(status_code=status, content=body)
+    return JSONResponse(status_code=status, content=_error_body(message, kind))
 
 
-def create_app(backend: Backend, model_name: str, default_max_tokens: int = 4096) -> Any:
-    """The FastAPI app serving ``backend`` under ``model_name``; it closes the backend on shutdown."""
+def _usage(replies: list[ChatResponse]) -> dict[str, int]:
+    """Usage of ``n`` choices of one prompt: the prompt counted once, every reply's tokens."""
+    prompt = max((r.prompt_tokens for r in replies), default=0)
+    completion = sum(r.completion_tokens for r in replies)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+    }
+
+
+async def _pieces(backend: Backend, request: ChatRequest) -> AsyncIterator[str | ChatResponse]:
+    if isinstance(backend, StreamingBackend):
+        async for piece in backend.chat_stream(request):
+            yield piece
+        return
+    reply = await backend.chat(request)
+    if reply.text:
+        yield reply.text
+    yield reply
+
+
+async def _events(
+    backend: Backend, requests: list[ChatRequest], head: dict[str, Any], include_usage: bool
+) -> AsyncIterator[dict[str, Any]]:
+    """The chunks of a streamed completion, choices interleaved as their pieces arrive."""
+    queue: asyncio.Queue[tuple[int, str | ChatResponse | BaseException]] = asyncio.Queue()
+
+    async def pump(index: int, request: ChatRequest) -> None:
+        try:
+            async for piece in _pieces(backend, request):
+                await queue.put((index, piece))
+        except Exception as e:  # handed to the consumer, which ends the stream with it
+            await queue.put((index, e))
+
+    tasks = [asyncio.create_task(pump(i, r)) for i, r in enumerate(requests)]
+    extra = {"usage": None} if include_usage else {}
+    started: set[int] = set()
+    replies: list[ChatResponse] = []
+    try:
+        while len(replies) < len(requests):
+            index, piece = await queue.get()
+            if isinstance(piece, BaseException):
+                raise piece
+            if isinstance(piece, ChatResponse):
+                replies.append(piece)
+                delta: dict[str, Any] = {} if index in started else {"role": "assistant"}
+                finish: str | None = piece.finish_reason
+            else:
+                delta = {"content": piece}
+                if index not in started:
+                    delta = {"role": "assistant", **delta}
+                finish = None
+            started.add(index)
+            choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
+            yield {**head, "choices": [choice], **extra}
+    finally:
+        for t in tasks:
+            t.cancel()
+    if include_usage:
+        yield {**head, "choices": [], "usage": _usage(replies)}
+
+
+async def _sse(first: dict[str, Any], rest: AsyncIterator[dict[str, Any]]) -> AsyncIterator[str]:
+    yield f"data: {json.dumps(first)}\n\n"
+    try:
+        async for event in rest:
+            yield f"data: {json.dumps(event)}\n\n"
+    except LLMError as e:
+        kind = "server_error" if isinstance(e, TransientError) else "invalid_request_error"
+        yield f"data: {json.dumps(_error_body(str(e), kind))}\n\n"
+    yield "data: [DONE]\n\n"
+
+
+def create_app(
+    backend: Backend,
+    model_name: str,
+    default_max_tokens: int = 4096,
+    max_n: int = DEFAULT_MAX_N,
+) -> Any:
+    """The FastAPI app serving ``backend`` under ``model_name``; it closes the backend on shutdown.
+
+    ``max_n``: the largest ``n`` (choices per request) it answers; above it, a 400."""
     from fastapi import FastAPI, Request
     from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import StreamingResponse
     from starlette.exceptions import HTTPException
 
     @asynccontextmanager
@@ -175,27 +307,42 @@ def create_app(backend: Backend, model_name: str, default_max_tokens: int = 4096
         return {"object": "list", "data": [entry]}
 
     @app.post("/v1/chat/completions")
-    async def chat_completions(body: ChatCompletionBody) -> dict[str, Any]:
-        reply = await backend.chat(to_chat_request(body, default_max_tokens))
-        return {
+    async def chat_completions(body: ChatCompletionBody) -> Any:
+        n = body.n or 1
+        if n > max_n:
+            return _error(400, f"n={n} is above this server's limit of {max_n} (--max-n)")
+        requests = choice_requests(to_chat_request(body, default_max_tokens), n)
+        head = {
             "id": f"chatcmpl-{uuid.uuid4().hex}",
-            "object": "chat.completion",
             "created": int(time.time()),
             "model": model_name,
             "system_fingerprint": backend.model_id,
+        }
+        if body.stream:
+            include_usage = bool(body.stream_options and body.stream_options.include_usage)
+            events = _events(
+                backend, requests, {**head, "object": "chat.completion.chunk"}, include_usage
+            )
+            first = await anext(events)  # a failure before any output is still a plain HTTP error
+            return StreamingResponse(
+                _sse(first, events),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
+        replies = await asyncio.gather(*(backend.chat(r) for r in requests))
+        return {
+            **head,
+            "object": "chat.completion",
             "choices": [
                 {
-                    "index": 0,
+                    "index": i,
                     "message": {"role": "assistant", "content": reply.text},
                     "finish_reason": reply.finish_reason,
                     "logprobs": None,
                 }
+                for i, reply in enumerate(replies)
             ],
-            "usage": {
-                "prompt_tokens": reply.prompt_tokens,
-                "completion_tokens": reply.completion_tokens,
-                "total_tokens": reply.prompt_tokens + reply.completion_tokens,
-            },
+            "usage": _usage(list(replies)),
         }
 
     return app
@@ -218,6 +365,7 @@ def serve(
     n_parallel: int = 1,
     n_ctx: int = 4096,
     log_level: str = "warning",
+    max_n: int = DEFAULT_MAX_N,
 ) -> None:
     """Load the GGUF (default: the embedded model) and serve it until interrupted."""
     try:
@@ -234,7 +382,7 @@ def serve(
         LlamaCppBackendConfig(model_path=model_path, n_parallel=n_parallel, n_ctx=n_ctx)
     )
     name = backend.model_path.stem
-    app = create_app(backend, name, default_max_tokens=n_ctx)
+    app = create_app(backend, name, default_max_tokens=n_ctx, max_n=max_n)
     shown = f"[{host}]" if ":" in host else host
     print(
         f"serving {name} at http://{shown}:{port}/v1 "
