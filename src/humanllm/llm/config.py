@@ -11,7 +11,47 @@ class _Cfg(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class OpenAIBackendConfig(_Cfg):
+class _Planned(_Cfg):
+    """What ``humanllm plan`` needs to turn a backend's token counts into hours and cost. Every
+    field is optional and only read by the planner; none changes how requests are sent, so they
+    are left out of dumps (``exclude``): editing them re-runs no stage."""
+
+    throughput_tokens_per_s: float | None = Field(
+        default=None,
+        gt=0,
+        exclude=True,
+        description="Completion tokens this backend generates per second, all concurrent requests "
+        "together (e.g. a vLLM server's measured decode throughput); none: the plan uses its "
+        "pilot's measured rate, else leaves hours out.",
+    )
+    prefill_tokens_per_s: float | None = Field(
+        default=None,
+        gt=0,
+        exclude=True,
+        description="Prompt tokens it processes per second; none: prompt time is not counted.",
+    )
+    gpus: int | None = Field(
+        default=None,
+        ge=0,
+        exclude=True,
+        description="GPUs the backend's server holds (e.g. vLLM --tensor-parallel-size), for the "
+        "plan's GPU-hours; none or 0: no GPU-hours.",
+    )
+    price_per_1k_input: float | None = Field(
+        default=None,
+        ge=0,
+        exclude=True,
+        description="Cost per 1k prompt tokens (default: llm.runner's).",
+    )
+    price_per_1k_output: float | None = Field(
+        default=None,
+        ge=0,
+        exclude=True,
+        description="Cost per 1k completion tokens (default: llm.runner's).",
+    )
+
+
+class OpenAIBackendConfig(_Planned):
     """Any OpenAI-compatible server: vLLM (`vllm serve`), llama.cpp server, Ollama, hosted APIs."""
 
     kind: Literal["openai"] = "openai"
@@ -29,7 +69,7 @@ class OpenAIBackendConfig(_Cfg):
     )
 
 
-class LlamaCppBackendConfig(_Cfg):
+class LlamaCppBackendConfig(_Planned):
     """The embedded default: llama.cpp in-process on the CPU."""
 
     kind: Literal["llamacpp"] = "llamacpp"
@@ -46,7 +86,7 @@ class LlamaCppBackendConfig(_Cfg):
     )
 
 
-class TransformersBackendConfig(_Cfg):
+class TransformersBackendConfig(_Planned):
     """An HF-format checkpoint in-process (CPU or GPU): generation and log-likelihood scoring."""
 
     kind: Literal["transformers"] = "transformers"
