@@ -48,3 +48,26 @@ def test_quickstart_uses_the_embedded_model_and_bundled_data() -> None:
     assert cfg.llm.backends["embedded"].model_path is None
     for src in cfg.sources:
         assert Path(src.path).exists(), src.path
+
+
+def test_paper_preset_has_seven_distractor_writers() -> None:
+    """§4.1: the wrong answers of an 8-way question come from 7 different LLMs."""
+    cfg = load_config(CONFIGS / "paper.yaml")
+    specs = cfg.evaluate.distractor_models
+    names = [d.backend for d in specs]
+    assert all(isinstance(n, str) and n in cfg.llm.backends for n in names)
+    models = [cfg.llm.backends[str(n)] for n in names]
+    assert all(isinstance(m, OpenAIBackendConfig) for m in models)
+    served = {m.model.lower() for m in models if isinstance(m, OpenAIBackendConfig)}
+    paper = (
+        "gpt-4o",
+        "llama-3.1-8b",
+        "llama-3.1-70b",
+        "qwen2.5-7b",
+        "qwen2.5-72b",
+        "phi-4",
+        "qwen3-8b",
+    )
+    assert len(served) == len(specs) == 7
+    assert all(any(p in m for m in served) for p in paper)
+    assert len({d.label for d in specs}) == 7

@@ -40,6 +40,33 @@ class LoraConfig(_Cfg):
     )
 
 
+class LaunchConfig(_Cfg):
+    """How the ``train`` stage runs training: in its own process, or under ``accelerate launch``
+    (``humanllm train --launcher accelerate --num-processes N``). It decides where training runs,
+    not what is trained: it is left out of the stage's fingerprint and of the saved config."""
+
+    launcher: Literal["none", "accelerate"] = Field(
+        default="none",
+        description="'none': train in the humanllm process (CPU or one GPU); 'accelerate': start "
+        "`accelerate launch -m humanllm.train.launch` and wait for it (multi-GPU, multi-node).",
+    )
+    num_processes: int = Field(
+        default=1,
+        ge=1,
+        description="Training processes over all machines (accelerate's --num_processes).",
+    )
+    args: list[str] = Field(
+        default_factory=list,
+        description="More `accelerate launch` arguments, given before the module, e.g. "
+        "['--num_machines', '2', '--machine_rank', '0', '--main_process_ip', 'HOST'].",
+    )
+
+    @field_validator("args", mode="before")
+    @classmethod
+    def _args_as_text(cls, v: object) -> object:
+        return [str(a) for a in v] if isinstance(v, list) else v  # `--set` reads 2 as a number
+
+
 class TrainConfig(_Cfg):
     """Supervised fine-tuning with TRL's SFTTrainer; loss on the final assistant turn only."""
 
@@ -133,6 +160,11 @@ class TrainConfig(_Cfg):
         ge=1,
         description="torch CPU threads (none: torch's default, one per core). On a machine whose cores "
         "other jobs share, 1 is often much faster than oversubscribing.",
+    )
+    launch: LaunchConfig = Field(
+        default_factory=LaunchConfig,
+        exclude=True,  # where training runs is not part of what is trained
+        description="How the train stage starts training (see LaunchConfig).",
     )
 
     @field_validator("deepspeed")

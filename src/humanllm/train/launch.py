@@ -20,12 +20,20 @@ the main process; resuming reads them back on all). Re-running the same command 
 interruption resumes from the newest checkpoint. The multi-GPU and DeepSpeed paths are untested on
 CPU-only CI.
 
+``humanllm train CONFIG -r RUN --launcher accelerate --num-processes 8`` runs this module under
+``accelerate launch`` itself (:func:`accelerate_command`), inside the ``train`` stage, so the
+stage's markers are written and a later ``humanllm train`` finds the run finished.
+
 CONFIG is a run config (its ``train:`` section is used) or a mapping of
 :class:`~humanllm.train.config.TrainConfig` fields; ``--set key=value`` overrides a field.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -67,6 +75,57 @@ def _expand(paths: list[Path], split: str) -> list[Path]:
             raise SFTDataError(f"{p}: no such task file or tasks folder")
         files += task_files(p, split) if p.is_dir() else [p]
     return files
+
+
+#: The resolved train config handed to the launched processes (in the output folder).
+LAUNCH_CONFIG = "humanllm-launch.yaml"
+
+
+def find_accelerate() -> str | None:
+    """The ``accelerate`` command: on ``PATH``, else beside this Python (an unactivated venv)."""
+    beside = Path(sys.executable).with_name("accelerate")
+    return shutil.which("accelerate") or (str(beside) if os.access(beside, os.X_OK) else None)
+
+
+def accelerate_command(
+    accelerate: str,
+    num_processes: int,
+    extra: list[str],
+    config: Path,
+    train: Path,
+    out: Path,
+    eval_: Path | None = None,
+) -> list[str]:
+    """``accelerate launch --num_processes N [extra] -m humanllm.train.launch CONFIG --train ...``."""
+    cmd = [accelerate, "launch", "--num_processes", str(num_processes), *extra]
+    cmd += ["-m", "humanllm.train.launch", str(config), "--train", str(train), "--out", str(out)]
+    return cmd + (["--eval", str(eval_)] if eval_ is not None else [])
+
+
+def train_under_accelerate(cfg: Any, train: Path, out: Path, eval_: Path | None = None) -> Path:
+    """Run :func:`main` under ``accelerate launch`` with ``cfg`` (a :class:`TrainConfig`) and
+    wait; returns ``out/final``. Raises :class:`~humanllm.train.sft.TrainError` when it fails."""
+    from humanllm.train.sft import FINAL, TrainError
+
+    accelerate = find_accelerate()
+    if accelerate is None:
+        raise TrainError(
+            "train.launch.launcher: accelerate needs the accelerate command: pip install accelerate"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    config = out / LAUNCH_CONFIG
+    config.write_text(yaml.safe_dump({"train": cfg.model_dump(mode="json")}), encoding="utf-8")
+    cmd = accelerate_command(
+        accelerate, cfg.launch.num_processes, list(cfg.launch.args), config, train, out, eval_
+    )
+    print("  " + " ".join(cmd), file=sys.stderr, flush=True)
+    code = subprocess.run(cmd, check=False).returncode
+    if code != 0:
+        raise TrainError(f"accelerate launch exited with code {code} (see its output above)")
+    final = out / FINAL
+    if not (final / "humanllm-train.json").is_file():
+        raise TrainError(f"accelerate launch finished but wrote no {final}")
+    return final
 
 
 @app.command()

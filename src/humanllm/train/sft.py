@@ -24,6 +24,7 @@ not exercised by the CPU test-suite.
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import shutil
@@ -139,7 +140,7 @@ def build_sft_config(cfg: TrainConfig, out_dir: Path, *, has_eval: bool = False)
         num_train_epochs=cfg.epochs,
         max_steps=cfg.max_steps or -1,
         lr_scheduler_type=cfg.lr_scheduler,
-        warmup_steps=cfg.warmup_ratio,  # a float in [0, 1) is a ratio of all steps
+        warmup_steps=0,  # set from warmup_ratio once the number of steps is known: warm_up_by_ratio
         weight_decay=cfg.weight_decay,
         max_grad_norm=cfg.max_grad_norm,
         bf16=cfg.bf16 and _cuda_bf16(),
@@ -167,6 +168,28 @@ def build_sft_config(cfg: TrainConfig, out_dir: Path, *, has_eval: bool = False)
         disable_tqdm=False,
         dataloader_num_workers=0,
     )
+
+
+def warmup_steps(ratio: float, total_steps: int) -> int:
+    """Optimizer steps of linear warm-up: ``ratio`` of ``total_steps``, rounded up."""
+    return math.ceil(ratio * total_steps)
+
+
+def warm_up_by_ratio(trainer: Any, ratio: float) -> None:
+    """Make ``trainer`` warm up for ``ratio`` of its optimizer steps, counted when it builds its
+    scheduler, as a whole number of steps.
+
+    ``warmup_steps=0.5`` means half the steps only on transformers versions that read a float
+    below 1 as a ratio; older ones (>= 4.46 is allowed) take it as 0.5 steps, i.e. no warm-up, and
+    ``warmup_ratio`` is deprecated on newer ones. An int of steps means the same on all.
+    """
+    create = trainer.create_scheduler
+
+    def create_scheduler(num_training_steps: int, optimizer: Any = None) -> Any:
+        trainer.args.warmup_steps = warmup_steps(ratio, num_training_steps)
+        return create(num_training_steps=num_training_steps, optimizer=optimizer)
+
+    trainer.create_scheduler = create_scheduler
 
 
 def _peft_config(cfg: TrainConfig) -> Any:
@@ -229,7 +252,7 @@ def build_trainer(
             f"{model_path}: the tokenizer has no chat template; use an instruct (chat) checkpoint"
         )
     model = AutoModelForCausalLM.from_pretrained(model_path, dtype=torch.float32)
-    return SFTTrainer(
+    trainer = SFTTrainer(
         model=model,
         args=args,
         train_dataset=train_ds,
@@ -238,6 +261,8 @@ def build_trainer(
         peft_config=peft_config,
         callbacks=callbacks,
     )
+    warm_up_by_ratio(trainer, cfg.warmup_ratio)
+    return trainer
 
 
 def _run_record(cfg: TrainConfig, train_files: list[Path]) -> dict[str, Any]:

@@ -4,7 +4,9 @@ average the result with its base model into ``merged/`` (the paper's 1:1 merge, 
 ``train`` keeps its folder when it is re-run after an interruption with the same fingerprint
 (``Stage.keep_partial``): :func:`humanllm.train.sft.train` then resumes from the newest
 ``checkpoints/checkpoint-N``. The test split is used for evaluation during training only when
-``train.eval_steps`` is set.
+``train.eval_steps`` is set. With ``train.launch.launcher: accelerate`` (``humanllm train
+--launcher accelerate --num-processes N``) the stage runs :mod:`humanllm.train.launch` under
+``accelerate launch`` and waits for it; the markers are written as for an in-process run.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ def _rows_per_source(files: list[Path]) -> Counter[str]:
 
 def run_train(ctx: StageContext) -> StageResult:
     from humanllm.train.data import SFTDataError, task_files
+    from humanllm.train.launch import train_under_accelerate
     from humanllm.train.sft import TrainError, train
 
     cfg = ctx.cfg.train
@@ -46,7 +49,10 @@ def run_train(ctx: StageContext) -> StageResult:
             + ", ".join(f.parent.name for f in train_files),
             highlight=False,
         )
-        final = train(cfg, train_files, out, eval_files)
+        if cfg.launch.launcher == "accelerate":
+            final = train_under_accelerate(cfg, tasks, out, tasks if eval_files else None)
+        else:
+            final = train(cfg, train_files, out, eval_files)
         rows = _rows_per_source(train_files)
     except (TrainError, SFTDataError) as e:
         raise StageError(str(e)) from e
