@@ -15,6 +15,7 @@ from humanllm.config import ConfigError, load_config
 from humanllm.executor import STAGES, StageError, parse_stage_list, run_stages
 from humanllm.humaneval import cli as humaneval_cli
 from humanllm.llm.base import OutageError
+from humanllm.plan import cli as plan_cli
 from humanllm.simulate import cli as simulate_cli
 from humanllm.sources import SourceError
 
@@ -287,6 +288,7 @@ def serve_model_cmd(
 app.add_typer(simulate_cli.app, name="simulate")
 app.command("serve")(simulate_cli.serve_cmd)
 app.add_typer(humaneval_cli.app, name="human-eval")  # humanllm.humaneval.cli
+app.command("plan")(plan_cli.plan_cmd)  # humanllm.plan.cli
 
 
 # `humanllm evaluate`: the stage command plus --report-only (it replaces the generic one above).
