@@ -23,17 +23,24 @@ def test_help_explains_each_command() -> None:
     for words in ("stratified sample", "each pair rates equally many", "--per-item", "index.html"):
         assert words in sample, words
     score = _flat(runner.invoke(app, ["human-eval", "score", "--help"]).output)
-    for words in ("Krippendorff's alpha", "bootstrap 95% interval", "report.md", "naming the file and row"):
+    for words in (
+        "Krippendorff's alpha",
+        "bootstrap 95% interval",
+        "report.md",
+        "naming the file and row",
+    ):
         assert words in score, words
 
 
 def test_sample_prints_the_allocation_then_score_prints_alpha(tmp_path: Path) -> None:
     run = genome_run(tmp_path / "run")
     runner = CliRunner()
-    result = runner.invoke(app, ["human-eval", "sample", str(run), "--n", "30", "--seed", "4", "--name", "pilot"])
+    result = runner.invoke(
+        app, ["human-eval", "sample", str(run), "--n", "30", "--seed", "4", "--name", "pilot"]
+    )
     assert result.exit_code == 0, result.output
     out = _flat(result.output)
-    assert "Allocation" in out and "reddit · scenario" in out and "total 270 30" in out
+    assert "Allocation" in out and "reddit · scenario" in out and "total 210 30" in out
     assert "a1+a2 10" in out and "a1+a3 10" in out and "a2+a3 10" in out
     folder = run / "human_eval" / "pilot"
     again = runner.invoke(app, ["human-eval", "sample", str(run), "--n", "30", "--name", "pilot"])
@@ -50,7 +57,9 @@ def test_sample_prints_the_allocation_then_score_prints_alpha(tmp_path: Path) ->
 
 def test_bad_settings_are_clear(tmp_path: Path) -> None:
     runner = CliRunner()
-    r = runner.invoke(app, ["human-eval", "sample", str(tmp_path), "--annotators", "2", "--per-item", "3"])
+    r = runner.invoke(
+        app, ["human-eval", "sample", str(tmp_path), "--annotators", "2", "--per-item", "3"]
+    )
     assert r.exit_code == 2 and "cannot exceed the annotators" in _flat(r.output)
     r = runner.invoke(app, ["human-eval", "sample", str(tmp_path)])
     assert r.exit_code == 2 and "no genome" in _flat(r.output)

@@ -54,7 +54,8 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Pat
     for flag in (*FLAGS, f"--user-data-dir={root / 'profile'}"):
         options.add_argument(flag)
     options.add_experimental_option(
-        "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
+        "prefs",
+        {"download.default_directory": str(downloads), "download.prompt_for_download": False},
     )
     driver = webdriver.Chrome(options=options, service=Service(executable_path=str(DRIVER)))
     driver.execute_cdp_cmd(
@@ -133,7 +134,10 @@ def test_rate_two_from_the_file_system_export_and_score(
     shutil.copy(exported, folder / "sheets" / "a1.csv")
     scores, _ = score(folder, ScoreConfig(n_boot=0))
     assert scores.n_ratings == 6
-    assert scores.scales["plausibility"].counts["2"] == 1 and scores.scales["plausibility"].counts["3"] == 1
+    assert (
+        scores.scales["plausibility"].counts["2"] == 1
+        and scores.scales["plausibility"].counts["3"] == 1
+    )
     assert scores.scales["hallucination"].counts["4"] == 1
 
 

@@ -44,7 +44,9 @@ def test_allocation_edges() -> None:
         assert got["b"] == 1 and got["a"] <= 7
 
 
-@pytest.mark.parametrize(("annotators", "per_item", "n"), [(3, 2, 9), (3, 2, 10), (3, 2, 11), (4, 2, 13), (4, 3, 10)])
+@pytest.mark.parametrize(
+    ("annotators", "per_item", "n"), [(3, 2, 9), (3, 2, 10), (3, 2, 11), (4, 2, 13), (4, 3, 10)]
+)
 def test_assignment_balances_subsets(annotators: int, per_item: int, n: int) -> None:
     ids = [f"i{k}" for k in range(n)]
     who = [f"a{k}" for k in range(1, annotators + 1)]
@@ -86,7 +88,9 @@ def test_sample_writes_the_folder(tmp_path: Path) -> None:
     for a in ("a1", "a2", "a3"):
         rows = read_rows(folder / "sheets" / f"{a}.csv")
         assert {r["annotator"] for r in rows} == {a}
-        assert {r["instance_id"] for r in rows} == {x.instance_id for x in instances if a in x.annotators}
+        assert {r["instance_id"] for r in rows} == {
+            x.instance_id for x in instances if a in x.annotators
+        }
         assert all(r["hallucination"] == "" and r["synthesized"] for r in rows)
     page = (folder / "index.html").read_text(encoding="utf-8")
     assert instances[0].synthesized[0].text in page
@@ -100,8 +104,9 @@ def test_same_seed_same_sample_other_seed_another(tmp_path: Path) -> None:
         _, instances = load(sampled(run, seed=seed, name=name, **cfg))
         return [(x.instance_id, x.item_id, tuple(x.annotators)) for x in instances]
 
-    assert drawn(1, "one") == drawn(1, "again")
-    assert {i for _, i, _ in drawn(1, "one")} != {i for _, i, _ in drawn(2, "two")}
+    first = drawn(1, "one")
+    assert first == drawn(1, "again")
+    assert {i for _, i, _ in first} != {i for _, i, _ in drawn(2, "two")}
 
 
 def test_portrait_shows_the_records_the_model_read(tmp_path: Path) -> None:
@@ -143,7 +148,9 @@ def test_page_is_offline_and_escapes_the_data(tmp_path: Path) -> None:
     with_users(run, lambda df: df.with_columns(pl.lit(evil).alias("persona")))
     folder = sampled(run, n=2)
     page = (folder / "index.html").read_text(encoding="utf-8")
-    assert page.count("</script>") == 2  # the data block and the script: the persona cannot close one
+    assert (
+        page.count("</script>") == 2
+    )  # the data block and the script: the persona cannot close one
     assert "alert(1)" in page and "<script>alert" not in page
     for fetch in ("http://", "https://", "src=", "<link", "@import"):
         assert fetch not in page, fetch

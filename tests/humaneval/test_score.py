@@ -53,7 +53,9 @@ def test_alpha_without_variation_is_undefined() -> None:
 def _noisy(seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     truth = rng.integers(1, 6, size=40)
-    m = np.vstack([np.clip(truth + rng.integers(-1, 2, size=40), 1, 5) for _ in range(3)]).astype(float)
+    m = np.vstack([np.clip(truth + rng.integers(-1, 2, size=40), 1, 5) for _ in range(3)]).astype(
+        float
+    )
     m[rng.integers(0, 3, size=40), np.arange(40)] = NAN  # two ratings per unit
     return m
 
@@ -85,11 +87,7 @@ def test_score_writes_means_alpha_disagreement_report_and_figure(tmp_path: Path)
     fill(folder, rating)
     scores, written = score(folder, ScoreConfig(n_boot=50, seed=2))
     assert [p.name for p in written] == ["scores.json", "report.md", "ratings.png"]
-    ratings = [
-        (iid, a, rating(iid, a, s))
-        for iid, s in _strata(folder).items()
-        for a in who[iid]
-    ]
+    ratings = [(iid, a, rating(iid, a, s)) for iid, s in _strata(folder).items() for a in who[iid]]
     hs = [r[2][0] for r in ratings]
     ps = [r[2][1] for r in ratings]
     assert scores.n_ratings == len(ratings) == 120
@@ -104,7 +102,11 @@ def test_score_writes_means_alpha_disagreement_report_and_figure(tmp_path: Path)
             assert st.means["hallucination"] == 5.0
         else:
             assert 1.0 < st.means["hallucination"] < 5.0
-    qa_a1_a3 = sum(1 for iid, s in _strata(folder).items() if "social QA" in s and set(who[iid]) == {"a1", "a3"})
+    qa_a1_a3 = sum(
+        1
+        for iid, s in _strata(folder).items()
+        if "social QA" in s and set(who[iid]) == {"a1", "a3"}
+    )
     assert qa_a1_a3 > 0
     assert scores.scales["hallucination"].disagree_2plus == pytest.approx(qa_a1_a3 / 60)
     assert scores.scales["plausibility"].disagree_2plus == 0.0

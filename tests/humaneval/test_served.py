@@ -30,7 +30,9 @@ def _app(run: Path, settings: ServiceSettings) -> object:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = genome_run(tmp_path_factory.mktemp("served") / "run", sources=("reddit",), users_per_source=2)
+    root = genome_run(
+        tmp_path_factory.mktemp("served") / "run", sources=("reddit",), users_per_source=2
+    )
     sampled(root, n=6, name="pilot")
     return root
 
@@ -59,25 +61,45 @@ def test_page_data_and_saving_to_the_run_folder(run: Path, url: str) -> None:
         mine = meta["orders"]["a2"]
         r = client.put(
             "/api/human-eval/pilot/sheets/a2",
-            json={"rows": [{"instance_id": mine[0], "hallucination": 4, "plausibility": 2, "note": "odd, \"quoted\""}]},
+            json={
+                "rows": [
+                    {
+                        "instance_id": mine[0],
+                        "hallucination": 4,
+                        "plausibility": 2,
+                        "note": 'odd, "quoted"',
+                    }
+                ]
+            },
         )
         assert r.status_code == 200 and r.json() == {"annotator": "a2", "rated": 1, "of": len(mine)}
         rows = {x["instance_id"]: x for x in read_rows(folder / "sheets" / "a2.csv")}
         assert (rows[mine[0]]["hallucination"], rows[mine[0]]["plausibility"]) == ("4", "2")
         assert rows[mine[0]]["note"] == 'odd, "quoted"' and rows[mine[1]]["hallucination"] == ""
         # a second save of another row keeps the first
-        client.put("/api/human-eval/pilot/sheets/a2", json={"rows": [{"instance_id": mine[1], "hallucination": 5, "plausibility": 5}]})
+        client.put(
+            "/api/human-eval/pilot/sheets/a2",
+            json={"rows": [{"instance_id": mine[1], "hallucination": 5, "plausibility": 5}]},
+        )
         got = client.get("/api/human-eval/pilot/sheets/a2").json()["rows"]
         assert [(x["hallucination"], x["plausibility"]) for x in got[:2]] == [(4, 2), (5, 5)]
 
 
 def test_bad_requests(url: str, run: Path) -> None:
     meta, _ = load(run / "human_eval" / "pilot")
-    others = [i for i in meta["orders"]["a2"] + meta["orders"]["a3"] if i not in meta["orders"]["a1"]]
+    others = [
+        i for i in meta["orders"]["a2"] + meta["orders"]["a3"] if i not in meta["orders"]["a1"]
+    ]
     with httpx.Client(base_url=url, timeout=10) as client:
-        r = client.put("/api/human-eval/pilot/sheets/a1", json={"rows": [{"instance_id": others[0], "hallucination": 3}]})
+        r = client.put(
+            "/api/human-eval/pilot/sheets/a1",
+            json={"rows": [{"instance_id": others[0], "hallucination": 3}]},
+        )
         assert r.status_code == 422 and "not assigned to a1" in r.json()["error"]["message"]
-        r = client.put("/api/human-eval/pilot/sheets/a1", json={"rows": [{"instance_id": meta["orders"]["a1"][0], "hallucination": 6}]})
+        r = client.put(
+            "/api/human-eval/pilot/sheets/a1",
+            json={"rows": [{"instance_id": meta["orders"]["a1"][0], "hallucination": 6}]},
+        )
         assert r.status_code == 422 and "hallucination" in r.json()["error"]["message"]
         r = client.get("/api/human-eval/pilot/sheets/zoe")
         assert r.status_code == 404 and "not in the assignment" in r.json()["error"]["message"]
@@ -88,7 +110,10 @@ def test_bad_requests(url: str, run: Path) -> None:
 
 
 def test_token_guards_the_data_and_the_saves(run: Path) -> None:
-    with running(_app(run, ServiceSettings(token=TOKEN))) as base, httpx.Client(base_url=base, timeout=10) as client:
+    with (
+        running(_app(run, ServiceSettings(token=TOKEN))) as base,
+        httpx.Client(base_url=base, timeout=10) as client,
+    ):
         assert client.get("/human-eval/pilot/").status_code == 200  # the page holds no data
         assert client.get("/api/human-eval/pilot").status_code == 401
         assert client.put("/api/human-eval/pilot/sheets/a1", json={"rows": []}).status_code == 401
@@ -101,7 +126,13 @@ def test_saved_sheets_score(run: Path, url: str) -> None:
     meta, _ = load(folder)
     with httpx.Client(base_url=url, timeout=10) as client:
         for a, order in meta["orders"].items():
-            rows = [{"instance_id": i, "hallucination": 5, "plausibility": 4 + k % 2} for k, i in enumerate(order)]
-            assert client.put(f"/api/human-eval/pilot/sheets/{a}", json={"rows": rows}).status_code == 200
+            rows = [
+                {"instance_id": i, "hallucination": 5, "plausibility": 4 + k % 2}
+                for k, i in enumerate(order)
+            ]
+            assert (
+                client.put(f"/api/human-eval/pilot/sheets/{a}", json={"rows": rows}).status_code
+                == 200
+            )
     scores, _ = score(folder, ScoreConfig(n_boot=0))
     assert scores.n_ratings == 12 and scores.scales["hallucination"].mean == 5.0

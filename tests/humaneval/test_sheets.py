@@ -47,7 +47,10 @@ def _set(k: int, column: str, value: str) -> Callable[[Rows], Rows]:
         (_set(0, "hallucination", "good"), r"row 2: hallucination rating 'good' is not a number"),
         (_set(1, "hallucination", ""), r"row 3: no hallucination rating"),
         (_set(0, "instance_id", "i999"), r"row 2: unknown instance id 'i999'"),
-        (_set(2, "annotator", "zoe"), r"row 4: annotator 'zoe' is not in the assignment \(a1, a2, a3\)"),
+        (
+            _set(2, "annotator", "zoe"),
+            r"row 4: annotator 'zoe' is not in the assignment \(a1, a2, a3\)",
+        ),
     ],
 )
 def test_bad_cell_names_file_and_row(
@@ -66,7 +69,10 @@ def test_missing_row_names_the_file_and_instance(filled: Path) -> None:
         return rows[:1] + rows[2:]
 
     path = _edit(filled, "a2", drop)
-    with pytest.raises(SheetError, match=rf"{re.escape(str(path))}: missing row for instance {dropped[0]} \(annotator a2\)"):
+    with pytest.raises(
+        SheetError,
+        match=rf"{re.escape(str(path))}: missing row for instance {dropped[0]} \(annotator a2\)",
+    ):
         score(filled, ScoreConfig(n_boot=0))
 
 
@@ -74,7 +80,9 @@ def test_twice_and_not_assigned_and_no_sheet(filled: Path) -> None:
     a1 = read_rows(filled / "sheets" / "a1.csv")
     a2_ids = {r["instance_id"] for r in read_rows(filled / "sheets" / "a2.csv")}
     foreign = next(i for i in a2_ids if i not in {r["instance_id"] for r in a1})
-    path = _edit(filled, "a1", lambda rows: [*rows, dict(rows[0]), {**rows[0], "instance_id": foreign}])
+    path = _edit(
+        filled, "a1", lambda rows: [*rows, dict(rows[0]), {**rows[0], "instance_id": foreign}]
+    )
     n = len(a1)
     with pytest.raises(SheetError) as e:
         score(filled, ScoreConfig(n_boot=0))
@@ -87,8 +95,15 @@ def test_twice_and_not_assigned_and_no_sheet(filled: Path) -> None:
 
 
 def test_header_without_a_rating_column(filled: Path) -> None:
-    path = _edit(filled, "a3", lambda rows: [{k: v for k, v in r.items() if k != "plausibility"} for r in rows])
-    with pytest.raises(SheetError, match=rf"{re.escape(str(path))}, row 1: the header lacks column\(s\) plausibility"):
+    path = _edit(
+        filled,
+        "a3",
+        lambda rows: [{k: v for k, v in r.items() if k != "plausibility"} for r in rows],
+    )
+    with pytest.raises(
+        SheetError,
+        match=rf"{re.escape(str(path))}, row 1: the header lacks column\(s\) plausibility",
+    ):
         score(filled, ScoreConfig(n_boot=0))
 
 

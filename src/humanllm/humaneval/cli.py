@@ -29,7 +29,9 @@ def _fail(message: str, code: int = 2) -> NoReturn:
 
 
 def _invalid(e: ValidationError) -> str:
-    return "; ".join(f"{'.'.join(str(x) for x in x['loc']) or 'settings'}: {x['msg']}" for x in e.errors())
+    return "; ".join(
+        f"{'.'.join(str(x) for x in x['loc']) or 'settings'}: {x['msg']}" for x in e.errors()
+    )
 
 
 @app.command("sample")
@@ -63,7 +65,9 @@ def sample_cmd(
     from humanllm.humaneval.sample import SampleConfig, SampleError, sample
 
     try:
-        cfg = SampleConfig(n=n, annotators=annotators, per_item=per_item, seed=seed, name=name or "")
+        cfg = SampleConfig(
+            n=n, annotators=annotators, per_item=per_item, seed=seed, name=name or ""
+        )
     except ValidationError as e:
         _fail(_invalid(e))
     err.print(f"sampling {cfg.n} instances from {run_dir / 'genome'} (seed {cfg.seed})")
@@ -77,7 +81,12 @@ def sample_cmd(
         table.add_column(col, justify="left" if col == "stratum" else "right")
     for stratum, row in meta["allocation"].items():
         table.add_row(escape(stratum), str(row["available"]), str(row["sampled"]))
-    table.add_row("total", str(sum(r["available"] for r in meta["allocation"].values())), str(meta["n_instances"]), style="bold")
+    table.add_row(
+        "total",
+        str(sum(r["available"] for r in meta["allocation"].values())),
+        str(meta["n_instances"]),
+        style="bold",
+    )
     out_console.print(table)
     pairs = Table(title=f"Assignment ({cfg.per_item} annotators per instance)")
     pairs.add_column("annotators")
@@ -88,10 +97,15 @@ def sample_cmd(
     loads = ", ".join(f"{a}: {k}" for a, k in meta["per_annotator"].items())
     out_console.print(f"instances per annotator: {loads}")
     if meta["n_instances"] < cfg.n:
-        err.print(f"[yellow]only {meta['n_instances']} instances in the genome (asked {cfg.n})[/yellow]")
+        err.print(
+            f"[yellow]only {meta['n_instances']} instances in the genome (asked {cfg.n})[/yellow]"
+        )
     err.print(f"wrote {out}/index.html (the page), {out}/sheets/*.csv, assignment.csv")
-    err.print(f"next: rate, save each annotator's sheet as {out}/sheets/<annotator>.csv, then "
-              f"`humanllm human-eval score {out}`", highlight=False)
+    err.print(
+        f"next: rate, save each annotator's sheet as {out}/sheets/<annotator>.csv, then "
+        f"`humanllm human-eval score {out}`",
+        highlight=False,
+    )
 
 
 @app.command("score")
@@ -126,13 +140,27 @@ def score_cmd(
     except (SheetError, SampleError) as e:
         _fail(str(e))
     out = Console()
-    table = Table(title=f"Human evaluation {escape(scores.name)}: {scores.n_instances} instances, mean {scores.mean:.2f}")
-    for col in ("scale", "mean", "alpha ordinal [95% CI]", "alpha interval [95% CI]", "differ by >= 2"):
+    table = Table(
+        title=f"Human evaluation {escape(scores.name)}: {scores.n_instances} instances, mean {scores.mean:.2f}"
+    )
+    for col in (
+        "scale",
+        "mean",
+        "alpha ordinal [95% CI]",
+        "alpha interval [95% CI]",
+        "differ by >= 2",
+    ):
         table.add_column(col, justify="left" if col == "scale" else "right")
     from humanllm.humaneval.report import alpha_text, scale_title
 
     for s, sc in scores.scales.items():
-        table.add_row(scale_title(s), f"{sc.mean:.2f}", alpha_text(sc.alpha["ordinal"]), alpha_text(sc.alpha["interval"]), f"{sc.disagree_2plus:.1%}")
+        table.add_row(
+            scale_title(s),
+            f"{sc.mean:.2f}",
+            alpha_text(sc.alpha["ordinal"]),
+            alpha_text(sc.alpha["interval"]),
+            f"{sc.disagree_2plus:.1%}",
+        )
     out.print(table)
     strata = Table(title="Per stratum")
     strata.add_column("stratum")

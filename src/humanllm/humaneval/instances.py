@@ -41,9 +41,11 @@ class SourceRecord(BaseModel):
     """One human-authored record the synthesized item was made from."""
 
     record_id: str
-    created_at: str | None = Field(None, description="ISO date, when the record has one.")
+    created_at: str | None = Field(default=None, description="ISO date, when the record has one.")
     title: str | None = None
-    context: str | None = Field(None, description="Amazon: the item reviewed and the rating.")
+    context: str | None = Field(
+        default=None, description="Amazon: the item reviewed and the rating."
+    )
     text: str
 
 
@@ -57,7 +59,7 @@ class Section(BaseModel):
 class Instance(BaseModel):
     """One item to rate: where it comes from, what it was made from and what was made."""
 
-    instance_id: str = Field("", description="Short id in the sample (set when sampled).")
+    instance_id: str = Field(default="", description="Short id in the sample (set when sampled).")
     source: str
     kind: Kind
     item_id: str = Field(description="user_id, scenario_id or qa_id in the genome table.")
@@ -103,7 +105,7 @@ def _meta_context(meta: str | None) -> str | None:
 
 
 def _record(row: dict[str, Any]) -> SourceRecord:
-    when = row.get("created_at")
+    when: Any = row.get("created_at")
     return SourceRecord(
         record_id=str(row["record_id"]),
         created_at=when.strftime("%Y-%m-%d") if hasattr(when, "strftime") else None,
@@ -134,8 +136,14 @@ def _sections(pairs: list[tuple[str, str]]) -> list[Section]:
     return [Section(label=k, text=v) for k, v in pairs if v and v.strip()]
 
 
+_ID_COL = {"portrait": "user_id", "scenario": "scenario_id", "social_qa": "qa_id"}
+_STR = pl.String
+
+
 class Genome:
-    """The genome tables the sample reads (``users``, ``records``, ``scenarios``, ``social_qa``)."""
+    """The genome tables the sample reads (``users``, ``records``, ``scenarios``, ``social_qa``),
+    scanned lazily: only id columns to list the candidates, then only the sampled rows and the
+    records they were made from."""
 
     def __init__(self, run_dir: Path) -> None:
         folder = Path(run_dir) / "genome"
@@ -144,54 +152,70 @@ class Genome:
                 f"{folder}: no genome (records.parquet); run the curation up to `humanllm genome` first"
             )
         self.folder = folder
-        self.tables: dict[str, pl.DataFrame] = {}
-        for name in ("users", "records", "scenarios", "social_qa"):
-            path = folder / f"{name}.parquet"
-            if path.is_file():
-                self.tables[name] = pl.read_parquet(path)
-        records = self.tables["records"].sort(
-            "source", "user_id", "created_at", "record_id", nulls_last=True
+        self.records = pl.scan_parquet(folder / "records.parquet").with_columns(
+            pl.col("record_id").cast(_STR), pl.col("user_id").cast(_STR)
         )
-        self._by_id = {(r["source"], str(r["record_id"])): r for r in records.iter_rows(named=True)}
-        self._by_user: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for r in records.iter_rows(named=True):
-            self._by_user.setdefault((r["source"], str(r["user_id"])), []).append(r)
+
+    def _table(self, kind: Kind) -> pl.LazyFrame | None:
+        path = self.folder / f"{_TABLE[kind]}.parquet"
+        if not path.is_file():
+            return None
+        lf = pl.scan_parquet(path)
+        cols = {_ID_COL[kind], "user_id"} | ({"record_id"} if kind != "portrait" else set())
+        return lf.with_columns(pl.col(c).cast(_STR) for c in sorted(cols)).with_columns(
+            pl.col(_ID_COL[kind]).alias("_item_id")
+        )
+
+    def _with_records(self, kind: Kind, lf: pl.LazyFrame) -> pl.LazyFrame:
+        """The rows of ``lf`` whose source records are in ``records``."""
+        if kind == "portrait":
+            users = self.records.select("source", "user_id").unique()
+            return lf.join(users, on=["source", "user_id"], how="semi")
+        return lf.join(
+            self.records.select("source", "record_id"), on=["source", "record_id"], how="semi"
+        )
 
     def candidates(self) -> dict[tuple[str, Kind], list[str]]:
         """Item ids per (source, kind), sorted; only items whose source records are present."""
         out: dict[tuple[str, Kind], list[str]] = {}
         for kind in KINDS:
-            df = self.tables.get(_TABLE[kind])
-            if df is None or df.height == 0:
+            lf = self._table(kind)
+            if lf is None:
                 continue
-            for row in df.iter_rows(named=True):
-                if self._source_rows(kind, row):
-                    out.setdefault((row["source"], kind), []).append(self._id(kind, row))
-        return {k: sorted(v) for k, v in sorted(out.items())}
-
-    @staticmethod
-    def _id(kind: Kind, row: dict[str, Any]) -> str:
-        key = {"portrait": "user_id", "scenario": "scenario_id", "social_qa": "qa_id"}[kind]
-        return str(row[key])
-
-    def _source_rows(self, kind: Kind, row: dict[str, Any]) -> list[dict[str, Any]]:
-        if kind == "portrait":
-            history = self._by_user.get((row["source"], str(row["user_id"])), [])
-            return [history[i] for i in shown_indices(len(history), row.get("n_records_shown"))]
-        found = self._by_id.get((row["source"], str(row["record_id"])))
-        return [found] if found is not None else []
+            df = self._with_records(kind, lf).select("source", "_item_id").collect()
+            for (source,), part in df.group_by("source"):
+                out[(str(source), kind)] = sorted(part["_item_id"].to_list())
+        return dict(sorted(out.items()))
 
     def instances(self, wanted: set[tuple[str, Kind, str]]) -> Iterator[Instance]:
-        """The instances for ``(source, kind, item_id)`` keys, in table order."""
+        """The instances for ``(source, kind, item_id)`` keys."""
         for kind in KINDS:
-            df = self.tables.get(_TABLE[kind])
-            if df is None:
+            lf = self._table(kind)
+            keys = [(s, i) for s, k, i in wanted if k == kind]
+            if lf is None or not keys:
                 continue
-            for row in df.iter_rows(named=True):
-                if (row["source"], kind, self._id(kind, row)) in wanted:
-                    yield self._instance(kind, row)
+            want = pl.DataFrame(keys, schema={"source": _STR, "_item_id": _STR}, orient="row")
+            rows = lf.join(want.lazy(), on=["source", "_item_id"], how="semi").collect()
+            on = ["source", "user_id"] if kind == "portrait" else ["source", "record_id"]
+            needed = rows.select(on).unique().lazy()
+            records = (
+                self.records.join(needed, on=on, how="semi")
+                .sort("source", "user_id", "created_at", "record_id", nulls_last=True)
+                .collect()
+            )
+            index: dict[tuple[str, str], list[dict[str, Any]]] = {}
+            for r in records.iter_rows(named=True):
+                index.setdefault((r["source"], r[on[1]]), []).append(r)
+            for row in rows.iter_rows(named=True):
+                found = index.get((row["source"], row[on[1]]), [])
+                if kind == "portrait":
+                    found = [
+                        found[i] for i in shown_indices(len(found), row.get("n_records_shown"))
+                    ]
+                yield self._instance(kind, row, found[:1] if kind != "portrait" else found)
 
-    def _instance(self, kind: Kind, row: dict[str, Any]) -> Instance:
+    @staticmethod
+    def _instance(kind: Kind, row: dict[str, Any], source_rows: list[dict[str, Any]]) -> Instance:
         if kind == "portrait":
             made = [
                 ("Persona", row.get("persona") or ""),
@@ -215,8 +239,8 @@ class Genome:
         return Instance(
             source=row["source"],
             kind=kind,
-            item_id=self._id(kind, row),
-            user_id=str(row["user_id"]),
-            records=[_record(r) for r in self._source_rows(kind, row)],
+            item_id=row["_item_id"],
+            user_id=row["user_id"],
+            records=[_record(r) for r in source_rows],
             synthesized=_sections(made),
         )

@@ -48,7 +48,9 @@ def render_report(scores: Scores, meta: dict[str, Any]) -> str:
             f"| {scale_title(s)} | {sc.mean:.2f} | {alpha_text(sc.alpha['ordinal'])} | "
             f"{alpha_text(sc.alpha['interval'])} | {sc.disagree_2plus:.1%} |"
         )
-    undefined = sum(sc.alpha[lv].undefined_resamples for sc in scores.scales.values() for lv in LEVELS)
+    undefined = sum(
+        sc.alpha[lv].undefined_resamples for sc in scores.scales.values() for lv in LEVELS
+    )
     lines += [
         "",
         f"Intervals: {b.n_boot} bootstrap resamples of the instances, seed {b.seed}"
@@ -73,7 +75,9 @@ def render_report(scores: Scores, meta: dict[str, Any]) -> str:
     ]
     for s in SCALES:
         counts = scores.scales[s].counts
-        lines.append(f"| {scale_title(s)} | " + " | ".join(str(counts[str(v)]) for v in DOMAIN) + " |")
+        lines.append(
+            f"| {scale_title(s)} | " + " | ".join(str(counts[str(v)]) for v in DOMAIN) + " |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -101,7 +105,9 @@ def draw_figure(scores: Scores, path: Path) -> None:
                 left = [a + b for a, b in zip(left, shares, strict=True)]
             ax.set_xlim(0, 1)
             ax.set_xlabel("share of ratings")
-            ax.set_title(f"{scale_title(scale)} (mean {scores.scales[scale].mean:.2f})", fontsize=10)
+            ax.set_title(
+                f"{scale_title(scale)} (mean {scores.scales[scale].mean:.2f})", fontsize=10
+            )
             ax.invert_yaxis()
             ax.tick_params(axis="y", labelsize=8)
         axes[-1].legend(title="rating", fontsize=7, title_fontsize=8, loc="lower right")

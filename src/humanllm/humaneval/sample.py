@@ -29,7 +29,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from humanllm.humaneval.instances import Genome, Instance, stratum_of
+from humanllm.humaneval.instances import Genome, Instance, Kind, stratum_of
 from humanllm.humaneval.page import render_page
 from humanllm.humaneval.sheets import SCALE_TEXT, SCALES, render_sheet, write_sheet
 from humanllm.runfolder import atomic_write_text
@@ -45,11 +45,17 @@ class SampleError(ValueError):
 class SampleConfig(BaseModel):
     """Settings of one human evaluation sample."""
 
-    n: int = Field(120, ge=1, description="Instances to sample (the paper: 120).")
-    annotators: int = Field(3, ge=2, le=26, description="Number of annotators (the paper: 3).")
-    per_item: int = Field(2, ge=2, description="Annotators per instance (the paper: 2).")
-    seed: int = Field(0, description="Seed of the selection, the assignment and sheet orders.")
-    name: str = Field("", description="Folder under RUN/human_eval/ (default: n<N>-seed<S>).")
+    n: int = Field(default=120, ge=1, description="Instances to sample (the paper: 120).")
+    annotators: int = Field(
+        default=3, ge=2, le=26, description="Number of annotators (the paper: 3)."
+    )
+    per_item: int = Field(default=2, ge=2, description="Annotators per instance (the paper: 2).")
+    seed: int = Field(
+        default=0, description="Seed of the selection, the assignment and sheet orders."
+    )
+    name: str = Field(
+        default="", description="Folder under RUN/human_eval/ (default: n<N>-seed<S>)."
+    )
 
     @field_validator("name")
     @classmethod
@@ -93,7 +99,9 @@ def allocate(sizes: dict[str, int], n: int) -> dict[str, int]:
     while sum(alloc.values()) < target:  # the largest remainder among strata with room
         k = max((k for k in sizes if alloc[k] < sizes[k]), key=lambda k: (quota[k] - alloc[k], k))
         alloc[k] += 1
-    while sum(alloc.values()) > target:  # the floor of one lifted too many: take from the least owed
+    while (
+        sum(alloc.values()) > target
+    ):  # the floor of one lifted too many: take from the least owed
         k = min((k for k in sizes if alloc[k] > 1), key=lambda k: (quota[k] - alloc[k], k))
         alloc[k] -= 1
     return alloc
@@ -136,7 +144,7 @@ def draw(genome: Genome, cfg: SampleConfig) -> tuple[list[Instance], dict[str, A
         raise SampleError(f"{genome.folder}: no users, scenarios or social QA to sample from")
     sizes = {stratum_of(s, k): len(ids) for (s, k), ids in cands.items()}
     alloc = allocate(sizes, cfg.n)
-    wanted = set()
+    wanted: set[tuple[str, Kind, str]] = set()
     for (source, kind), ids in cands.items():
         stratum = stratum_of(source, kind)
         ranked = sorted(ids, key=lambda i: _digest(cfg.seed, stratum, i))

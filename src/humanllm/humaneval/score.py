@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, Field
@@ -22,23 +22,28 @@ from humanllm.humaneval.sample import load
 from humanllm.humaneval.sheets import SCALES, Rating, SheetError, read_ratings
 from humanllm.runfolder import atomic_write_text
 
-LEVELS = ("ordinal", "interval")
+Level = Literal["ordinal", "interval"]
+LEVELS: tuple[Level, ...] = ("ordinal", "interval")
 DOMAIN = (1, 2, 3, 4, 5)
 
 
 class ScoreConfig(BaseModel):
     """Settings of the agreement statistics."""
 
-    n_boot: int = Field(1000, ge=0, description="Bootstrap resamples for the α intervals (0: none).")
-    seed: int = Field(0, description="Seed of the bootstrap.")
-    confidence: float = Field(0.95, gt=0, lt=1, description="Coverage of the intervals.")
+    n_boot: int = Field(
+        default=1000, ge=0, description="Bootstrap resamples for the α intervals (0: none)."
+    )
+    seed: int = Field(default=0, description="Seed of the bootstrap.")
+    confidence: float = Field(default=0.95, gt=0, lt=1, description="Coverage of the intervals.")
 
 
 class Alpha(BaseModel):
     value: float | None = Field(description="α on all instances (None: no variation at all).")
     low: float | None = None
     high: float | None = None
-    undefined_resamples: int = Field(0, description="Resamples left out: no variation in them.")
+    undefined_resamples: int = Field(
+        default=0, description="Resamples left out: no variation in them."
+    )
 
 
 class ScaleScores(BaseModel):
@@ -67,7 +72,7 @@ class Scores(BaseModel):
     bootstrap: ScoreConfig
 
 
-def alpha(matrix: np.ndarray, level: str) -> float | None:
+def alpha(matrix: np.ndarray, level: Level) -> float | None:
     """Krippendorff's α of an annotators x units matrix (NaN: no rating), values in 1..5."""
     import krippendorff
 
@@ -82,7 +87,7 @@ def alpha(matrix: np.ndarray, level: str) -> float | None:
 
 
 def bootstrap(
-    matrix: np.ndarray, level: str, n_boot: int, seed: int, confidence: float = 0.95
+    matrix: np.ndarray, level: Level, n_boot: int, seed: int, confidence: float = 0.95
 ) -> Alpha:
     """α with a percentile interval from resampling the units (columns) ``n_boot`` times."""
     value = alpha(matrix, level)
@@ -180,4 +185,3 @@ def score(folder: Path, cfg: ScoreConfig) -> tuple[Scores, list[Path]]:
     atomic_write_text(scores.model_dump_json(indent=2) + "\n", out / "scores.json")
     written = [out / "scores.json", *write_report(scores, meta, out)]
     return scores, written
-

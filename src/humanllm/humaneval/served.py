@@ -22,14 +22,14 @@ from pydantic import BaseModel, Field
 
 from humanllm.humaneval.page import content_security_policy, page_meta, render_shell
 from humanllm.humaneval.sample import NAME_RE, SampleError, load
-from humanllm.humaneval.sheets import SCALES, read_sheet, render_sheet, write_sheet
+from humanllm.humaneval.sheets import SCALES, SheetError, read_sheet, render_sheet, write_sheet
 
 
 class SheetRow(BaseModel):
     instance_id: str = Field(max_length=100)
-    hallucination: int | None = Field(None, ge=1, le=5)
-    plausibility: int | None = Field(None, ge=1, le=5)
-    note: str = Field("", max_length=5000)
+    hallucination: int | None = Field(default=None, ge=1, le=5)
+    plausibility: int | None = Field(default=None, ge=1, le=5)
+    note: str = Field(default="", max_length=5000)
 
 
 class SheetBody(BaseModel):
@@ -89,7 +89,13 @@ def router(run_dir: Path, dependencies: list[Any]) -> APIRouter:
 
     def saved_rows(path: Path) -> dict[str, dict[str, Any]]:
         out: dict[str, dict[str, Any]] = {}
-        for row in read_sheet(path) if path.is_file() else []:
+        try:
+            rows = read_sheet(path) if path.is_file() else []
+        except SheetError as e:
+            raise HTTPException(
+                409, f"the saved sheet {path.name} cannot be read: fix or remove it"
+            ) from e
+        for row in rows:
             got: dict[str, Any] = {"instance_id": row["instance_id"], "note": row.get("note", "")}
             for s in SCALES:
                 v = row.get(s, "").strip()

@@ -139,9 +139,7 @@ def read_sheet(path: Path) -> list[dict[str, str]]:
     return rows
 
 
-def read_ratings(
-    paths: Iterable[Path], assignment: Mapping[str, Iterable[str]]
-) -> list[Rating]:
+def read_ratings(paths: Iterable[Path], assignment: Mapping[str, Iterable[str]]) -> list[Rating]:
     """Every rating of ``paths``, checked against ``assignment`` (instance id -> annotators):
     each assigned (instance, annotator) rated exactly once, nothing else. All problems are
     reported together, each with its file and row."""

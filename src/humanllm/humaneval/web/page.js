@@ -228,6 +228,7 @@
         status("could not read the saved sheet: " + e.message, "error");
       }
     }
+    $("annotator").blur(); // the keys rate from here on
     $("choose").hidden = true;
     $("work").hidden = false;
     $("export").disabled = false;
@@ -269,6 +270,7 @@
       if (e.key === "Escape" && t.tagName === "TEXTAREA") t.blur();
       return;
     }
+    if (t && t.tagName === "BUTTON" && (e.key === "Enter" || e.key === " ")) return; // the button acts
     const actions = {
       ArrowRight: () => go(S.pos + 1), Enter: () => go(S.pos + 1), ArrowLeft: () => go(S.pos - 1),
       ArrowUp: () => setActive(SCALES[0]), ArrowDown: () => setActive(SCALES[1]),
