@@ -11,7 +11,7 @@ import pytest
 
 from humanllm.config import validate_config
 from humanllm.curation import common
-from humanllm.curation.clean import split_text
+from humanllm.curation.clean import part_chars, split_text
 from humanllm.executor import run_stages
 from humanllm.llm.scripted import ScriptedBackend
 from humanllm.runfolder import RunFolder
@@ -36,7 +36,9 @@ def scripted(monkeypatch: pytest.MonkeyPatch) -> ScriptedBackend:
     return backend
 
 
-def config(tmp_path: Path, posts: list[tuple[str, str]], max_input_chars: int) -> Any:
+def config(
+    tmp_path: Path, posts: list[tuple[str, str]], max_input_chars: int, max_tokens: int = 1024
+) -> Any:
     rows = [
         {"id": f"{u}-{i}", "author": u, "body": t, "ts": 1_600_000_000 + i}
         for i, (u, t) in enumerate(posts)
@@ -55,7 +57,7 @@ def config(tmp_path: Path, posts: list[tuple[str, str]], max_input_chars: int) -
                 }
             ],
             "llm": {"runner": {"max_invalid_retries": 0}},
-            "curation": {"clean": {"max_input_chars": max_input_chars}},
+            "curation": {"clean": {"max_input_chars": max_input_chars, "max_tokens": max_tokens}},
         }
     )
 
@@ -85,6 +87,19 @@ def test_a_long_record_is_rewritten_in_parts_and_joined(
     info = RunFolder(run).success("cleaned")
     assert info is not None and info["chunked_records"] == 1
     assert info["llm"]["requests"] == len(split_text(LONG, 1000)) + 1
+
+
+def test_parts_also_fit_the_reply_budget(tmp_path: Path, scripted: ScriptedBackend) -> None:
+    """A record under max_input_chars but longer than a rewrite of max_tokens can hold is split
+    too: otherwise its reply would be cut off (llm.truncated) and the record lost."""
+    cfg = config(tmp_path, [("u1", LONG), ("u1", "A short post.")], 6000, max_tokens=300)
+    run = tmp_path / "run"
+    run_stages(cfg, run, ["ingest", "filter", "clean"])
+    assert part_chars(6000, 300) < 1000 < len(LONG) < 6000
+    info = RunFolder(run).success("cleaned")
+    assert info is not None and info["chunked_records"] == 1
+    assert info["llm"]["requests"] == len(split_text(LONG, part_chars(6000, 300))) + 1
+    assert RunFolder(run).scan_rejects("clean") is None
 
 
 def test_a_failed_part_rejects_the_record_and_names_the_part(

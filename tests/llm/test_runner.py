@@ -14,7 +14,7 @@ import polars as pl
 import pytest
 from pydantic import BaseModel
 
-from humanllm.llm.base import ChatRequest, ChatResponse, PermanentError, TransientError
+from humanllm.llm.base import ChatRequest, ChatResponse, OutageError, PermanentError, TransientError
 from humanllm.llm.cache import RequestCache
 from humanllm.llm.outputs import write_outcome
 from humanllm.llm.progress import LiveProgress, RunSummary
@@ -153,11 +153,20 @@ def test_transient_exhausted_and_permanent(cache: RequestCache) -> None:
         return good(req)
 
     items = make_items(4)
-    out = run(items, FakeBackend(reply), cache, runner_cfg=fast_runner(max_retries=3))
+    cfg = fast_runner(max_retries=3, max_transient_reject_share=1.0)  # allow the outage here
+    out = run(items, FakeBackend(reply), cache, runner_cfg=cfg)
     accounted(out, items)
     reasons = {r.id: r.reason for r in out.rejects}
     assert reasons == {"r00001": "llm.transient_exhausted", "r00002": "llm.permanent"}
     assert out.summary.requests == 2 + 4 + 1 and out.summary.retries == 3
+    assert out.summary.transient_rejects == 1
+    cache.flush(10.0)
+    statuses = {r.item_id: r.status for r in cache.replies()}
+    assert statuses == {"r00000": "ok", "r00002": "permanent", "r00003": "ok"}  # no outage kept
+
+    # by default, 1 of 4 records lost to an outage stops the call, naming the error
+    with pytest.raises(OutageError, match=r"1 of 4 records .* HTTP 503"):
+        run(items, FakeBackend(reply), cache, runner_cfg=fast_runner(max_retries=0))
 
 
 def test_mixed_bag_nothing_lost_and_order_independent_of_completion(cache: RequestCache) -> None:

@@ -3,9 +3,10 @@ text and formatting noise (Twitter: also hashtags and mentions) and with private
 replaced by fictitious data; then the deterministic PII safety net (:mod:`humanllm.curation.pii`)
 replaces whatever the model missed and counts it.
 
-A record longer than ``max_input_chars`` is rewritten in parts — split at paragraph breaks, else
-at sentence ends, else at spaces, each part at most ``max_input_chars`` — and the rewritten parts
-are joined with a blank line; nothing of it is cut off. If one part is rejected, the record is
+A record longer than a part is rewritten in parts — split at paragraph breaks, else at sentence
+ends, else at spaces — and the rewritten parts are joined with a blank line; nothing of it is cut
+off. A part is at most ``max_input_chars``, and at most what a rewrite of ``max_tokens`` can hold
+(:func:`humanllm.llm.budget.budget_chars`), so a reply is not cut off by its budget either. If one part is rejected, the record is
 (the reject says which part). ``_SUCCESS.json`` counts the records rewritten in parts."""
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from humanllm.curation.per_record import Drop, PerRecordStage, run_per_record
 from humanllm.curation.pii import scrub
 from humanllm.curation.schemas import Cleaned
 from humanllm.curation.tables import CLEANED_SCHEMA
+from humanllm.llm.budget import budget_chars
 from humanllm.stage import StageContext, StageResult
 
 PLATFORM_RULES = {
@@ -79,8 +81,14 @@ def _join(parts: list[Cleaned]) -> Cleaned:
     return Cleaned(text="\n\n".join(p.text.strip() for p in parts))
 
 
+def part_chars(max_input_chars: int, max_tokens: int) -> int:
+    """The longest part of a record rewritten in one request."""
+    return max(200, min(max_input_chars, int(budget_chars(max_tokens))))
+
+
 def run_clean(ctx: StageContext) -> StageResult:
     scfg = ctx.cfg.curation.clean
+    limit = part_chars(scfg.max_input_chars, scfg.max_tokens)
     pii: Counter[str] = Counter()
     chunked = 0
 
@@ -93,7 +101,7 @@ def run_clean(ctx: StageContext) -> StageResult:
             scrubbed_title = scrub(title)
             pii.update(scrubbed_title.counts)
             title = scrubbed_title.text
-        if len(record_text(row)) > scfg.max_input_chars:
+        if len(record_text(row)) > limit:
             chunked += 1
         return [{**row, "title": title, "text": cleaned.text.strip()}]
 
@@ -104,8 +112,8 @@ def run_clean(ctx: StageContext) -> StageResult:
         template_name="clean.v1.txt",
         schema=Cleaned,
         stage_cfg=lambda c: c.cfg.curation.clean,
-        fields=lambda row, kind: _parts(scfg.max_input_chars)(row, kind)[0],
-        parts=_parts(scfg.max_input_chars),
+        fields=lambda row, kind: _parts(limit)(row, kind)[0],
+        parts=_parts(limit),
         join=_join,
         to_rows=to_rows,
         subsample_input=True,

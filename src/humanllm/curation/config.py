@@ -31,8 +31,9 @@ class CleanConfig(LLMStageConfig):
     max_input_chars: int = Field(
         default=6000,
         gt=0,
-        description="Longer records are rewritten in parts of at most this many characters, "
-        "split at paragraph or sentence ends, and joined (counted in _SUCCESS.json).",
+        description="Longer records are rewritten in parts of at most this many characters "
+        "(and at most what max_tokens can hold: ~2.7 characters a token), split at paragraph or "
+        "sentence ends, and joined (counted in _SUCCESS.json).",
     )
 
 
