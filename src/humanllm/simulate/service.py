@@ -38,6 +38,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from humanllm.humaneval.served import router as humaneval_router
 from humanllm.llm.base import PermanentError, TransientError
 from humanllm.simulate.apps import SimulationError
 from humanllm.simulate.guard import (
@@ -244,6 +245,9 @@ def create_app(
         return Response(
             page[name], media_type=_PAGE_FILES[name], headers={"Cache-Control": "no-cache"}
         )
+
+    if genome is not None:  # the run's human evaluation pages (humanllm.humaneval.served)
+        api.include_router(humaneval_router(genome.run_dir, auth))
 
     guarded = Guard(api, settings)
     guarded.api = api  # type: ignore[attr-defined]
