@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import yaml
 
 from humanllm.runfolder import atomic_write_text
 from humanllm.stage import StageContext
@@ -27,6 +28,24 @@ TABLE_DOCS = {
 }
 
 A1_HEADER = "| source | Raw texts | After DF texts | After DS users | scenarios | social QA | After QC users | scenarios | social QA |"
+
+
+def hub_front_matter(configs: list[dict[str, Any]]) -> str:
+    """The YAML block a Hugging Face dataset card starts with: one ``configs:`` entry per table or
+    task, so ``datasets.load_dataset(folder, name)`` reads just those files."""
+    return "---\n" + yaml.safe_dump({"configs": configs}, sort_keys=False) + "---\n"
+
+
+def genome_configs(tables: list[str]) -> list[dict[str, Any]]:
+    """One config per genome table (``users`` the default), its rows in a ``train`` split."""
+    return [
+        {
+            "config_name": name,
+            "data_files": [{"split": "train", "path": f"{name}.parquet"}],
+            **({"default": True} if name == "users" else {}),
+        }
+        for name in tables
+    ]
 
 
 def a1_markdown(a1: dict[str, dict[str, Any]]) -> str:
@@ -57,7 +76,9 @@ def write_card(
     cur = cfg.curation
     stages = stats.get("stages", {})
     backends = {name: b.model_dump(exclude_none=True) for name, b in cfg.llm.backends.items()}
+    names = [name for name in TABLE_DOCS if name in tables]
     lines = [
+        hub_front_matter(genome_configs(names)),
         "# Cognitive Genome dataset",
         "",
         "Built by humanllm from real user records, following HumanLLM (KDD'26) §2: rule filtering, LLM "
@@ -71,8 +92,7 @@ def write_card(
         "",
         *[
             f"- `{name}.parquet` ({tables[name].height:,} rows): {TABLE_DOCS[name]}"
-            for name in TABLE_DOCS
-            if name in tables
+            for name in names
         ],
         "",
         "Join keys: `source` + `user_id` (users, records, scenarios, social_qa), `record_id` "
@@ -105,7 +125,9 @@ def write_card(
         "",
         "```python",
         "from datasets import load_dataset",
-        'ds = load_dataset("parquet", data_files={t: f"genome/{t}.parquet" for t in ["users", "records", "scenarios", "social_qa"]})',
+        f"# one config per table ({', '.join(names)}), each a train split",
+        'users = load_dataset("genome", "users", split="train")',
+        'qa = load_dataset("genome", "social_qa", split="train")',
         "# or: import polars as pl; users = pl.read_parquet('genome/users.parquet')",
         "```",
         "",

@@ -1,6 +1,7 @@
 """Stage ``tasks``: the genome as training data — ``tasks/<task>/{train,test}.jsonl`` (ShareGPT, one
-row per line) and ``tasks/dataset_info.json`` registering every file for LlamaFactory, whose
-``dataset_dir`` is then the ``tasks/`` folder (``dataset: social_qa_train,item_selection_train``).
+row per line), ``tasks/dataset_info.json`` registering every file for LlamaFactory, whose
+``dataset_dir`` is then the ``tasks/`` folder (``dataset: social_qa_train,item_selection_train``),
+and ``tasks/README.md``, a card whose YAML names one ``datasets`` config per task.
 
 A task without rows (e.g. no Amazon source and no comments file: no commenting; no Amazon
 source: no item selection) is skipped with a
@@ -23,6 +24,7 @@ from humanllm.curation.common import source_kinds
 from humanllm.runfolder import SourceCounts, atomic_write_text
 from humanllm.stage import StageContext, StageError, StageResult
 from humanllm.tasks.build import TaskData, build_task_data
+from humanllm.tasks.card import tasks_card
 from humanllm.tasks.inputs import GenomeError, load_genome
 from humanllm.tasks.prompts import PROMPT_VERSION
 from humanllm.tasks.rows import Row
@@ -51,6 +53,7 @@ def code_version() -> str:
         "sampling",
         "variants",
         "build",
+        "card",
     ):
         h.update(Path(__file__).with_name(f"{name}.py").read_bytes())
     return h.hexdigest()[:12]
@@ -87,6 +90,10 @@ def write_task_data(data: TaskData, out: Path) -> None:
         write_jsonl(rows, out / folder / f"{split}.jsonl")
     info = dataset_info(data.files)
     atomic_write_text(json.dumps(info, indent=2) + "\n", out / DATASET_INFO)
+    counts: dict[str, dict[str, int]] = {}
+    for (folder, split), part in data.files.items():
+        counts.setdefault(folder, {})[split] = len(part)
+    atomic_write_text(tasks_card(data.files, counts), out / "README.md")
 
 
 def run_tasks(ctx: StageContext) -> StageResult:
