@@ -60,7 +60,8 @@ const APPS = {
   },
 };
 
-const state = { app: "profile", offset: 0, total: 0, inputs: null, drafts: {}, token: sessionStorage.getItem("humanllm-token") || "" };
+// results: the last answer (or error) of each application, shown only on that application's tab.
+const state = { app: "profile", offset: 0, total: 0, inputs: null, drafts: {}, results: {}, busy: null, person: 0, token: sessionStorage.getItem("humanllm-token") || "" };
 
 class ApiError extends Error {}
 
@@ -156,6 +157,7 @@ function selectApp(name) {
   state.app = name;
   for (const b of $("apps").children) b.setAttribute("aria-selected", String(b.dataset.app === name));
   renderFields();
+  showResult();
 }
 
 // --- people ----------------------------------------------------------------------------------
@@ -187,6 +189,8 @@ async function pickUser(source, userId, button) {
   for (const b of $("user-list").querySelectorAll("button")) b.setAttribute("aria-pressed", String(b === button));
   state.inputs = data.inputs;
   state.drafts = {};
+  state.results = {};
+  state.person += 1;  // an answer still on its way belongs to the previous person: dropped
   $("person-title").textContent = p.source + " / " + p.user_id + " (" + p.platform + ")";
   $("persona").value = p.persona;
   $("profile").value = p.profile;
@@ -197,6 +201,7 @@ async function pickUser(source, userId, button) {
   $("comments-title").hidden = comments.length === 0;
   $("person-more").hidden = false;
   renderFields();
+  showResult();
   setStatus("Simulating " + p.source + " / " + p.user_id + ".");
 }
 
@@ -228,19 +233,50 @@ function renderAnswers(result) {
   $("prompt-box").hidden = false;
 }
 
+// What the selected application's tab shows: its own last answer or error, a running request's
+// progress, or nothing; never another application's answer or prompt.
+function showResult() {
+  const busy = state.busy && state.busy.app === state.app;
+  $("run").disabled = Boolean(state.busy);
+  $("answers").setAttribute("aria-busy", String(Boolean(busy)));
+  if (busy) {
+    $("answers").replaceChildren();
+    $("prompt-box").hidden = true;
+    showProgress();
+    return;
+  }
+  const r = state.results[state.app];
+  if (r && r.result) renderAnswers(r.result);
+  else { $("answers").replaceChildren(); $("prompt-box").hidden = true; $("prompt").textContent = ""; }
+  if (r) setStatus(r.status, r.error);
+  else if (state.busy) setStatus("Simulating " + state.busy.app + " in its tab ...");
+  else setStatus("");
+}
+
+function showProgress() {
+  const seconds = Math.floor((Date.now() - state.busy.t0) / 1000);
+  $("status").className = "busy";
+  $("status").replaceChildren(el("span", { className: "spinner", ariaHidden: "true" }), "Simulating " + state.busy.app + " ... " + seconds + " s elapsed (a CPU model can take a minute)");
+}
+
 async function simulate(event) {
   event.preventDefault();
-  const button = $("run");
-  button.disabled = true;
-  setStatus("Simulating ...");
+  if (state.busy) return;
+  const app = state.app;
+  const person = state.person;
+  const body = requestBody();
+  state.busy = { app, t0: Date.now(), timer: setInterval(() => { if (state.busy && state.busy.app === state.app) showProgress(); }, 1000) };
+  delete state.results[app];
+  showResult();
   try {
-    const result = await api("/api/" + state.app, requestBody());
-    renderAnswers(result);
-    setStatus(result.samples.length + " answer(s) in " + result.elapsed_s.toFixed(2) + " s from " + result.model + ".");
+    const result = await api("/api/" + app, body);
+    if (person === state.person) state.results[app] = { result, status: result.samples.length + " answer(s) in " + result.elapsed_s.toFixed(2) + " s from " + result.model + "." };
   } catch (e) {
-    setStatus(e.message, true);
+    if (person === state.person) state.results[app] = { result: null, status: e.message, error: true };
   } finally {
-    button.disabled = false;
+    clearInterval(state.busy.timer);
+    state.busy = null;
+    showResult();
   }
 }
 
