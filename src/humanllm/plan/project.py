@@ -156,7 +156,9 @@ def _curation(counts: Counts, rates: dict[str, Rate], pilot: Pilot | None) -> Pl
                 items["social_qa"] = completion["social_qa"] / 3
                 total = sum(judged.values()) or 1.0
                 mean = sum(
-                    judged[k] / total * (fixed[f"qc.{k}"] + sc.qc_source_tokens[k] + items[k])
+                    judged[k]
+                    / total
+                    * (fixed[f"qc.{k}"] + sc.qc_source_tokens.get(k, 0.0) + items[k])
                     for k in judged
                 )
                 row.prompt_tokens += req * mean
