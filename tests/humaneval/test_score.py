@@ -87,7 +87,8 @@ def test_score_writes_means_alpha_disagreement_report_and_figure(tmp_path: Path)
     fill(folder, rating)
     scores, written = score(folder, ScoreConfig(n_boot=50, seed=2))
     assert [p.name for p in written] == ["scores.json", "report.md", "ratings.png"]
-    ratings = [(iid, a, rating(iid, a, s)) for iid, s in _strata(folder).items() for a in who[iid]]
+    strata = _strata(folder)
+    ratings = [(iid, a, rating(iid, a, s)) for iid, s in strata.items() for a in who[iid]]
     hs = [r[2][0] for r in ratings]
     ps = [r[2][1] for r in ratings]
     assert scores.n_ratings == len(ratings) == 120
@@ -111,7 +112,20 @@ def test_score_writes_means_alpha_disagreement_report_and_figure(tmp_path: Path)
     assert scores.scales["hallucination"].disagree_2plus == pytest.approx(qa_a1_a3 / 60)
     assert scores.scales["plausibility"].disagree_2plus == 0.0
     assert scores.scales["hallucination"].counts["1"] == qa_a1_a3
+    units = sorted(who)
+    m = {
+        k: np.array(
+            [
+                [float(rating(i, a, strata[i])[k]) if a in who[i] else NAN for i in units]
+                for a in ("a1", "a2", "a3")
+            ]
+        )
+        for k in (0, 1)
+    }
     for lv in ("ordinal", "interval"):
+        assert scores.scales["hallucination"].alpha[lv].value == pytest.approx(alpha(m[0], lv))
+        assert scores.alpha[lv].value == pytest.approx(alpha(np.hstack([m[0], m[1]]), lv))
+        assert scores.alpha[lv].low is not None
         a = scores.scales["hallucination"].alpha[lv]
         assert a.value is not None and a.low is not None and a.high is not None
         assert a.low <= a.high

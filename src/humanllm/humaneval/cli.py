@@ -161,6 +161,14 @@ def score_cmd(
             alpha_text(sc.alpha["interval"]),
             f"{sc.disagree_2plus:.1%}",
         )
+    table.add_row(
+        "both scales",
+        f"{scores.mean:.2f}",
+        alpha_text(scores.alpha["ordinal"]),
+        alpha_text(scores.alpha["interval"]),
+        "",
+        style="bold",
+    )
     out.print(table)
     strata = Table(title="Per stratum")
     strata.add_column("stratum")

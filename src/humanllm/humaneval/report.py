@@ -48,8 +48,14 @@ def render_report(scores: Scores, meta: dict[str, Any]) -> str:
             f"| {scale_title(s)} | {sc.mean:.2f} | {alpha_text(sc.alpha['ordinal'])} | "
             f"{alpha_text(sc.alpha['interval'])} | {sc.disagree_2plus:.1%} |"
         )
+    lines.append(
+        f"| both scales | {scores.mean:.2f} | {alpha_text(scores.alpha['ordinal'])} | "
+        f"{alpha_text(scores.alpha['interval'])} | |"
+    )
     undefined = sum(
-        sc.alpha[lv].undefined_resamples for sc in scores.scales.values() for lv in LEVELS
+        a.undefined_resamples
+        for a in [scores.alpha[lv] for lv in LEVELS]
+        + [sc.alpha[lv] for sc in scores.scales.values() for lv in LEVELS]
     )
     lines += [
         "",
@@ -108,9 +114,15 @@ def draw_figure(scores: Scores, path: Path) -> None:
             ax.set_title(
                 f"{scale_title(scale)} (mean {scores.scales[scale].mean:.2f})", fontsize=10
             )
-            ax.invert_yaxis()
             ax.tick_params(axis="y", labelsize=8)
-        axes[-1].legend(title="rating", fontsize=7, title_fontsize=8, loc="lower right")
+        axes[0].invert_yaxis()  # strata top to bottom (the axes share y: invert once)
+        axes[-1].legend(
+            title="rating",
+            fontsize=7,
+            title_fontsize=8,
+            loc="center left",
+            bbox_to_anchor=(1.0, 0.5),
+        )
         fig.suptitle(f"Human evaluation {scores.name}: ratings per stratum", fontsize=11)
         fig.tight_layout()
         path.parent.mkdir(parents=True, exist_ok=True)

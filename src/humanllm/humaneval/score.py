@@ -6,6 +6,7 @@
 - A bootstrap 95% interval for each α: instances resampled with replacement (``n_boot`` times,
   seeded), α recomputed, the 2.5th and 97.5th percentiles; a resample without variation (α
   undefined) is left out and counted.
+- The same α over both scales together (each instance x scale a unit), the paper's single α.
 - The share of instances whose ratings differ by 2 or more on a scale.
 """
 
@@ -67,6 +68,9 @@ class Scores(BaseModel):
     n_ratings: int
     annotators: list[str]
     mean: float = Field(description="Mean of every rating on both scales (the paper: 4.65).")
+    alpha: dict[str, Alpha] = Field(
+        description="α over both scales (each instance x scale a unit; the paper: 0.65)."
+    )
     scales: dict[str, ScaleScores]
     strata: dict[str, StratumScores]
     bootstrap: ScoreConfig
@@ -87,17 +91,25 @@ def alpha(matrix: np.ndarray, level: Level) -> float | None:
 
 
 def bootstrap(
-    matrix: np.ndarray, level: Level, n_boot: int, seed: int, confidence: float = 0.95
+    matrix: np.ndarray,
+    level: Level,
+    n_boot: int,
+    seed: int,
+    confidence: float = 0.95,
+    blocks: int = 1,
 ) -> Alpha:
-    """α with a percentile interval from resampling the units (columns) ``n_boot`` times."""
+    """α with a percentile interval from resampling the units ``n_boot`` times. With ``blocks``
+    > 1 the columns are that many blocks of the same units (e.g. one per scale), and a resampled
+    unit brings its column of every block."""
     value = alpha(matrix, level)
     if n_boot == 0 or value is None:
         return Alpha(value=value)
     rng = np.random.default_rng(seed)
-    units = matrix.shape[1]
+    units = matrix.shape[1] // blocks
     got, undefined = [], 0
     for _ in range(n_boot):
-        a = alpha(matrix[:, rng.integers(0, units, size=units)], level)
+        idx = rng.integers(0, units, size=units)
+        a = alpha(matrix[:, np.concatenate([idx + k * units for k in range(blocks)])], level)
         if a is None:
             undefined += 1
         else:
@@ -131,9 +143,10 @@ def compute(
 ) -> Scores:
     units = sorted(stratum_of)
     scales: dict[str, ScaleScores] = {}
+    matrices = {s: _matrix(ratings, s, annotators, units) for s in SCALES}
     for k, scale in enumerate(SCALES):
         values = [int(getattr(r, scale)) for r in ratings]
-        m = _matrix(ratings, scale, annotators, units)
+        m = matrices[scale]
         spread = np.nanmax(m, axis=0) - np.nanmin(m, axis=0)
         scales[scale] = ScaleScores(
             mean=float(np.mean(values)),
@@ -153,12 +166,19 @@ def compute(
             counts={s: _counts([int(getattr(r, s)) for r in mine]) for s in SCALES},
         )
     every = [int(getattr(r, s)) for r in ratings for s in SCALES]
+    both = np.hstack([matrices[s] for s in SCALES])
+    seed = cfg.seed + 7919 * len(SCALES)
+    combined: dict[str, Alpha] = {
+        lv: bootstrap(both, lv, cfg.n_boot, seed + j, cfg.confidence, blocks=len(SCALES))
+        for j, lv in enumerate(LEVELS)
+    }
     return Scores(
         name=name,
         n_instances=len(units),
         n_ratings=len(ratings),
         annotators=annotators,
         mean=float(np.mean(every)),
+        alpha=combined,
         scales=scales,
         strata=strata,
         bootstrap=cfg,
