@@ -22,6 +22,7 @@ from humanllm.plan.counts import CURATION
 from humanllm.plan.project import Plan, StagePlan
 from humanllm.runfolder import RunFolder
 from tests.curation.fake_model import fenced, reply
+from tests.curation.http_model import model_server
 
 ROOT = Path(__file__).resolve().parents[2]
 QUICKSTART = ROOT / "configs" / "quickstart.yaml"
@@ -191,3 +192,33 @@ def test_bad_config_is_a_clear_error(tmp_path: Path) -> None:
     cfg.write_text("sources:\n  - {kind: reddit, path: x}\nllm: {backends: {a: {kind: openai}}}\n")
     result = runner.invoke(app, ["plan", str(cfg)])
     assert result.exit_code == 2 and "model" in result.output
+
+
+def _openai(url: str) -> list[str]:
+    backend = f"{{kind: openai, base_url: '{url}', model: test, timeout_s: 10}}"
+    return [f"llm.backends.embedded={backend}", "llm.runner.max_retries=0"]
+
+
+def test_pilot_through_a_real_http_server(tmp_path: Path) -> None:
+    with model_server() as server:
+        cfg = load_config(QUICKSTART, _openai(server.url))
+        plan, counts = make_plan(cfg, pilot=8, work_dir=tmp_path / "plan")
+    assert plan.pilot is not None
+    asked = sum(m.requests for m in plan.pilot.stages.values())
+    assert asked == server.chat_requests > 0
+    rows = _rows(plan)
+    for stage in CURATION:  # the stub's usage says 10 completion tokens per reply
+        assert rows[stage].completion_basis == "pilot"
+        assert rows[stage].completion_tokens == pytest.approx(10 * rows[stage].requests)
+    assert counts.tokenizers["clean"].startswith("approx")  # a remote model: no tokenizer here
+
+
+def test_pilot_outage_is_a_clear_error(tmp_path: Path) -> None:
+    with model_server() as server:
+        server.outage = True
+        args = ["plan", str(QUICKSTART), "--pilot", "4"]
+        for s in _openai(server.url):
+            args += ["--set", s]
+        result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "stage 'clean'" in result.output and "503" in result.output
