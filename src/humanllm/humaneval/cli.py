@@ -53,13 +53,9 @@ def sample_cmd(
         bool, typer.Option("--force", help="Overwrite an existing sample of that name.")
     ] = False,
 ) -> None:
-    """Draw a stratified sample (source x kind: persona/profile/stories, scenario, social QA) of
-    the genome, each instance with the source records it was made from, and assign annotators
-    so that each pair rates equally many instances.
+    """Draw a stratified sample (source x kind: persona/profile/stories, scenario, social QA) of the genome, each instance with the source records it was made from, and assign annotators so that each pair rates equally many instances.
 
-    Writes RUN/human_eval/NAME/: index.html (the rating page; open it from the file system, no
-    network needed, or under `humanllm serve --run-dir RUN` at /human-eval/NAME/),
-    sheets/<annotator>.csv, assignment.csv, instances.json and eval.json.
+    Writes RUN/human_eval/NAME/: index.html (the rating page; open it from the file system, no network needed, or under `humanllm serve --run-dir RUN` at /human-eval/NAME/), sheets/<annotator>.csv, assignment.csv, instances.json and eval.json.
     """
     from humanllm.humaneval.instances import GenomeMissing
     from humanllm.humaneval.sample import SampleConfig, SampleError, sample
@@ -118,13 +114,9 @@ def score_cmd(
     ] = 1000,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the bootstrap.")] = 0,
 ) -> None:
-    """Check the sheets against the assignment and score them: mean per scale and per stratum,
-    Krippendorff's alpha (ordinal and interval) with a bootstrap 95% interval, the share of
-    instances whose two ratings differ by 2 or more.
+    """Check the sheets against the assignment and score them: mean per scale and per stratum, Krippendorff's alpha (ordinal and interval; per scale and over both) with a bootstrap 95% interval, the share of instances whose two ratings differ by 2 or more.
 
-    Writes FOLDER/scores.json, FOLDER/report.md and FOLDER/figures/ratings.png. A sheet with a
-    missing row, a rating outside 1-5, an unknown instance id or an annotator not in the
-    assignment is an error naming the file and row.
+    Writes FOLDER/scores.json, FOLDER/report.md and FOLDER/figures/ratings.png. A sheet with a missing row, a rating outside 1-5, an unknown instance id or an annotator not in the assignment is an error naming the file and row.
     """
     from humanllm.humaneval.sample import SampleError
     from humanllm.humaneval.score import ScoreConfig, score
