@@ -221,4 +221,5 @@ def test_pilot_outage_is_a_clear_error(tmp_path: Path) -> None:
             args += ["--set", s]
         result = runner.invoke(app, args)
     assert result.exit_code == 2
-    assert "stage 'clean'" in result.output and "503" in result.output
+    assert "--pilot 4" in result.output and "stage 'clean'" in result.output
+    assert "503" in result.output

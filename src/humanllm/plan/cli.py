@@ -79,7 +79,11 @@ def plan_cmd(
             train_gpus=train_gpus,
             console=err,
         )
-    except (ConfigError, StageError, SourceError, OutageError, LLMError) as e:
+    except (OutageError, LLMError) as e:  # only the pilot asks a model
+        message = f"the pilot (--pilot {pilot}) could not get its answers: {e}"
+        err.print(f"[bold red]error:[/bold red] {message}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except (ConfigError, StageError, SourceError) as e:
         err.print(f"[bold red]error:[/bold red] {e}", highlight=False, soft_wrap=True)
         raise typer.Exit(2) from None
     if as_json:
