@@ -156,3 +156,12 @@ def test_page_is_offline_and_escapes_the_data(tmp_path: Path) -> None:
         assert fetch not in page, fetch
     data = page.split('type="application/json">', 1)[1].split("</script>", 1)[0]
     assert json.loads(data)["instances"][0]["synthesized"][0]["text"] == evil
+
+
+def test_empty_genome_tables_are_a_clear_error(tmp_path: Path) -> None:
+    run = genome_run(tmp_path / "run", sources=("reddit",), users_per_source=1)
+    for name in ("users", "scenarios", "social_qa"):  # written empty, with their columns
+        path = run / "genome" / f"{name}.parquet"
+        pl.read_parquet(path).head(0).write_parquet(path)
+    with pytest.raises(SampleError, match="no users, scenarios or social QA to sample from"):
+        sample(run, SampleConfig(n=5))
