@@ -18,8 +18,13 @@ def test_every_stage_has_a_command_with_help() -> None:
         result = runner.invoke(app, [name, "--help"])
         assert result.exit_code == 0, result.output
         assert "--set" in result.output and "--run-dir" in result.output
-    for name in ("run", "stats"):
+    for name in ("run", "stats", "plan"):
         assert name in registered
+    groups = {g.name for g in app.registered_groups}
+    assert {"simulate", "human-eval"} <= groups
+    for argv in (["plan", "--help"], ["human-eval", "--help"], ["human-eval", "sample", "--help"]):
+        result = runner.invoke(app, argv)
+        assert result.exit_code == 0, result.output
 
 
 def test_unknown_stage_is_a_clear_error(tmp_path: Path) -> None:
