@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from humanllm.cli import app
 from humanllm.config import dump_config, load_config
 from humanllm.executor import STARTED, StageError, run_stages
-from humanllm.train.launch import LAUNCH_CONFIG, accelerate_command
+from humanllm.train.launch import LAUNCH_CONFIG, accelerate_command, find_accelerate
 from tests.tasks.genome import config, genome_run, tables
 
 FAKE = """#!{python}
@@ -104,19 +104,30 @@ def _run_config(tmp_path: Path, base: Path) -> Path:
     return path
 
 
-def _launched(tmp_path: Path, base: Path, log: Path) -> tuple[Path, Path, Any]:
-    """``humanllm train --launcher accelerate --num-processes 2`` after the tasks stage."""
+def _launched(tmp_path: Path, base: Path, log: Path | None, n: int = 2) -> tuple[Path, Path, Any]:
+    """``humanllm train --launcher accelerate --num-processes N`` after the tasks stage."""
     path = _run_config(tmp_path, base)
     cfg = load_config(path)
     run = tmp_path / "run"
     genome_run(run, cfg, tables(users_per_source=3))
     run_stages(cfg, run, ["tasks"])
 
-    args = ["train", str(path), "-r", str(run), "--launcher", "accelerate", "--num-processes", "2"]
+    args = [
+        "train",
+        str(path),
+        "-r",
+        str(run),
+        "--launcher",
+        "accelerate",
+        "--num-processes",
+        str(n),
+    ]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
 
     ckpt = run / "checkpoints"
+    if log is None:  # the real accelerate
+        return run, ckpt, cfg
     (argv,) = [json.loads(line) for line in log.read_text().splitlines()]
     assert argv == [
         "launch",
@@ -155,6 +166,17 @@ def test_the_launched_module_trains(
     monkeypatch.setenv("FAKE_ACCELERATE_RUN", "1")
     _, ckpt, _ = _launched(tmp_path, tiny_model, fake_accelerate)
     assert (ckpt / "final" / "model.safetensors").is_file()
+
+
+@pytest.mark.slow
+def test_the_real_accelerate_launch_on_cpu(tiny_model: Path, tmp_path: Path) -> None:
+    """The real ``accelerate launch`` (on a machine without GPUs it starts one process)."""
+    if find_accelerate() is None:
+        pytest.skip("accelerate is not installed")
+    run, ckpt, cfg = _launched(tmp_path, tiny_model, None, n=1)
+    done = json.loads((ckpt / "_SUCCESS.json").read_text(encoding="utf-8"))
+    assert done["global_step"] == 2 and (ckpt / "final" / "model.safetensors").is_file()
+    assert run_stages(cfg, run, ["train"]) == {"train": "skipped"}
 
 
 def test_a_failed_launch_is_a_stage_error_without_success(

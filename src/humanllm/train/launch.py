@@ -22,7 +22,10 @@ CPU-only CI.
 
 ``humanllm train CONFIG -r RUN --launcher accelerate --num-processes 8`` runs this module under
 ``accelerate launch`` itself (:func:`accelerate_command`), inside the ``train`` stage, so the
-stage's markers are written and a later ``humanllm train`` finds the run finished.
+stage's markers are written and a later ``humanllm train`` finds the run finished. accelerate
+picks the multi-GPU launcher itself when it sees several GPUs; on a machine without GPUs it
+starts one process whatever N is (tested there with 1; more accelerate flags go in
+``train.launch.args``).
 
 CONFIG is a run config (its ``train:`` section is used) or a mapping of
 :class:`~humanllm.train.config.TrainConfig` fields; ``--set key=value`` overrides a field.
