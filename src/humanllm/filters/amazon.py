@@ -84,43 +84,52 @@ def kcore(
     return (rule == KEEP).alias("kept")
 
 
-def flag(records: pl.LazyFrame, rules: FilterConfig, source: object) -> pl.LazyFrame:
+def row_flag(records: pl.LazyFrame, rules: FilterConfig, source: object = None) -> pl.LazyFrame:
+    """The per-row rules (length, item present): ``records`` plus ``reason`` and ``_item`` (the
+    review's ``parent_asin``), the k-core left to the caller. The filter stage runs this per
+    unit and the k-core once per source (:mod:`humanllm.filters.decide`)."""
     cfg = rules.amazon
     item = pl.col("meta").str.extract(ITEM_ID, 1)
-    df = (
-        records.with_columns(
-            first_reason(
-                [
-                    (
-                        "amazon.min_chars",
-                        pl.col("text").fill_null("").str.len_chars() < cfg.min_chars,
-                    ),
-                    ("amazon.no_item", item.is_null()),
-                ]
-            ),
-            item.alias("_item"),
-        )
-        .with_row_index("_row")
-        .collect()
+    return records.with_columns(
+        first_reason(
+            [
+                ("amazon.min_chars", pl.col("text").fill_null("").str.len_chars() < cfg.min_chars),
+                ("amazon.no_item", item.is_null()),
+            ]
+        ),
+        item.alias("_item"),
     )
+
+
+def kcore_reason(rule: pl.Expr) -> pl.Expr:
+    """The reject reason of a :func:`kcore_rounds` ``rule`` code (null when kept)."""
+    return (
+        pl.when(rule == BY_ITEM)
+        .then(pl.lit("amazon.kcore_item"))
+        .when(rule == BY_USER)
+        .then(pl.lit("amazon.kcore_user"))
+    )
+
+
+def kcore_detail(rounds: pl.Expr) -> pl.Expr:
+    """The reject detail of a k-core removal in round ``rounds`` (null when kept: round 0)."""
+    return pl.when(rounds > 0).then(pl.format("k-core round {}", rounds))
+
+
+def flag(records: pl.LazyFrame, rules: FilterConfig, source: object) -> pl.LazyFrame:
+    """Every Amazon rule over one frame held in memory (the reference the stage matches)."""
+    cfg = rules.amazon
+    df = row_flag(records, rules).with_row_index("_row").collect()
     counted = df.filter(pl.col("reason").is_null() & pl.col("record_id").is_first_distinct())
     pairs = counted.select("user_id", pl.col("_item").alias("item_id"))
     outcome = kcore_rounds(pairs, cfg.min_item_records, cfg.min_user_records)
-    kcore_reason = (
-        pl.when(pl.col("rule") == BY_ITEM)
-        .then(pl.lit("amazon.kcore_item"))
-        .when(pl.col("rule") == BY_USER)
-        .then(pl.lit("amazon.kcore_user"))
-    )
     decided = (
         counted.select("_row")
         .with_columns(outcome["rule"], outcome["round"])
         .select(
             "_row",
-            kcore_reason.alias("_kcore"),
-            pl.when(pl.col("rule") != KEEP)
-            .then(pl.format("k-core round {}", "round"))
-            .alias("detail"),
+            kcore_reason(pl.col("rule")).alias("_kcore"),
+            kcore_detail(pl.col("round")).alias("detail"),
         )
     )
     return (

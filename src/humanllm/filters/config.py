@@ -87,5 +87,14 @@ class FilterConfig(_Group):
         description="Each user must have multiple records (applied after the other rules).",
     )
     user_buckets: int = Field(
-        default=8, ge=1, description="Output shards per source, by hash of user id."
+        default=8,
+        ge=1,
+        description="Output shards per source, by hash of user id (one bucket's kept records "
+        "are sorted in memory when it is written).",
+    )
+    partition_rows: int = Field(
+        default=4_000_000,
+        ge=1,
+        description="Rows per hash partition of the counts over a whole source (duplicate "
+        "record ids, records per user): bounds their memory; the outputs do not depend on it.",
     )

@@ -1,96 +1,122 @@
 """Stage ``filter``: the rule filters of each source, then the per-user minimum, over ``records/``.
 
 Kept records go to ``filtered/<source>-<bucket>.parquet`` (bucket = hash of user id, so later
-per-user stages can shard by bucket); every dropped record goes to ``rejects/`` with the rule.
+per-user stages can shard by bucket); every dropped record goes to
+``rejects/filter-<source>.parquet`` with the rule.
+
+Memory is bounded by one unit (a ``records/`` shard, or a batch of the fused Reddit path), one
+user bucket, and compact id columns, never by a source's text, in three passes per source:
+
+1. per unit (:mod:`humanllm.filters.units`): the source's row rules; a small ``flags`` file of
+   rule codes and id hashes is left in ``filtered/.work/``;
+2. once (:mod:`humanllm.filters.decide`): the rules that count across the source (duplicate
+   record ids, the Amazon k-core, the per-user minimum) over those columns only;
+3. per unit again: the final verdicts, rejects and kept rows per bucket, merged at the end.
+
+The outputs are those of filtering each source as one frame in memory (same records, shards,
+order, rejects and reasons): ``tests/test_filter_streaming.py`` holds that reference.
 """
 
 from __future__ import annotations
 
+import re
+import shutil
+from pathlib import Path
+
 import polars as pl
 
-from humanllm.filters import get_rules
-from humanllm.filters.reddit import read_filtered
-from humanllm.records import RECORD_SCHEMA
+from humanllm.filters import amazon, get_rules, twitter
+from humanllm.filters.decide import decide
+from humanllm.filters.units import (
+    Codes,
+    Unit,
+    UnitOutput,
+    finish_unit,
+    fused_units,
+    merge_outputs,
+    staged_units,
+)
 from humanllm.runfolder import SourceCounts
 from humanllm.sources.config import RedditSource, SourceConfig
 from humanllm.stage import StageContext, StageError, StageResult
 
-DUPLICATE = "all.duplicate_record_id"
-MIN_RECORDS = "all.min_records_per_user"
+WORK = ".work"
 
 
-def apply_common_rules(flagged: pl.LazyFrame, min_records_per_user: int) -> pl.LazyFrame:
-    """Duplicate record ids, then the per-user minimum over the records every other rule kept."""
-    reason = pl.col("reason")
-    flagged = flagged.with_columns(
-        pl.when(reason.is_null() & ~pl.col("record_id").is_first_distinct())
-        .then(pl.lit(DUPLICATE))
-        .otherwise(reason)
-        .alias("reason")
-    )
-    kept_per_user = pl.col("reason").is_null().sum().over("user_id")
-    return flagged.with_columns(
-        pl.when(pl.col("reason").is_null() & (kept_per_user < min_records_per_user))
-        .then(pl.lit(MIN_RECORDS))
-        .otherwise(pl.col("reason"))
-        .alias("reason")
-    )
-
-
-def user_bucket(n: int) -> pl.Expr:
-    return (pl.col("user_id").hash(seed=0) % n).alias("_bucket")
-
-
-def _flagged_frame(ctx: StageContext, src: SourceConfig) -> pl.DataFrame | None:
-    """The source's records with ``reason`` set by its rule set (null = kept)."""
+def _units(ctx: StageContext, src: SourceConfig, work_dir: Path, codes: Codes) -> list[Unit]:
     fcfg = ctx.cfg.filter
     if isinstance(src, RedditSource) and fcfg.reddit.fused:
-        # one pass over the raw files; parse rejects were already written by ingest
-        kept, dropped = [], []
-        for k, rej in read_filtered(src, fcfg):
-            kept.append(k.with_columns(pl.lit(None, dtype=pl.String).alias("reason")))
-            dropped.append(rej.filter(~pl.col("reason").str.starts_with("parse.")))
-        rejects = pl.concat(dropped, how="diagonal_relaxed") if dropped else pl.DataFrame()
-        return pl.concat([*kept, rejects], how="diagonal_relaxed") if kept or dropped else None
-    lf = ctx.run.scan("records", f"{src.source_name}-")
-    if lf is None:
-        return None
+        return list(fused_units(src, fcfg, work_dir, codes))
     kind = getattr(src, "filter_as", src.kind)
     try:
-        rules = get_rules(kind)
+        rules = amazon.row_flag if kind == "amazon" else get_rules(kind)
     except KeyError as e:
         raise StageError(f"no rule set for source kind {kind!r}") from e
-    return rules(lf, fcfg, src).collect(engine="streaming")
+    own = re.compile(rf"{re.escape(src.source_name)}-\d+\.parquet")
+    shards = [p for p in ctx.run.shards("records", f"{src.source_name}-") if own.fullmatch(p.name)]
+    early = twitter.EARLY_REASONS if kind == "twitter" else ()
+    return list(
+        staged_units(shards, rules, fcfg, src, work_dir, codes, early=early, item=kind == "amazon")
+    )
+
+
+def _filter_source(ctx: StageContext, src: SourceConfig, counts: SourceCounts) -> dict[str, int]:
+    """The three passes over one source; returns the id hash collisions met."""
+    fcfg, name = ctx.cfg.filter, src.source_name
+    work = ctx.run.stage_dir("filtered") / WORK / name
+    shutil.rmtree(work, ignore_errors=True)
+    codes = Codes()
+    try:
+        units = _units(ctx, src, work, codes)
+        rows = sum(u.rows for u in units)
+        if rows == 0:
+            ctx.console.print(f"[yellow]filter {name}: ingest produced no records[/yellow]")
+            return {}
+        kind = getattr(src, "filter_as", src.kind)
+        flags = pl.scan_parquet([u.flags for u in units])
+        decisions = decide(flags, rows, fcfg, codes.index, kcore=kind == "amazon")
+        by_unit = decisions.changes.partition_by("unit", as_dict=True, include_key=False)
+        fused = isinstance(src, RedditSource) and fcfg.reddit.fused
+        outputs: list[UnitOutput] = []
+        for unit in units:
+            outputs.append(
+                finish_unit(
+                    unit,
+                    decisions,
+                    by_unit.get((unit.index,)),
+                    codes,
+                    stage=ctx.stage,
+                    source=name,
+                    detail=fused or kind == "amazon",
+                    buckets=fcfg.user_buckets,
+                    work=work,
+                )
+            )
+        merge_outputs(ctx.run, ctx.stage, name, outputs, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    counts.records_in = rows
+    counts.rejected = sum(o.rejected for o in outputs)
+    counts.records_out = sum(o.kept for o in outputs)
+    ctx.console.print(
+        f"  {name}: {counts.records_in:,} in → {counts.records_out:,} kept, {counts.rejected:,} rejected"
+    )
+    return {k: v for k, v in decisions.collisions.items() if v}
 
 
 def run_filter(ctx: StageContext) -> StageResult:
     result = StageResult()
-    fcfg = ctx.cfg.filter
+    collisions: dict[str, dict[str, int]] = {}
     for src in ctx.cfg.sources:
-        name = src.source_name
         counts = SourceCounts()
-        result.counts[name] = counts
-        flagged = _flagged_frame(ctx, src)
-        if flagged is None or flagged.height == 0:
-            ctx.console.print(f"[yellow]filter {name}: ingest produced no records[/yellow]")
-            continue
-        df = apply_common_rules(flagged.lazy(), fcfg.min_records_per_user).collect()
-        counts.records_in = df.height
-        rejected = df.filter(pl.col("reason").is_not_null())
-        cols = ["record_id", "reason", *(["detail"] if "detail" in df.columns else [])]
-        counts.rejected = ctx.run.write_rejects(ctx.stage, name, name, rejected.select(cols))
-        kept = (
-            df.filter(pl.col("reason").is_null())
-            .select(list(RECORD_SCHEMA))
-            .with_columns(user_bucket(fcfg.user_buckets))
-        )
-        counts.records_out = kept.height
-        for (bucket,), part in kept.group_by("_bucket", maintain_order=True):
-            shard = f"{name}-{int(bucket):05d}"  # type: ignore[call-overload]
-            ctx.run.write_shard(
-                "filtered", shard, part.drop("_bucket").sort("user_id", "created_at")
+        result.counts[src.source_name] = counts
+        found = _filter_source(ctx, src, counts)
+        if found:
+            collisions[src.source_name] = found
+            ctx.console.print(
+                f"  {src.source_name}: 64-bit id hash collisions {found} (re-keyed; exact)"
             )
-        ctx.console.print(
-            f"  {name}: {counts.records_in:,} in → {counts.records_out:,} kept, {counts.rejected:,} rejected"
-        )
+    shutil.rmtree(ctx.run.stage_dir("filtered") / WORK, ignore_errors=True)
+    if collisions:
+        result.extra["collisions"] = collisions
     return result

@@ -93,16 +93,17 @@ def text_checks(r: TwitterRules) -> list[tuple[str, pl.Expr]]:
     ]
 
 
+#: The rules :func:`flag` decides first; their rows come first in its output.
+EARLY_REASONS = ("twitter.brand_account", "twitter.min_chars")
+
+
 def flag(records: pl.LazyFrame, rules: FilterConfig, source: object = None) -> pl.LazyFrame:
-    """Records plus ``reason``: user rules and the length first, text rules on the rest."""
+    """Records plus ``reason``: user rules and the length first, text rules on the rest (the
+    rows the first rules drop come first, then the rest, each in input order)."""
     r = rules.twitter
+    early = [brand_account(r), pl.col("text").fill_null("").str.len_chars() < r.min_chars]
     lf = with_meta_fields(records, RULE_FIELDS).with_columns(
-        first_reason(
-            [
-                ("twitter.brand_account", brand_account(r)),
-                ("twitter.min_chars", pl.col("text").fill_null("").str.len_chars() < r.min_chars),
-            ]
-        )
+        first_reason(list(zip(EARLY_REASONS, early, strict=True)))
     )
     decided = lf.filter(pl.col("reason").is_not_null())
     rest = lf.filter(pl.col("reason").is_null()).with_columns(first_reason(text_checks(r)))
