@@ -29,7 +29,24 @@ from humanllm.sources.config import RedditSource
 from humanllm.stage import StageContext, StageResult
 from tests.test_reddit import post, write_parquet
 
-WORDS = "i my we went home today work friend really think because after night coffee the a".split()
+WORDS = [
+    "i",
+    "my",
+    "we",
+    "went",
+    "home",
+    "today",
+    "work",
+    "friend",
+    "really",
+    "think",
+    "because",
+    "after",
+    "night",
+    "coffee",
+    "the",
+    "a",
+]
 T0 = datetime(2020, 1, 1, tzinfo=UTC)
 
 
