@@ -5,7 +5,7 @@ with every record that does not come out written to ``rejects/`` with a reason."
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,7 +61,7 @@ class PerRecordStage:
     stage_cfg: Callable[[StageContext], LLMStageConfig]
     fields: Callable[[dict[str, Any], str], dict[str, Any]]  # (row, source kind) -> template fields
     to_rows: Callable[
-        [dict[str, Any], Any], list[dict[str, Any] | Drop] | Drop
+        [dict[str, Any], Any], Sequence[dict[str, Any] | Drop] | Drop
     ]  # (row, object) -> output rows (a Drop with item_id: that row is a reject)
     output_schema: Schema  # every shard of the output folder is written with it
     kinds: tuple[str, ...] | None = None  # source kinds that take part (None: all)
