@@ -195,7 +195,7 @@ def create_app(
             "genome": None
             if genome is None
             else {
-                "run_dir": str(genome.run_dir),
+                "run_dir": genome.run_dir.name,  # the name only: no server paths to clients
                 "users": len(genome),
                 "sources": genome.sources(),
             },
