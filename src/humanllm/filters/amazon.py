@@ -22,6 +22,7 @@ input. :func:`flag` materialises the records (the k-core is iterative), as the s
 
 from __future__ import annotations
 
+import numpy as np
 import polars as pl
 
 from humanllm.filters import first_reason
@@ -32,14 +33,12 @@ ITEM_ID = r'"parent_asin":\s*"((?:[^"\\]|\\.)*)"'
 KEEP, BY_ITEM, BY_USER = 0, 1, 2
 
 
-def _encode(frame: pl.LazyFrame, name: str) -> pl.Expr:
-    dtype = frame.collect_schema()[name]
-    col = pl.col(name)
-    if dtype.is_integer():
-        return col.alias(name)
-    if dtype != pl.String:
-        col = col.cast(pl.String)
-    return col.cast(pl.Categorical).to_physical().alias(name)
+def dense_codes(values: pl.Series) -> np.ndarray:
+    """Codes ``0..k-1`` of a column's distinct values (UInt32; all nulls share one code)."""
+    if not (values.dtype.is_integer() or values.dtype == pl.String):
+        values = values.cast(pl.String)
+    codes = values.rank("dense").fill_null(0).cast(pl.UInt32)
+    return codes.to_numpy()
 
 
 def kcore_rounds(
@@ -48,31 +47,32 @@ def kcore_rounds(
     """Columns ``rule`` (0 kept, 1 removed by the item rule, 2 by the user rule) and ``round``
     (1-based round of the removal, 0 when kept), one row per row of ``pairs``, same order.
     A null id is one id of its own kind (all null users together)."""
-    lf = pairs.lazy()
-    work = lf.select(
-        pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
-        _encode(lf, "user_id"),
-        _encode(lf, "item_id"),
-    ).collect()
-    n = work.height
-    rule = pl.repeat(KEEP, n, dtype=pl.UInt8, eager=True).alias("rule")
-    rounds = pl.repeat(0, n, dtype=pl.UInt32, eager=True).alias("round")
-    steps = (("item_id", min_item_records, BY_ITEM), ("user_id", min_user_records, BY_USER))
+    df = pairs.lazy().select("user_id", "item_id").collect()
+    n = df.height
+    user, item = dense_codes(df["user_id"]), dense_codes(df["item_id"])
+    del df
+    rule = np.zeros(n, dtype=np.uint8)
+    rounds = np.zeros(n, dtype=np.uint32)
+    alive = np.arange(n, dtype=np.uint32)  # rows still in the graph, and their ids
+    ids = {"item": item, "user": user}
+    steps = (("item", min_item_records, BY_ITEM), ("user", min_user_records, BY_USER))
     r = 0
-    while work.height:
+    while alive.size:
         r += 1
         removed_any = False
         for key, minimum, code in steps:
-            work = work.with_columns((pl.len().over(key) < minimum).alias("_drop"))
-            gone = work.filter("_drop")["row"]
-            if gone.len():
+            below = np.bincount(ids[key]) < minimum  # per id
+            drop = below[ids[key]]  # per alive row
+            if drop.any():
                 removed_any = True
-                rule.scatter(gone, code)
-                rounds.scatter(gone, r)
-                work = work.filter(~pl.col("_drop"))
+                gone = alive[drop]
+                rule[gone], rounds[gone] = code, r
+                keep = ~drop
+                alive = alive[keep]
+                ids = {k: v[keep] for k, v in ids.items()}
         if not removed_any:
             break
-    return pl.DataFrame([rule, rounds])
+    return pl.DataFrame({"rule": rule, "round": rounds})
 
 
 def kcore(

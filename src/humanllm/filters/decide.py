@@ -97,9 +97,9 @@ class Decisions:
     #: ``unit``, ``row``, ``code`` (UInt16), ``round`` (k-core round, null for a duplicate): the
     #: rows the row rules kept and a global rule dropped.
     changes: pl.DataFrame
-    #: exact user keys (``users.expr()``) left with too few records: their kept rows go
-    short_users: pl.Series
-    users: Keys
+    #: ``unit``, ``row``, ``short`` (UInt16, the code of the per-user minimum): the kept rows of
+    #: users left with too few records (the rows in ``changes`` aside: those go anyway)
+    short_rows: pl.DataFrame
     collisions: dict[str, int] = field(default_factory=dict)
 
 
@@ -212,9 +212,14 @@ def decide(
         (pl.col("_n") - pl.col("_lost").fill_null(0)).alias("_left")
     )
     short = left.filter((pl.col("_left") > 0) & (pl.col("_left") < cfg.min_records_per_user))
+    short_rows = (
+        kept.with_columns(users.expr())
+        .join(short.lazy().select("user_k"), on="user_k", how="semi")
+        .select("unit", "row", pl.lit(codes[MIN_RECORDS], dtype=_CODE).alias("short"))
+        .collect(engine="streaming")
+    )
     return Decisions(
-        changes=changes.select("unit", "row", "code", "round").sort("unit", "row"),
-        short_users=short["user_k"],
-        users=users,
+        changes=changes.select("unit", "row", "code", "round"),
+        short_rows=short_rows,
         collisions=collisions,
     )

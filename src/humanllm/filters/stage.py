@@ -75,15 +75,16 @@ def _filter_source(ctx: StageContext, src: SourceConfig, counts: SourceCounts) -
         kind = getattr(src, "filter_as", src.kind)
         flags = pl.scan_parquet([u.flags for u in units])
         decisions = decide(flags, rows, fcfg, codes.index, kcore=kind == "amazon")
-        by_unit = decisions.changes.partition_by("unit", as_dict=True, include_key=False)
+        changes = decisions.changes.partition_by("unit", as_dict=True, include_key=False)
+        short = decisions.short_rows.partition_by("unit", as_dict=True, include_key=False)
         fused = isinstance(src, RedditSource) and fcfg.reddit.fused
         outputs: list[UnitOutput] = []
         for unit in units:
             outputs.append(
                 finish_unit(
                     unit,
-                    decisions,
-                    by_unit.get((unit.index,)),
+                    changes.get((unit.index,)),
+                    short.get((unit.index,)),
                     codes,
                     stage=ctx.stage,
                     source=name,

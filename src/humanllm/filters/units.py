@@ -27,7 +27,7 @@ import polars as pl
 
 from humanllm.filters import RuleSet
 from humanllm.filters.config import FilterConfig
-from humanllm.filters.decide import GLOBAL_REASONS, MIN_RECORDS, Decisions, id_hashes
+from humanllm.filters.decide import GLOBAL_REASONS, id_hashes
 from humanllm.filters.reddit import read_filtered
 from humanllm.records import RECORD_SCHEMA, REJECT_SCHEMA, conform
 from humanllm.runfolder import RunFolder
@@ -133,8 +133,8 @@ class UnitOutput:
 
 def finish_unit(
     unit: Unit,
-    decisions: Decisions,
     changes: pl.DataFrame | None,
+    short: pl.DataFrame | None,
     codes: Codes,
     *,
     stage: str,
@@ -143,19 +143,20 @@ def finish_unit(
     buckets: int,
     work: Path,
 ) -> UnitOutput:
-    """Pass 3: the unit's final verdicts, its rejects and its kept rows per user bucket."""
-    flags = pl.read_parquet(unit.flags, columns=["row", "phase", "code", "user_h", "user_c"])
-    if changes is not None:
-        flags = flags.join(
-            changes.rename({"code": "_code"}), on="row", how="left", maintain_order="left"
-        ).with_columns(pl.coalesce("_code", "code").alias("code"))
-    else:
-        flags = flags.with_columns(pl.lit(None, dtype=pl.UInt32).alias("round"))
-    short = pl.col("code").is_null() & decisions.users.expr().is_in(decisions.short_users.implode())
-    codes_out = pl.when(short).then(pl.lit(codes.index[MIN_RECORDS]))
+    """Pass 3: the unit's final verdicts (``changes``: ``row``, ``code``, ``round`` of the rows a
+    global rule dropped; ``short``: ``row``, ``short`` of the rows the per-user minimum drops,
+    unless a change did), its rejects and its kept rows per user bucket."""
+    flags = pl.read_parquet(unit.flags, columns=["row", "phase", "code"])
+    if changes is None:
+        changes = pl.DataFrame(schema={"row": pl.UInt32, "code": _CODE, "round": pl.UInt32})
+    if short is None:
+        short = pl.DataFrame(schema={"row": pl.UInt32, "short": _CODE})
+    flags = flags.join(
+        changes.rename({"code": "_code"}), on="row", how="left", maintain_order="left"
+    ).join(short, on="row", how="left", maintain_order="left")
     verdict = flags.select(
         "phase",
-        codes.decode(codes_out.otherwise(pl.col("code")).cast(_CODE)).alias("reason"),
+        codes.decode(pl.coalesce("code", "_code", "short")).alias("reason"),
         pl.when(pl.col("round") > 0).then(pl.format("k-core round {}", "round")).alias("detail"),
     )
     frame = pl.read_parquet(unit.frame).drop(["reason", "detail"], strict=False)
