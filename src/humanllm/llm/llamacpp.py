@@ -1,6 +1,10 @@
 """The ``llamacpp`` backend: a GGUF model in-process on the CPU through llama-cpp-python.
 
-Chat prompts are rendered with the chat template stored in the GGUF. A request with a JSON schema
+Chat prompts are rendered with the chat template stored in the GGUF and tokenized piece by piece
+(:mod:`humanllm.llm.chat_tokens`): the template's own text with special tokens parsed, every
+message's text as plain text, so a post containing ``<|im_end|><|im_start|>system`` cannot open a
+turn of its own (llama-cpp-python's chat handler parses special tokens in the whole prompt,
+messages included). A request with a JSON schema
 is decoded under a grammar built from that schema, so the reply is JSON of the schema's shape:
 keys, types, required fields, enums and consts, string and array lengths, patterns and small
 integer ranges (``minimum``..``maximum`` spanning < 256 values, e.g. a 1-10 rating) are enforced
@@ -36,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from humanllm.llm.base import ChatRequest, ChatResponse, PermanentError
+from humanllm.llm.chat_tokens import Chat, chat_segments, chat_token_ids
 from humanllm.llm.config import LlamaCppBackendConfig
 from humanllm.llm.embedded import embedded_gguf_path, gguf_fingerprint
 
@@ -131,6 +136,39 @@ class _Slot:
             raise PermanentError(f"llama.cpp cannot load {path}: {e}") from e
         self.lock = threading.Lock()
         self.checked_grammars: set[str] = set()
+        self._formatter: Any = None
+        self.stop: list[str] = []  # the template's end-of-turn text, set with the formatter
+
+    def _chat_formatter(self) -> Any:
+        """The GGUF's own chat template, rendered as llama-cpp-python's chat handler renders it."""
+        if self._formatter is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            template = self.llm.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise PermanentError("the GGUF has no chat template (tokenizer.chat_template)")
+            eos, bos = self.llm.token_eos(), self.llm.token_bos()
+            model = self.llm._model
+            self._formatter = Jinja2ChatFormatter(
+                template=template,
+                eos_token=model.token_get_text(eos) if eos != -1 else "",
+                bos_token=model.token_get_text(bos) if bos != -1 else "",
+            )
+            self.stop = [self._formatter.eos_token] if self._formatter.eos_token else []
+        return self._formatter
+
+    def tokenize(self, text: str, special: bool) -> list[int]:
+        """Token ids of ``text``; control-token text is parsed only when ``special``."""
+        return list(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=special))
+
+    def prompt_tokens(self, messages: Chat) -> tuple[list[int], list[tuple[int, int]]]:
+        """The prompt's ids and the id span of each message's text (never a control token)."""
+        formatter = self._chat_formatter()
+
+        def render(chat: list[dict[str, str]]) -> str:
+            return str(formatter(messages=chat).prompt)
+
+        return chat_token_ids(chat_segments(render, messages), self.tokenize)
 
     def check_grammar(self, gbnf: str) -> None:
         """Parse the grammar with llama.cpp once; a grammar it rejects would crash the sampler."""
@@ -218,8 +256,10 @@ class LlamaCppBackend:
         # llama.cpp seeds are 32-bit and 0xFFFFFFFF means "random": fold larger seeds below it.
         seed = s.seed % 0xFFFFFFFF if s.seed is not None else random.getrandbits(31)
         try:
-            out: Any = slot.llm.create_chat_completion(
-                messages=request.openai_messages(),  # type: ignore[arg-type]
+            prompt, _ = slot.prompt_tokens(request.messages)
+            out: Any = slot.llm.create_completion(
+                prompt=prompt,
+                stop=slot.stop,
                 temperature=s.temperature,
                 top_p=s.top_p,
                 top_k=0,
@@ -236,7 +276,7 @@ class LlamaCppBackend:
         choice = out["choices"][0]
         usage = out.get("usage") or {}
         return ChatResponse(
-            text=choice["message"].get("content") or "",
+            text=choice.get("text") or "",
             finish_reason=choice.get("finish_reason") or "stop",
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
