@@ -102,36 +102,49 @@ class Measure:
     scenario: str
     size: int
     layout: str
-    stages: str
+    stage: str
     peak_rss_mb: float
     wall_s: float
     kept: int = 0
     rejected: int = 0
 
 
-def _child(args: list[str]) -> None:
-    """Run ``stages`` of the config in ``run`` and print this process's peak RSS and wall."""
+def _run_stage(config: Path, run: Path, stage: str) -> None:
+    """Child: run one stage and print its peak RSS (``getrusage``; the launcher is kept small,
+    since Linux carries the parent's high-water mark into the child) and wall as JSON."""
     from humanllm.config import load_config
-    from humanllm.executor import run_stages
+    from humanllm.executor import run_stages, stage_dir
     from humanllm.runfolder import RunFolder
 
-    config, run, stages = Path(args[0]), Path(args[1]), args[2].split(",")
     start = time.perf_counter()
-    run_stages(load_config(config), run, stages, force=True)
+    run_stages(load_config(config), run, [stage], force=True)
     wall = time.perf_counter() - start
-    info = RunFolder(run).success("filtered") or {}
+    info = RunFolder(run).success(stage_dir(stage)) or {}
     counts = info.get("counts", {}).get("amazon", {})
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"rss_mb": rss_mb, "wall_s": wall, "counts": counts}))
 
 
-def measure(config: Path, run: Path, stages: list[str]) -> dict[str, Any]:
-    cmd = [sys.executable, __file__, "_child", str(config), str(run), ",".join(stages)]
+def child(*args: str) -> str:
+    """Run ``scale.py _child <args>`` as its own process; its last stdout line."""
+    cmd = [sys.executable, __file__, "_child", *args]
     done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise SystemExit(f"child failed ({' '.join(cmd)}):\n{done.stderr[-4000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    return result
+    return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+
+
+def _child_main(args: list[str]) -> None:
+    verb, rest = args[0], args[1:]
+    if verb == "run":
+        _run_stage(Path(rest[0]), Path(rest[1]), rest[2])
+    elif verb == "gen-jsonl":
+        amazon_jsonl(Path(rest[0]), int(rest[1]))
+    elif verb == "gen-records":
+        amazon_records(Path(rest[1]) / "records", int(rest[2]))
+        _mark_ingested(Path(rest[0]), Path(rest[1]))
+    else:
+        raise SystemExit(f"unknown child verb {verb!r}")
 
 
 # --- synthetic Amazon reviews -------------------------------------------------------------------
@@ -232,57 +245,68 @@ def _mark_ingested(config: Path, run: Path) -> None:
 
 
 # --- scenarios ----------------------------------------------------------------------------------
-def _kcore_run(root: Path, n: int, jsonl_max: int) -> Measure:
+def _kcore_run(root: Path, n: int, layout: str) -> list[Measure]:
     import yaml
 
     run, data = root / f"run-{n}", root / f"data-{n}"
     data.mkdir(parents=True)
-    if n <= jsonl_max:
-        layout, stages = "jsonl", ["ingest", "filter"]
-        amazon_jsonl(data / "Synthetic.jsonl", n)
-    else:
-        layout, stages = "records", ["filter"]
-        amazon_records(run / "records", n)
     config = root / f"config-{n}.yaml"
     source = {"kind": "amazon", "path": str(data), "batch_size": SHARD_ROWS}
     config.write_text(yaml.safe_dump({"sources": [source]}))
-    if layout == "records":
-        _mark_ingested(config, run)
-    got = measure(config, run, stages)
-    counts = got.get("counts", {})
-    return Measure(
-        "kcore",
-        n,
-        layout,
-        "+".join(stages),
-        round(got["rss_mb"], 1),
-        round(got["wall_s"], 2),
-        int(counts.get("out", 0)),
-        int(counts.get("rejected", 0)),
-    )
+    if layout == "jsonl":
+        stages = ["ingest", "filter"]
+        child("gen-jsonl", str(data / "Synthetic.jsonl"), str(n))
+    else:
+        stages = ["filter"]
+        child("gen-records", str(config), str(run), str(n))
+    rows = []
+    for stage in stages:
+        got = json.loads(child("run", str(config), str(run), stage))
+        counts = got.get("counts", {})
+        rows.append(
+            Measure(
+                "kcore",
+                n,
+                layout,
+                stage,
+                round(got["rss_mb"], 1),
+                round(got["wall_s"], 2),
+                int(counts.get("out", 0)),
+                int(counts.get("rejected", 0)),
+            )
+        )
+    return rows
 
 
 def kcore(n: int, jsonl_max: int) -> tuple[list[Measure], dict[str, Any]]:
+    """Floor, n/4 and n reviews; one layout for all three (JSONL up to ``jsonl_max``)."""
+    layout = "jsonl" if n <= jsonl_max else "records"
     sizes = sorted({FLOOR_REVIEWS, max(FLOOR_REVIEWS + 1, n // 4), n})
-    rows = []
+    rows: list[Measure] = []
     for size in sizes:
         with tempfile.TemporaryDirectory(prefix="scale-kcore-") as tmp:
-            rows.append(_kcore_run(Path(tmp), size, jsonl_max))
-            print(f"  measured {size:,}: {rows[-1].peak_rss_mb:,.0f} MB", file=sys.stderr)
-    floor, mid, top = rows[0], rows[-2], rows[-1]
-    slope = (top.peak_rss_mb - mid.peak_rss_mb) * 2**20 / max(1, top.size - mid.size)
-    above = (top.peak_rss_mb - floor.peak_rss_mb) * 2**20 / max(1, top.size - floor.size)
-    projected_gb = (top.peak_rss_mb * 2**20 + slope * (PAPER_AMAZON_REVIEWS - top.size)) / 2**30
+            got = _kcore_run(Path(tmp), size, layout)
+        rows += got
+        line = ", ".join(f"{m.stage} {m.peak_rss_mb:,.0f} MB {m.wall_s:.0f} s" for m in got)
+        print(f"  measured {size:,} reviews: {line}", file=sys.stderr)
+    filt = [r for r in rows if r.stage == "filter"]
+    floor, mid, top = filt[0], filt[-2], filt[-1]
+    mib = 2**20
+    slope = (top.peak_rss_mb - mid.peak_rss_mb) * mib / max(1, top.size - mid.size)
+    above = (top.peak_rss_mb - floor.peak_rss_mb) * mib / max(1, top.size - floor.size)
+    projected = (top.peak_rss_mb * mib + slope * (PAPER_AMAZON_REVIEWS - top.size)) / 2**30
     summary = {
-        "floor_mb": floor.peak_rss_mb,
-        "bytes_per_review_above_floor": round(above, 1),
-        "slope_bytes_per_review": round(slope, 1),
-        "projected_gb_at_571M": round(projected_gb, 1),
-        "target": f"{KCORE_TARGET_REVIEWS:,} reviews <= {KCORE_TARGET_GB} GB peak RSS",
+        "filter_floor_mb": floor.peak_rss_mb,
+        "filter_bytes_per_review_above_floor": round(above, 1),
+        "filter_slope_bytes_per_review": round(slope, 1),
+        "filter_projected_gb_at_571M": round(projected, 1),
+        "target": f"filter of {KCORE_TARGET_REVIEWS:,} reviews <= {KCORE_TARGET_GB} GB peak RSS",
         "target_met": (
             top.peak_rss_mb / 1024 <= KCORE_TARGET_GB if top.size >= KCORE_TARGET_REVIEWS else None
         ),
     }
+    if layout == "records":
+        summary["note"] = "records/ written by the generator: ingest not run (see the docstring)"
     return rows, summary
 
 
@@ -298,11 +322,11 @@ SCENARIOS: dict[str, Callable[[int, int], tuple[list[Measure], dict[str, Any]]]]
 
 # --- output -------------------------------------------------------------------------------------
 def table(rows: list[Measure], summary: dict[str, Any]) -> str:
-    head = f"{'scenario':<8} {'reviews':>12} {'layout':<8} {'stages':<14} {'peak RSS MB':>12} {'wall s':>8} {'kept':>11} {'rejected':>11}"
+    head = f"{'scenario':<8} {'reviews':>12} {'layout':<8} {'stage':<7} {'peak RSS MB':>12} {'wall s':>8} {'kept':>11} {'rejected':>11}"
     lines = [head, "-" * len(head)]
     for r in rows:
         lines.append(
-            f"{r.scenario:<8} {r.size:>12,} {r.layout:<8} {r.stages:<14} {r.peak_rss_mb:>12,.0f} "
+            f"{r.scenario:<8} {r.size:>12,} {r.layout:<8} {r.stage:<7} {r.peak_rss_mb:>12,.0f} "
             f"{r.wall_s:>8.1f} {r.kept:>11,} {r.rejected:>11,}"
         )
     lines += [f"{k}: {v}" for k, v in summary.items()]
@@ -312,13 +336,13 @@ def table(rows: list[Measure], summary: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["_child"]:
-        _child(argv[1:])
+        _child_main(argv[1:])
         return
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--kcore", type=int, metavar="N", help="Amazon k-core + filter of N reviews")
     ap.add_argument("--stages", type=int, metavar="N", help="every stage at base size N (to do)")
     ap.add_argument("--quick", action="store_true", help="kcore at 200k reviews (< 1 minute)")
-    ap.add_argument("--jsonl-max", type=int, default=2_000_000, help="largest N written as JSONL")
+    ap.add_argument("--jsonl-max", type=int, default=500_000, help="largest N written as JSONL")
     ap.add_argument("--json", action="store_true", help="print JSON instead of the table")
     args = ap.parse_args(argv)
     if args.stages:

@@ -6,18 +6,18 @@ cannot take part in the k-core; only possible for a generic JSONL source filtere
 ``amazon.kcore_item`` / ``amazon.kcore_user``: the k-core rule that removed the review, in the
 round where it went (``detail`` says ``k-core round N``).
 
-k-core (:func:`kcore`): user and item ids are integer-encoded once (``cast(pl.Categorical)``,
-so strings are hashed a single time), then each round counts reviews per item over the rows
-still alive (``pl.len().over``), drops the rows of items below the minimum, counts per user
-over what is left, drops the rows of users below theirs, and shrinks the working frame to the
-survivors; it stops when a round removes nothing. The result is the unique maximal sub-multigraph
-in which every item has >= ``min_item_records`` rows and every user >= ``min_user_records``
-(the order of the two steps changes only which rule is named). Only reviews that passed the
-length rule take part, and a repeated record_id counts once (the copies are dropped by the
-filter stage as duplicates). Cost: O(rows) per round over three UInt32 columns (row, user,
-item) plus the per-row outcome, about 20 bytes a row; 5M synthetic string-id reviews took
-0.8 s (Zipf-distributed ids) to 1.8 s (uniform ids) with 2 threads, under 300 MB above the
-input. :func:`flag` materialises the records (the k-core is iterative), as the stage does anyway.
+k-core (:func:`kcore_rounds`): user and item ids are coded once as dense integers
+(:func:`dense_codes`), then each round counts reviews per item over the rows still alive
+(``numpy.bincount``), drops the rows of items below the minimum, counts per user over what is
+left, drops the rows of users below theirs, and shrinks the working arrays to the survivors; it
+stops when a round removes nothing. The result is the unique maximal sub-multigraph in which
+every item has >= ``min_item_records`` rows and every user >= ``min_user_records`` (the order of
+the two steps changes only which rule is named). Only reviews that passed the length rule take
+part, and a repeated record_id counts once (the copies are dropped by the filter stage as
+duplicates). Cost: O(rows) per round over three UInt32 arrays (row, user, item) plus the per-row
+outcome (5 bytes) and one count per id. The filter stage feeds it 64-bit id hashes from its
+global pass (:mod:`humanllm.filters.decide`), never the review text; :func:`flag` is the same
+rules over one frame in memory.
 """
 
 from __future__ import annotations

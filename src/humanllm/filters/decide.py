@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import pairwise
 
 import polars as pl
 
@@ -95,10 +96,11 @@ class Decisions:
     """What the global rules decided for one source."""
 
     #: ``unit``, ``row``, ``code`` (UInt16), ``round`` (k-core round, null for a duplicate): the
-    #: rows the row rules kept and a global rule dropped.
+    #: rows the row rules kept and a global rule dropped; sorted by unit.
     changes: pl.DataFrame
     #: ``unit``, ``row``, ``short`` (UInt16, the code of the per-user minimum): the kept rows of
-    #: users left with too few records (the rows in ``changes`` aside: those go anyway)
+    #: users left with too few records (the rows in ``changes`` aside: those go anyway); sorted
+    #: by unit.
     short_rows: pl.DataFrame
     collisions: dict[str, int] = field(default_factory=dict)
 
@@ -156,9 +158,9 @@ def _user_counts(kept: pl.LazyFrame, parts: int) -> tuple[pl.DataFrame, Keys]:
 
 def _kcore(
     kept: pl.LazyFrame, dups: pl.DataFrame, users: Keys, cfg: FilterConfig, codes: dict[str, int]
-) -> tuple[pl.DataFrame, int]:
-    """The rows the k-core removes (``unit``, ``row``, ``code``, ``round``, ``user_k``), and the
-    number of item hash collisions."""
+) -> tuple[pl.DataFrame, pl.DataFrame, int]:
+    """The rows the k-core removes (``unit``, ``row``, ``code``, ``round``), the number removed
+    per user (``user_k``, ``_lost``), and the number of item hash collisions."""
     counted = kept.join(dups.lazy().select("unit", "row"), on=["unit", "row"], how="anti")
     items = Keys("item", _collided(_grouped(counted, "item_h", _check_range("item"), 1), "item"))
     pairs = counted.select("unit", "row", users.expr(), items.expr()).collect(engine="streaming")
@@ -167,10 +169,12 @@ def _kcore(
         cfg.amazon.min_item_records,
         cfg.amazon.min_user_records,
     )
+    gone = outcome["rule"] != KEEP
+    lost = pairs.filter(gone).group_by("user_k").agg(pl.len().alias("_lost"))
     removed = (
-        pairs.select("unit", "row", "user_k")
+        pairs.select("unit", "row")
         .with_columns(outcome)
-        .filter(pl.col("rule") != KEEP)
+        .filter(gone)
         .select(
             "unit",
             "row",
@@ -179,10 +183,9 @@ def _kcore(
             .otherwise(pl.lit(codes[KCORE_USER], dtype=_CODE))
             .alias("code"),
             "round",
-            "user_k",
         )
     )
-    return removed, items.collided.len()
+    return removed, lost, items.collided.len()
 
 
 def decide(
@@ -194,24 +197,26 @@ def decide(
     kept = flags.filter(pl.col("code").is_null())
     counts, users = _user_counts(kept, parts)
     collisions = {"record_id": rid_collisions, "user_id": users.collided.len()}
-    frames = []
+    dup_kept = dups.filter(pl.col("code").is_null())
+    frames = [
+        dup_kept.select(
+            "unit",
+            "row",
+            pl.lit(codes[DUPLICATE], dtype=_CODE).alias("code"),
+            pl.lit(None, dtype=pl.UInt32).alias("round"),
+        )
+    ]
+    losses = [dup_kept.group_by(users.expr()).agg(pl.len().alias("_lost"))]
     if kcore:
-        removed, collisions["item_id"] = _kcore(kept, dups, users, cfg, codes)
-        frames.append(removed)
-    dup_kept = dups.filter(pl.col("code").is_null()).select(
-        "unit",
-        "row",
-        pl.lit(codes[DUPLICATE], dtype=_CODE).alias("code"),
-        pl.lit(None, dtype=pl.UInt32).alias("round"),
-        users.expr(),
-    )
-    frames.append(dup_kept)
-    changes = pl.concat(frames)
-    lost = changes.group_by("user_k").agg(pl.len().alias("_lost"))
-    left = counts.join(lost, on="user_k", how="left").with_columns(
-        (pl.col("_n") - pl.col("_lost").fill_null(0)).alias("_left")
+        removed, lost, collisions["item_id"] = _kcore(kept, dups, users, cfg, codes)
+        frames.insert(0, removed)
+        losses.append(lost)
+    lost = pl.concat(losses).group_by("user_k").agg(pl.col("_lost").sum())
+    left = counts.join(lost, on="user_k", how="left").select(
+        "user_k", (pl.col("_n") - pl.col("_lost").fill_null(0)).alias("_left")
     )
     short = left.filter((pl.col("_left") > 0) & (pl.col("_left") < cfg.min_records_per_user))
+    del counts, lost, left
     short_rows = (
         kept.with_columns(users.expr())
         .join(short.lazy().select("user_k"), on="user_k", how="semi")
@@ -219,7 +224,15 @@ def decide(
         .collect(engine="streaming")
     )
     return Decisions(
-        changes=changes.select("unit", "row", "code", "round"),
-        short_rows=short_rows,
+        changes=pl.concat(frames).sort("unit"),
+        short_rows=short_rows.sort("unit"),
         collisions=collisions,
     )
+
+
+def by_unit(frame: pl.DataFrame, units: int) -> list[pl.DataFrame]:
+    """The rows of ``frame`` (sorted by ``unit``) of each unit ``0..units-1``, without
+    ``unit``: zero-copy slices."""
+    bounds = frame["unit"].search_sorted(pl.int_range(0, units + 1, dtype=pl.UInt32, eager=True))
+    rest = frame.drop("unit")
+    return [rest.slice(a, b - a) for a, b in pairwise(bounds.to_list())]

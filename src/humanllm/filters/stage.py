@@ -26,7 +26,7 @@ from pathlib import Path
 import polars as pl
 
 from humanllm.filters import amazon, get_rules, twitter
-from humanllm.filters.decide import decide
+from humanllm.filters.decide import by_unit, decide
 from humanllm.filters.units import (
     Codes,
     Unit,
@@ -75,16 +75,16 @@ def _filter_source(ctx: StageContext, src: SourceConfig, counts: SourceCounts) -
         kind = getattr(src, "filter_as", src.kind)
         flags = pl.scan_parquet([u.flags for u in units])
         decisions = decide(flags, rows, fcfg, codes.index, kcore=kind == "amazon")
-        changes = decisions.changes.partition_by("unit", as_dict=True, include_key=False)
-        short = decisions.short_rows.partition_by("unit", as_dict=True, include_key=False)
+        changes = by_unit(decisions.changes, len(units))
+        short = by_unit(decisions.short_rows, len(units))
         fused = isinstance(src, RedditSource) and fcfg.reddit.fused
         outputs: list[UnitOutput] = []
         for unit in units:
             outputs.append(
                 finish_unit(
                     unit,
-                    changes.get((unit.index,)),
-                    short.get((unit.index,)),
+                    changes[unit.index],
+                    short[unit.index],
                     codes,
                     stage=ctx.stage,
                     source=name,

@@ -133,8 +133,8 @@ class UnitOutput:
 
 def finish_unit(
     unit: Unit,
-    changes: pl.DataFrame | None,
-    short: pl.DataFrame | None,
+    changes: pl.DataFrame,
+    short: pl.DataFrame,
     codes: Codes,
     *,
     stage: str,
@@ -147,10 +147,6 @@ def finish_unit(
     global rule dropped; ``short``: ``row``, ``short`` of the rows the per-user minimum drops,
     unless a change did), its rejects and its kept rows per user bucket."""
     flags = pl.read_parquet(unit.flags, columns=["row", "phase", "code"])
-    if changes is None:
-        changes = pl.DataFrame(schema={"row": pl.UInt32, "code": _CODE, "round": pl.UInt32})
-    if short is None:
-        short = pl.DataFrame(schema={"row": pl.UInt32, "short": _CODE})
     flags = flags.join(
         changes.rename({"code": "_code"}), on="row", how="left", maintain_order="left"
     ).join(short, on="row", how="left", maintain_order="left")
