@@ -1,13 +1,23 @@
 """The ``transformers`` backend: an HF-format checkpoint in-process, on the CPU or a GPU.
 
 It chats (chat template from the checkpoint's tokenizer; temperature / top-p sampling seeded with
-a private ``torch.Generator``, so a seed gives the same reply whatever else runs in the process)
-and scores options by log-likelihood (the :class:`~humanllm.llm.base.Scorer` protocol), which the
-multiple-choice evaluation uses. ``model_path: embedded`` means the embedded SmolLM2 model,
-de-quantized once into an HF checkpoint by :func:`humanllm.llm.embedded.embedded_hf_checkpoint`.
+a private ``torch.Generator`` per request) and scores options by log-likelihood (the
+:class:`~humanllm.llm.base.Scorer` protocol), which the multiple-choice evaluation uses.
+``model_path: embedded`` means the embedded SmolLM2 model, de-quantized once into an HF
+checkpoint by :func:`humanllm.llm.embedded.embedded_hf_checkpoint`.
 
-JSON schemas are best effort here: there is no grammar-constrained decoding, only an instruction
-with the schema added to the system message; the runner validates the reply and re-asks.
+Prompts: every message's text is tokenized as plain text and only the chat template's own pieces
+with special tokens parsed (:mod:`humanllm.llm.chat_tokens`), so a post containing
+``<|im_end|><|im_start|>system`` cannot open a turn of its own.
+
+Generation is batched (:mod:`humanllm.llm.hf_batch`): concurrent requests -- the runner sends up
+to ``max_concurrency`` at once -- are decoded together, up to ``max_batch`` rows per forward
+pass, instead of one sequence at a time. A request with a JSON schema is decoded under a grammar
+built from it (:mod:`humanllm.llm.constrained`, xgrammar), so the reply is JSON of the schema's
+shape; the schema is also described in the system message, which helps a small model fill it.
+Batching changes the shapes of the matrix products, so a reply can differ from the same
+request decoded alone by float rounding (greedy replies of the embedded model in float32 are
+identical in the tests); a seed still reproduces a reply within the same batch make-up.
 """
 
 from __future__ import annotations
@@ -23,8 +33,15 @@ from pathlib import Path
 from typing import Any
 
 from humanllm.llm.base import ChatRequest, ChatResponse, PermanentError
+from humanllm.llm.chat_tokens import Chat, chat_segments, chat_token_ids
 from humanllm.llm.config import TransformersBackendConfig
+from humanllm.llm.constrained import SchemaGuides
+from humanllm.llm.constrained import available as constrained_available
 from humanllm.llm.embedded import embedded_hf_checkpoint
+from humanllm.llm.hf_batch import BatchQueue, Job, Row, decode
+
+#: Requests decoded together in one batch (unless the backend is built with another value).
+MAX_BATCH = 16
 
 _SAMPLE_BYTES = 4 * 1024 * 1024
 
@@ -53,9 +70,21 @@ def schema_instruction(schema: dict[str, Any]) -> str:
 
 
 class TransformersBackend:
-    """Chat and log-likelihood scoring with an HF checkpoint; one request at a time per instance."""
+    """Chat (batched, schema-constrained) and log-likelihood scoring with an HF checkpoint.
 
-    def __init__(self, cfg: TransformersBackendConfig) -> None:
+    ``max_batch``: requests decoded together (default :data:`MAX_BATCH`); ``constrained``:
+    decode requests that carry a JSON schema under its grammar (default: when xgrammar is
+    installed; otherwise the schema is only described in the system message). The attribute
+    of that name may be changed between requests.
+    """
+
+    def __init__(
+        self,
+        cfg: TransformersBackendConfig,
+        *,
+        max_batch: int | None = None,
+        constrained: bool | None = None,
+    ) -> None:
         try:
             import torch  # noqa: F401
             import transformers  # noqa: F401
@@ -79,7 +108,12 @@ class TransformersBackend:
         self._lock = threading.Lock()
         self._model: Any = None
         self._tokenizer: Any = None
+        self._guides: SchemaGuides | None = None
         self.device = "cpu"
+        self.max_batch = max_batch or int(getattr(cfg, "max_batch_size", 0) or MAX_BATCH)
+        wanted = getattr(cfg, "constrained", None) if constrained is None else constrained
+        self.constrained = constrained_available() if wanted is None else bool(wanted)
+        self._queue = BatchQueue(self._prepare, self._run_batch, self.max_batch)
 
     @property
     def model_id(self) -> str:
@@ -129,6 +163,15 @@ class TransformersBackend:
         keep_args = [a for a in ("logits_to_keep", "num_logits_to_keep") if a in params]
         self._keep_arg = keep_args[0] if keep_args else None
         self._limit = int(getattr(model.config, "max_position_embeddings", 0) or 1 << 30)
+        pad = tokenizer.pad_token_id
+        self._pad = int(pad if pad is not None else min(eos) if eos else 0)
+
+    def _schema_guides(self) -> SchemaGuides:
+        """Grammars over this tokenizer, built on the first constrained request."""
+        if self._guides is None:
+            vocab = int(self._model.get_output_embeddings().weight.shape[0])
+            self._guides = SchemaGuides(self._tokenizer, vocab, self._eos)
+        return self._guides
 
     def _forward(self, ids: list[int], cache: Any = None, keep: int = 0) -> tuple[Any, Any]:
         """One forward pass of one sequence: (logits of its last ``keep`` positions, all when 0; cache)."""
@@ -142,12 +185,43 @@ class TransformersBackend:
         logits = res.logits[:, -keep:] if keep else res.logits
         return logits, new_cache if new_cache is not None else res.past_key_values
 
-    def _prompt_ids(
-        self, messages: list[tuple[str, str]] | tuple[tuple[str, str], ...]
-    ) -> list[int]:
-        chat = [{"role": r, "content": c} for r, c in messages]
-        text = self._tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
-        return list(self._tokenizer(text, add_special_tokens=False)["input_ids"])
+    def _batch_forward(self, ids: Any, mask: Any, positions: Any, cache: Any) -> tuple[Any, Any]:
+        """One forward pass of a padded batch: (logits of the last position, cache)."""
+        kwargs: dict[str, Any] = {
+            self._cache_arg: cache,
+            "use_cache": True,
+            "attention_mask": mask,
+            "position_ids": positions,
+        }
+        if self._keep_arg:
+            kwargs[self._keep_arg] = 1
+        res = self._model(input_ids=ids, **kwargs)
+        new_cache = getattr(res, "cache", None)
+        return res.logits[:, -1], new_cache if new_cache is not None else res.past_key_values
+
+    def _tokenize(self, text: str, special: bool) -> list[int]:
+        """Token ids of ``text``; special-token text (``<|im_end|>``) is parsed only if ``special``."""
+        enc = self._tokenizer(text, add_special_tokens=False, split_special_tokens=not special)
+        return list(enc["input_ids"])
+
+    def prompt_tokens(self, messages: Chat) -> tuple[list[int], list[tuple[int, int]]]:
+        """The prompt's ids and the id span of each message's text (never a special token)."""
+        with self._lock:
+            self._load()
+            return self._prompt_tokens(messages)
+
+    def _prompt_tokens(self, messages: Chat) -> tuple[list[int], list[tuple[int, int]]]:
+        def render(chat: list[dict[str, str]]) -> str:
+            return str(
+                self._tokenizer.apply_chat_template(
+                    chat, tokenize=False, add_generation_prompt=True
+                )
+            )
+
+        return chat_token_ids(chat_segments(render, messages), self._tokenize)
+
+    def _prompt_ids(self, messages: Chat) -> list[int]:
+        return self._prompt_tokens(messages)[0]
 
     def _check_fits(self, n_tokens: int) -> None:
         if n_tokens > self._limit:
@@ -158,46 +232,63 @@ class TransformersBackend:
     # -- chat ----------------------------------------------------------------------------------
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
-        return await asyncio.to_thread(self.chat_blocking, request)
+        response: ChatResponse = await self._queue.submit(request)
+        return response
 
     def chat_blocking(self, request: ChatRequest) -> ChatResponse:
+        """Answer one request from a thread without an event loop (it joins the next batch)."""
+        response: ChatResponse = self._queue.submit_blocking(request)
+        return response
+
+    @property
+    def batch_sizes(self) -> list[int]:
+        """Rows of every batch decoded so far (in order)."""
+        return self._queue.batch_sizes
+
+    def _prepare(self, job: Job) -> None:
+        """Tokenize one request (in the batch worker); a prompt too long fails it alone."""
         import torch
 
-        with self._lock, torch.inference_mode():
+        request: ChatRequest = job.payload
+        with self._lock:
             self._load()
             messages = list(request.messages)
+            guide = None
             if request.json_schema is not None:
                 messages = _with_system_note(messages, schema_instruction(request.json_schema))
+                if self.constrained:
+                    guide = self._schema_guides().guide(request.json_schema)
             ids = self._prompt_ids(messages)
-            s = request.sampling
-            self._check_fits(len(ids) + 1)
-            budget = min(s.max_tokens, self._limit - len(ids))
-            gen = torch.Generator(device=self.device)
-            gen.manual_seed(s.seed if s.seed is not None else random.getrandbits(63))
-            out, finish = self._decode(ids, budget, s.temperature, s.top_p, gen)
-            text = self._tokenizer.decode(out, skip_special_tokens=True)
-            return ChatResponse(
+        self._check_fits(len(ids) + 1)
+        s = request.sampling
+        gen = torch.Generator(device=self.device)
+        gen.manual_seed(s.seed if s.seed is not None else random.getrandbits(63))
+        budget = max(1, min(s.max_tokens, self._limit - len(ids)))
+        job.size = len(ids)
+        job.payload = (request, Row(ids, budget, s.temperature, s.top_p, gen, guide))
+
+    def _run_batch(self, jobs: list[Job]) -> None:
+        import torch
+
+        rows: list[Row] = []
+        for job in jobs:
+            row: Row = job.payload[1]
+            row.on_done = lambda r, job=job: self._finish(job, r)
+            rows.append(row)
+        with self._lock, torch.inference_mode():
+            decode(self._batch_forward, rows, self._eos, self._pad, self.device)
+
+    def _finish(self, job: Job, row: Row) -> None:
+        text = self._tokenizer.decode(row.out, skip_special_tokens=True)
+        job.future.set_result(
+            ChatResponse(
                 text=text,
-                finish_reason=finish,
-                prompt_tokens=len(ids),
-                completion_tokens=len(out),
+                finish_reason=row.finish or "stop",
+                prompt_tokens=len(row.prompt),
+                completion_tokens=len(row.out),
                 model=self._model_id,
             )
-
-    def _decode(
-        self, ids: list[int], budget: int, temperature: float, top_p: float, gen: Any
-    ) -> tuple[list[int], str]:
-        cache = None
-        step = ids
-        out: list[int] = []
-        for _ in range(budget):
-            logits, cache = self._forward(step, cache, keep=1)
-            token = _sample(logits[0, -1].float(), temperature, top_p, gen)
-            if token in self._eos:
-                return out, "stop"
-            out.append(token)
-            step = [token]
-        return out, "length"
+        )
 
     # -- scoring -------------------------------------------------------------------------------
 
@@ -225,7 +316,7 @@ class TransformersBackend:
             prompt = self._prompt_ids(messages)
             conts = []
             for o in options:
-                ids = list(self._tokenizer(o, add_special_tokens=False)["input_ids"])
+                ids = self._tokenize(o, special=False)
                 if not ids:
                     raise ValueError(f"option {o!r} has no tokens: cannot score an empty reply")
                 conts.append(ids)
@@ -296,6 +387,7 @@ class TransformersBackend:
         return scores
 
     async def aclose(self) -> None:
+        await asyncio.to_thread(self._queue.close)
         with self._lock:
             self._model = None
             self._tokenizer = None
@@ -305,20 +397,6 @@ def _with_system_note(messages: list[tuple[str, str]], note: str) -> list[tuple[
     if messages and messages[0][0] == "system":
         return [("system", f"{messages[0][1]}\n\n{note}"), *messages[1:]]
     return [("system", note), *messages]
-
-
-def _sample(logits: Any, temperature: float, top_p: float, gen: Any) -> int:
-    import torch
-
-    if temperature <= 0:
-        return int(logits.argmax())
-    probs = torch.softmax(logits / temperature, dim=-1)
-    if top_p < 1.0:
-        sorted_p, order = torch.sort(probs, descending=True)
-        drop = sorted_p.cumsum(0) - sorted_p > top_p  # keep the smallest set reaching top_p
-        sorted_p[drop] = 0.0
-        probs = torch.zeros_like(probs).scatter_(0, order, sorted_p)
-    return int(torch.multinomial(probs, 1, generator=gen))
 
 
 #: Logit elements (rows x vocabulary) one batched scoring pass may hold: 2^27 float32 = 512 MiB.

@@ -1,0 +1,93 @@
+"""Grammar-constrained decoding from a JSON schema for the transformers backend (xgrammar).
+
+:class:`SchemaGuides` compiles a stage's JSON schema once into a grammar over the tokenizer's
+vocabulary (xgrammar's ``GrammarCompiler``, cached by schema) and gives each request its own
+:class:`SchemaGuide`: before every sampled token it sets the logits of the tokens the grammar
+forbids to -inf, then advances on the chosen token. The reply is therefore JSON of the schema's
+shape -- keys, types, required fields, enums and consts, string and array lengths, patterns,
+integer ranges -- and once the object is complete only the end-of-turn token is allowed.
+
+The JSON is compact (``", "`` and ``": "`` separators, no free whitespace), so a small model
+cannot spend its budget on blank lines. A reply can still be cut by ``max_tokens`` (then it is
+truncated JSON with ``finish_reason == "length"``), and bounds the grammar does not express
+(float ranges) are left to the runner's pydantic validation.
+
+xgrammar was chosen over outlines and lm-format-enforcer after measuring all three on this CPU
+with the embedded model (see ``benchmarks/hf_generate.py`` and the module notes in ``hf.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from typing import Any
+
+from humanllm.llm.base import PermanentError
+
+
+def available() -> bool:
+    """Whether xgrammar is installed (it comes with the ``train`` extra)."""
+    import importlib.util
+
+    return importlib.util.find_spec("xgrammar") is not None
+
+
+class SchemaGuide:
+    """The grammar state of one reply."""
+
+    def __init__(self, matcher: Any, vocab_size: int) -> None:
+        import xgrammar as xgr
+
+        self._xgr = xgr
+        self.matcher = matcher
+        self.bitmask = xgr.allocate_token_bitmask(1, vocab_size)
+
+    def mask(self, logits: Any) -> None:
+        """Forbid, in place, the tokens the grammar does not allow next (``logits``: one row)."""
+        self.matcher.fill_next_token_bitmask(self.bitmask, 0)
+        self._xgr.apply_token_bitmask_inplace(logits.view(1, -1), self.bitmask)
+
+    def accept(self, token: int) -> None:
+        if not self.matcher.accept_token(token):
+            raise RuntimeError(f"the grammar refused token {token} it had allowed")
+
+    @property
+    def done(self) -> bool:
+        return bool(self.matcher.is_terminated())
+
+
+class SchemaGuides:
+    """Compiled grammars of JSON schemas over one tokenizer, cached by schema."""
+
+    def __init__(self, tokenizer: Any, vocab_size: int, stop_ids: set[int]) -> None:
+        if not available():
+            raise PermanentError(
+                "constrained decoding on the transformers backend needs xgrammar: "
+                "pip install 'humanllm[train]' (or set constrained: false)"
+            )
+        import xgrammar as xgr
+
+        info = xgr.TokenizerInfo.from_huggingface(
+            tokenizer, vocab_size=vocab_size, stop_token_ids=sorted(stop_ids)
+        )
+        self._compiler = xgr.GrammarCompiler(info, max_threads=1)
+        self._vocab_size = vocab_size
+        self._compiled: dict[str, Any] = {}
+        self._lock = threading.Lock()
+
+    def compiled(self, schema: dict[str, Any]) -> Any:
+        key = json.dumps(schema, sort_keys=True, ensure_ascii=False)
+        with self._lock:
+            if key not in self._compiled:
+                try:
+                    self._compiled[key] = self._compiler.compile_json_schema(
+                        key, any_whitespace=False, strict_mode=True
+                    )
+                except Exception as e:  # xgrammar raises on schema constructs it does not know
+                    raise PermanentError(f"cannot build a grammar from the JSON schema: {e}") from e
+            return self._compiled[key]
+
+    def guide(self, schema: dict[str, Any]) -> SchemaGuide:
+        import xgrammar as xgr
+
+        return SchemaGuide(xgr.GrammarMatcher(self.compiled(schema)), self._vocab_size)
