@@ -12,8 +12,11 @@ cannot spend its budget on blank lines. A reply can still be cut by ``max_tokens
 truncated JSON with ``finish_reason == "length"``), and bounds the grammar does not express
 (float ranges) are left to the runner's pydantic validation.
 
-xgrammar was chosen over outlines and lm-format-enforcer after measuring all three on this CPU
-with the embedded model (see ``benchmarks/hf_generate.py`` and the module notes in ``hf.py``).
+Why xgrammar: measured on a 2-core CPU with the embedded model's 49k-token vocabulary and the
+curation stages' schemas, xgrammar compiles a schema in 0.03-0.06 s and masks a token in ~1-2
+ms; outlines-core needed 15 s (Labels) to 230 s (Scenario) to build its index (string length
+bounds unroll into huge automata); lm-format-enforcer masks in ~50 ms per token in Python and its
+transformers integration does not import with transformers 5. None of them pulls another torch.
 """
 
 from __future__ import annotations
@@ -50,10 +53,6 @@ class SchemaGuide:
     def accept(self, token: int) -> None:
         if not self.matcher.accept_token(token):
             raise RuntimeError(f"the grammar refused token {token} it had allowed")
-
-    @property
-    def done(self) -> bool:
-        return bool(self.matcher.is_terminated())
 
 
 class SchemaGuides:
