@@ -95,6 +95,7 @@ def run(quick: bool) -> dict[str, Any]:
     b.constrained = True
     asyncio.run(b.chat(_requests(1, 2, schema)[0]))  # compile the grammar
     strict, t_strict = _timed(lambda: asyncio.run(_together(b, sreqs)))
+    asyncio.run(b.aclose())
     return {
         "requests": n,
         "max_tokens": tokens,

@@ -391,6 +391,7 @@ class TransformersBackend:
         with self._lock:
             self._model = None
             self._tokenizer = None
+            self._guides = None
 
 
 def _with_system_note(messages: list[tuple[str, str]], note: str) -> list[tuple[str, str]]:

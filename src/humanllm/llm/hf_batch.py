@@ -15,8 +15,10 @@ what is queued, up to ``max_batch`` rows and :data:`MAX_BATCH_TOKENS` padded pro
 from __future__ import annotations
 
 import asyncio
+import atexit
 import queue
 import threading
+import weakref
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -180,6 +182,7 @@ class BatchQueue:
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
             self._thread.start()
+            atexit.register(_close_at_exit, weakref.ref(self))
         self._inbox.put(jobs)
 
     def close(self) -> None:
@@ -236,3 +239,10 @@ class BatchQueue:
                 job.future.set_exception(e)
             else:
                 pending.append(job)
+
+
+def _close_at_exit(ref: weakref.ref[BatchQueue]) -> None:
+    """Stop a worker left running at interpreter exit (its model state must not outlive it)."""
+    q = ref()
+    if q is not None:
+        q.close()
