@@ -169,11 +169,12 @@ def _kcore(
         cfg.amazon.min_item_records,
         cfg.amazon.min_user_records,
     )
+    pairs = pairs.drop("item_k")  # from here on, only what the removed rows need
     gone = outcome["rule"] != KEEP
-    lost = pairs.filter(gone).group_by("user_k").agg(pl.len().alias("_lost"))
+    lost = pairs.get_column("user_k").filter(gone).value_counts(name="_lost")
+    pairs = pairs.drop("user_k")
     removed = (
-        pairs.select("unit", "row")
-        .with_columns(outcome)
+        pairs.with_columns(outcome)
         .filter(gone)
         .select(
             "unit",
@@ -224,7 +225,7 @@ def decide(
         .collect(engine="streaming")
     )
     return Decisions(
-        changes=pl.concat(frames).sort("unit"),
+        changes=pl.concat(frames, rechunk=False).sort("unit"),
         short_rows=short_rows.sort("unit"),
         collisions=collisions,
     )

@@ -93,7 +93,7 @@ def _filter_source(ctx: StageContext, src: SourceConfig, counts: SourceCounts) -
                     work=work,
                 )
             )
-        merge_outputs(ctx.run, ctx.stage, name, outputs, work)
+        merge_outputs(ctx.run, ctx.stage, name, outputs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     counts.records_in = rows

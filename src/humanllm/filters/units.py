@@ -184,9 +184,7 @@ def finish_unit(
     return out
 
 
-def merge_outputs(
-    run: RunFolder, stage: str, source: str, outputs: list[UnitOutput], work: Path
-) -> None:
+def merge_outputs(run: RunFolder, stage: str, source: str, outputs: list[UnitOutput]) -> None:
     """Rejects in frame order into ``rejects/<stage>-<source>.parquet`` (streamed), and each
     user bucket's parts, in unit order, sorted by user and time into ``filtered/``."""
     parts = sorted((phase, n, path) for n, o in enumerate(outputs) for phase, path in o.rejects)
