@@ -10,7 +10,7 @@ import pytest
 
 from humanllm.config import validate_config
 from humanllm.curation.metrics import METRICS
-from humanllm.curation.schemas import Scenario, SocialQA, UserPortrait
+from humanllm.curation.schemas import QA, QA_TYPES, Scenario, UserPortrait
 from humanllm.executor import run_stages
 from humanllm.runfolder import RunFolder
 
@@ -72,9 +72,8 @@ def test_embedded_model_curates_a_few_records(tmp_path: Path) -> None:
                 )
     qa = folder.scan("social_qa")
     for row in [] if qa is None else qa.collect().to_dicts():
-        SocialQA.model_validate(
-            {"items": [{k: row[k] for k in ("scenario", "question", "answer", "type")}]}
-        )
+        QA.model_validate({k: row[k] for k in ("scenario", "question", "answer")})
+        assert row["type"] in QA_TYPES
     qc = folder.scan("qc")
     judged = 0 if qc is None else qc.collect().height
     assert judged + rejected("qc") == n("users") + n("scenarios") + n("social_qa")

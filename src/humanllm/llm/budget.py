@@ -89,11 +89,14 @@ def budget_chars(max_tokens: int) -> float:
     return max_tokens * CHARS_PER_TOKEN * FILL
 
 
-def fit_schema(schema: dict[str, Any], max_tokens: int) -> dict[str, Any]:
+def fit_schema(schema: dict[str, Any] | None, max_tokens: int) -> dict[str, Any] | None:
     """``schema`` with its upper bounds shrunk so its longest reply fits ``max_tokens``.
 
     Returns ``schema`` itself when it already fits; a copy otherwise. When even the lower bounds
-    do not fit, the bounds are shrunk as far as they go (the reply may still be truncated)."""
+    do not fit, the bounds are shrunk as far as they go (the reply may still be truncated).
+    No schema (free text) is returned as it is."""
+    if not isinstance(schema, dict):
+        return schema
     defs = schema.get("$defs", {})
     budget = budget_chars(max_tokens)
     if max_chars(schema, defs) <= budget:

@@ -63,7 +63,7 @@ class Engine(Generic[T]):
         self.backend, self.cache, self.cfg = backend, cache, cfg
         self.stage, self.sampling, self.retry_rejects = stage, sampling, retry_rejects
         self.model_id = backend.model_id
-        self.json_schema = schema.model_json_schema()
+        self.json_schema: dict[str, Any] | None = schema.model_json_schema()
         if cfg.fit_schema_to_max_tokens:  # the grammar then closes every string in time
             self.json_schema = fit_schema(self.json_schema, sampling.max_tokens)
         self.schema_name = schema.__name__
