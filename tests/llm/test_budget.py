@@ -88,3 +88,7 @@ def test_the_engine_sends_the_fitted_schema() -> None:
     assert max_chars(sent, sent["$defs"]) <= budget_chars(200)
     raw = engine(RunnerConfig(fit_schema_to_max_tokens=False)).json_schema
     assert raw == Scenario.model_json_schema()
+
+
+def test_free_text_requests_have_no_schema_to_fit() -> None:
+    assert fit_schema(None, 16) is None
