@@ -40,11 +40,12 @@ OPTIONS = ["Anna bought red apples.", "Anna bought a car.", "Red apples.", "qz v
 def backend() -> Iterator[TransformersBackend]:
     import torch
 
-    # one intra-op thread: a batch decodes several times faster so on a CPU shared with others
+    # one intra-op thread (set when the model loads): on a CPU shared with other processes a
+    # batch decodes several times faster so
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     # model_path "embedded": converted once into ~/.cache/humanllm (or $HUMANLLM_CACHE), then reused
-    b = TransformersBackend(TransformersBackendConfig(model_path="embedded", device="cpu"))
+    cfg = TransformersBackendConfig(model_path="embedded", device="cpu")
+    b = TransformersBackend(cfg, threads=1)
     yield b
     asyncio.run(b.aclose())
     torch.set_num_threads(threads)
@@ -56,11 +57,14 @@ def chat(b: TransformersBackend, text: str, **kw: object) -> ChatRequest:
 
 
 def test_chat_is_seeded_and_reports_tokens(backend: TransformersBackend) -> None:
+    import torch
+
     assert isinstance(backend, Backend) and isinstance(backend, Scorer)
     assert backend.model_id.startswith("transformers:smollm2-135m-instruct-hf:")
     a = asyncio.run(backend.chat(chat(backend, "What is the capital of France?")))
     b = asyncio.run(backend.chat(chat(backend, "What is the capital of France?")))
     assert a.text and a.text == b.text
+    assert torch.get_num_threads() == 1  # the backend's threads, set on loading
     assert a.prompt_tokens > 5 and 0 < a.completion_tokens <= 30
     assert a.finish_reason in ("stop", "length")
     greedy = asyncio.run(
