@@ -75,13 +75,12 @@ def _valid(text: str) -> bool:
     return True
 
 
-def run(quick: bool) -> dict[str, Any]:
+def run(quick: bool, threads: int | None = None) -> dict[str, Any]:
     import torch
 
     n, tokens, n_schema = (8, 8, 4) if quick else (16, 32, 16)
-    b = TransformersBackend(
-        TransformersBackendConfig(model_path="embedded", device="cpu"), constrained=False
-    )
+    cfg = TransformersBackendConfig(model_path="embedded", device="cpu")
+    b = TransformersBackend(cfg, constrained=False, threads=threads)
     asyncio.run(b.chat(_requests(1, 2, None)[0]))  # load and warm up
     reqs = _requests(n, tokens, None)
     batched, t_batch = _timed(lambda: asyncio.run(_together(b, reqs)))
@@ -119,11 +118,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="print the figures as JSON")
     ap.add_argument("--threads", type=int, default=None, help="torch intra-op threads")
     args = ap.parse_args()
-    if args.threads:
-        import torch
-
-        torch.set_num_threads(args.threads)
-    r = run(args.quick)
+    r = run(args.quick, args.threads)
     if args.json:
         print(json.dumps(r, indent=2))
         return

@@ -48,7 +48,8 @@ class SchemaGuide:
     def mask(self, logits: Any) -> None:
         """Forbid, in place, the tokens the grammar does not allow next (``logits``: one row)."""
         self.matcher.fill_next_token_bitmask(self.bitmask, 0)
-        self._xgr.apply_token_bitmask_inplace(logits.view(1, -1), self.bitmask)
+        bitmask = self.bitmask if logits.device.type == "cpu" else self.bitmask.to(logits.device)
+        self._xgr.apply_token_bitmask_inplace(logits.view(1, -1), bitmask)
 
     def accept(self, token: int) -> None:
         if not self.matcher.accept_token(token):
