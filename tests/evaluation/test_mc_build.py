@@ -208,3 +208,32 @@ def test_rows_of_the_real_item_selection_builder(tmp_path: Path) -> None:
         assert q.options[q.answer] == true and q.options.count(true) == 1
         assert not {o.split(":", 1)[1] for o in q.origins if o != REAL} & set(owned(q.user_id))
         assert q.prompt.startswith(row["conversations"][0]["value"].split("Candidates:")[0])
+
+
+def test_loglik_scoring_shows_progress(capsys, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Scoring options by log-likelihood reports progress like every runner call (it had none)."""
+    from humanllm.evaluation.loglik import LoglikCache
+    from humanllm.evaluation.mc import MCQuestion, score_loglik
+
+    class Scorer:
+        def loglikelihoods(self, messages, options):  # type: ignore[no-untyped-def]
+            return [-float(len(o)) for o in options]
+
+    qs = [
+        MCQuestion.model_validate(
+            {
+                "id": f"q{i}",
+                "task": "social_qa",
+                "prompt": "Which answer?",
+                "options": ["a short one", "a much longer option"],
+                "continuations": ["a short one", "a much longer option"],
+                "answer": 0,
+                "origins": ["real", "writer"],
+            }
+        )
+        for i in range(2)
+    ]
+    with LoglikCache(tmp_path / "ll.sqlite") as cache:
+        preds = score_loglik(qs, scorer=Scorer(), model_id="m", cache=cache)
+    assert [p.choice for p in preds] == [0, 0]
+    assert "evaluate.loglik: 2/2 (100%)" in capsys.readouterr().err

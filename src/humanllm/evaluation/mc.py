@@ -22,6 +22,7 @@ from humanllm.evaluation.loglik import LoglikCache, argmax, loglik_key, per_byte
 from humanllm.llm.base import Backend, Sampling, Scorer
 from humanllm.llm.cache import RequestCache
 from humanllm.llm.config import RunnerConfig
+from humanllm.llm.progress import LiveProgress, RunSummary
 from humanllm.llm.prompts import Messages, PromptTemplate, package_template
 
 REAL = "real"
@@ -143,32 +144,51 @@ async def score_letters(
 
 
 def score_loglik(
-    questions: Sequence[MCQuestion], *, scorer: Scorer, model_id: str, cache: LoglikCache
+    questions: Sequence[MCQuestion],
+    *,
+    scorer: Scorer,
+    model_id: str,
+    cache: LoglikCache,
+    progress: bool = True,
 ) -> list[Prediction]:
-    """Each option's continuation scored as the reply to the task prompt; highest per byte wins."""
-    out = []
-    for q in questions:
-        messages = list(q.messages())
-        key = loglik_key(model_id, q.id, messages, q.continuations)
-        scores = cache.get(key)
-        error = None
-        if scores is None:
-            try:
-                scores = scorer.loglikelihoods(messages, list(q.continuations))
-            except Exception as e:  # a prompt too long for the model: this question is wrong
-                error = f"{type(e).__name__}: {e}"
-            else:
-                cache.put(key, model_id, q.id, scores)
-        choice = None if scores is None else argmax(per_byte(scores, q.continuations))
-        out.append(
-            Prediction(
-                id=q.id,
-                task=q.task,
-                answer=q.answer,
-                choice=choice,
-                correct=choice == q.answer,
-                error=error,
-                scores=scores,
-            )
-        )
-    return out
+    """Each option's continuation scored as the reply to the task prompt; highest per byte wins.
+    Shows the runner's progress (a bar, or plain lines in a log) per question scored."""
+    summary = RunSummary(items=len(questions))
+    with LiveProgress("evaluate.loglik", len(questions), summary, enabled=progress) as bar:
+        return [_score_one(q, scorer, model_id, cache, summary, bar) for q in questions]
+
+
+def _score_one(
+    q: MCQuestion,
+    scorer: Scorer,
+    model_id: str,
+    cache: LoglikCache,
+    summary: RunSummary,
+    bar: LiveProgress,
+) -> Prediction:
+    messages = list(q.messages())
+    key = loglik_key(model_id, q.id, messages, q.continuations)
+    scores = cache.get(key)
+    error = None
+    if scores is None:
+        try:
+            scores = scorer.loglikelihoods(messages, list(q.continuations))
+        except Exception as e:  # a prompt too long for the model: this question is wrong
+            error = f"{type(e).__name__}: {e}"
+        else:
+            cache.put(key, model_id, q.id, scores)
+            summary.requests += 1
+    else:
+        summary.cache_hits += 1
+    choice = None if scores is None else argmax(per_byte(scores, q.continuations))
+    summary.results += 1
+    bar.advance()
+    return Prediction(
+        id=q.id,
+        task=q.task,
+        answer=q.answer,
+        choice=choice,
+        correct=choice == q.answer,
+        error=error,
+        scores=scores,
+    )

@@ -102,8 +102,33 @@ class _Rates(ProgressColumn):
         return Text(" · ".join(parts), style="progress.data.speed")
 
 
+#: Seconds between the plain progress lines written when the output is not a terminal.
+PLAIN_EVERY_S = 30.0
+
+
+def plain_line(stage: str, done: int, total: int, s: RunSummary) -> str:
+    """One line of progress for logs: ``stage: 40/120 (33%) · 1.2 req/s · 85 tok/s · ETA 1m06s``."""
+    dt = max(s.elapsed(), 1e-9)
+    parts = [f"{stage}: {done:,}/{total:,} ({100 * done / max(total, 1):.0f}%)"]
+    parts += [f"{s.requests / dt:.1f} req/s", f"{s.tokens_out / dt:.0f} tok/s"]
+    if s.cache_hits:
+        parts.append(f"{s.cache_hits:,} cached")
+    if s.rejects:
+        parts.append(f"{s.rejects:,} rejected")
+    if 0 < done < total:
+        eta = dt / done * (total - done)
+        parts.append(f"ETA {int(eta // 60)}m{int(eta % 60):02d}s")
+    cost = s.cost
+    if cost is not None:
+        parts.append(f"${cost:,.4f}")
+    return " · ".join(parts)
+
+
 class LiveProgress:
-    """``with LiveProgress(...) as p: p.advance()``; a no-op when ``enabled`` is false."""
+    """``with LiveProgress(...) as p: p.advance()``; a no-op when ``enabled`` is false.
+
+    On a terminal: a live bar. Otherwise (a log file, a pipe, CI), where a live bar would print
+    nothing until the end: a plain line every :data:`PLAIN_EVERY_S` seconds and one at the end."""
 
     def __init__(
         self,
@@ -113,10 +138,17 @@ class LiveProgress:
         *,
         enabled: bool = True,
         console: Console | None = None,
+        plain_every_s: float = PLAIN_EVERY_S,
     ) -> None:
         self.enabled = enabled and total > 0
         self._progress: Progress | None = None
-        if self.enabled:
+        self.console = console or Console(stderr=True)
+        self.stage, self.total, self.summary = stage, total, summary
+        self.done = 0
+        self.plain = self.enabled and not self.console.is_terminal
+        self.plain_every_s = plain_every_s
+        self._last_plain = time.perf_counter()
+        if self.enabled and not self.plain:
             self._progress = Progress(
                 TextColumn("[bold]{task.description}"),
                 BarColumn(),
@@ -124,7 +156,7 @@ class LiveProgress:
                 _Rates(summary),
                 TextColumn("ETA"),
                 TimeRemainingColumn(),
-                console=console or Console(stderr=True),
+                console=self.console,
                 refresh_per_second=4,
                 transient=False,
             )
@@ -139,7 +171,17 @@ class LiveProgress:
         if self._progress is not None:
             self._progress.refresh()
             self._progress.stop()
+        if self.plain:
+            self._print_plain()
 
     def advance(self, n: int = 1) -> None:
+        self.done += n
         if self._progress is not None:
             self._progress.advance(self._task, n)
+        elif self.plain and time.perf_counter() - self._last_plain >= self.plain_every_s:
+            self._print_plain()
+
+    def _print_plain(self) -> None:
+        self._last_plain = time.perf_counter()
+        line = plain_line(self.stage, self.done, self.total, self.summary)
+        self.console.print(line, highlight=False, markup=False, soft_wrap=True)
