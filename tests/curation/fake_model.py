@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
+from typing import Any
 
+import pytest
+
+from humanllm.curation import common
 from humanllm.llm.base import ChatRequest, ChatResponse
+from humanllm.llm.scripted import ScriptedBackend
 
 FENCE = re.compile(r"<<<BEGIN DATA (\w+) \((\w+)\)>>>\n(.*?)\n<<<END DATA \1>>>", re.S)
 
@@ -91,3 +97,29 @@ def reply(req: ChatRequest) -> str | ChatResponse:
         }
         return json.dumps(scores)
     raise AssertionError(f"unexpected schema {name}")
+
+
+def use_scripted(
+    monkeypatch: pytest.MonkeyPatch, script: Any = reply, model_id: str = "scripted-curation"
+) -> ScriptedBackend:
+    """Every curation stage talks to one scripted backend with ``script`` (reopened per stage:
+    each stage closes its backend when it ends)."""
+    backend = ScriptedBackend(script, model_id=model_id)
+
+    def reopen(cfg: object) -> ScriptedBackend:
+        backend.closed = False
+        return backend
+
+    monkeypatch.setattr(common, "make_backend", reopen)
+    return backend
+
+
+def jsonl_source(path: Path | str, name: str = "forum") -> dict[str, Any]:
+    """A JSONL source whose rows are ``{"id", "author", "body", "ts"}``."""
+    return {
+        "kind": "jsonl",
+        "name": name,
+        "path": str(path),
+        "fields": {"record_id": "id", "user_id": "author", "text": "body", "created_at": "ts"},
+        "min_chars": 0,
+    }

@@ -10,12 +10,11 @@ import polars as pl
 import pytest
 
 from humanllm.config import validate_config
-from humanllm.curation import common
 from humanllm.curation.clean import part_chars, split_text
 from humanllm.executor import run_stages
 from humanllm.llm.scripted import ScriptedBackend
 from humanllm.runfolder import RunFolder
-from tests.curation.fake_model import reply
+from tests.curation.fake_model import jsonl_source, use_scripted
 
 PARAGRAPHS = [
     f"Paragraph {i}: " + " ".join(f"I walked to the market on day {i} and bought {j} apples." for j in range(6))
@@ -26,14 +25,7 @@ LONG = "\n\n".join(PARAGRAPHS)
 
 @pytest.fixture
 def scripted(monkeypatch: pytest.MonkeyPatch) -> ScriptedBackend:
-    backend = ScriptedBackend(reply, model_id="scripted-long")
-
-    def reopen(cfg: object) -> ScriptedBackend:
-        backend.closed = False
-        return backend
-
-    monkeypatch.setattr(common, "make_backend", reopen)
-    return backend
+    return use_scripted(monkeypatch, model_id="scripted-long")
 
 
 def config(
@@ -44,18 +36,9 @@ def config(
         for i, (u, t) in enumerate(posts)
     ]
     (tmp_path / "posts.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
-    fields = {"record_id": "id", "user_id": "author", "text": "body", "created_at": "ts"}
     return validate_config(
         {
-            "sources": [
-                {
-                    "kind": "jsonl",
-                    "name": "forum",
-                    "path": str(tmp_path / "posts.jsonl"),
-                    "fields": fields,
-                    "min_chars": 0,
-                }
-            ],
+            "sources": [jsonl_source(tmp_path / "posts.jsonl")],
             "llm": {"runner": {"max_invalid_retries": 0}},
             "curation": {"clean": {"max_input_chars": max_input_chars, "max_tokens": max_tokens}},
         }

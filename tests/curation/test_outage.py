@@ -20,6 +20,7 @@ from humanllm.executor import run_stages
 from humanllm.llm.base import OutageError
 from humanllm.llm.cache import RequestCache
 from humanllm.runfolder import RunFolder
+from tests.curation.fake_model import jsonl_source
 from tests.curation.http_model import ModelServer, model_server
 
 STAGES = ["ingest", "filter", "clean", "label", "users", "scenarios", "social_qa", "qc", "genome"]
@@ -48,20 +49,7 @@ def config_dict(tmp_path: Path, url: str) -> dict[str, Any]:
         ]
         posts.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return {
-        "sources": [
-            {
-                "kind": "jsonl",
-                "name": "forum",
-                "path": str(posts),
-                "fields": {
-                    "record_id": "id",
-                    "user_id": "author",
-                    "text": "body",
-                    "created_at": "ts",
-                },
-                "min_chars": 0,
-            }
-        ],
+        "sources": [jsonl_source(posts)],
         "llm": {
             "backends": {
                 "embedded": {"kind": "openai", "base_url": url, "model": "test", "timeout_s": 10}

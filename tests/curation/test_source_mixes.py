@@ -13,13 +13,12 @@ import pytest
 import yaml
 
 from humanllm.config import _resolve_paths, validate_config
-from humanllm.curation import common
 from humanllm.curation.tables import FOLDER_SCHEMAS, LABELED_SCHEMA, USERS_SCHEMA
 from humanllm.executor import run_stages
 from humanllm.llm.scripted import ScriptedBackend
 from humanllm.runfolder import RunFolder
 from humanllm.stage import StageError
-from tests.curation.fake_model import reply
+from tests.curation.fake_model import use_scripted
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 KINDS = ("reddit", "twitter", "blogger", "amazon")
@@ -30,14 +29,7 @@ STAGES = [
 
 @pytest.fixture
 def scripted(monkeypatch: pytest.MonkeyPatch) -> ScriptedBackend:
-    backend = ScriptedBackend(reply, model_id="scripted-mixes")
-
-    def reopen(cfg: object) -> ScriptedBackend:
-        backend.closed = False
-        return backend
-
-    monkeypatch.setattr(common, "make_backend", reopen)
-    return backend
+    return use_scripted(monkeypatch, model_id="scripted-mixes")
 
 
 def quickstart_with(kinds: tuple[str, ...]) -> Any:
@@ -91,13 +83,7 @@ def test_an_empty_curation_still_gives_a_genome_and_tasks_say_why(
 ) -> None:
     """A model whose every reply is rejected: the genome's tables are written empty, with their
     columns; the tasks stage says there is nothing to train on instead of failing on a file."""
-    backend = ScriptedBackend(lambda r: "not json at all", model_id="scripted-useless")
-
-    def reopen(cfg: object) -> ScriptedBackend:
-        backend.closed = False
-        return backend
-
-    monkeypatch.setattr(common, "make_backend", reopen)
+    use_scripted(monkeypatch, lambda r: "not json at all", model_id="scripted-useless")
     run = tmp_path / "run"
     cfg = quickstart_with(("blogger",))
     run_stages(cfg, run, STAGES[:-1])

@@ -9,11 +9,10 @@ import polars as pl
 import pytest
 
 from humanllm.config import validate_config
-from humanllm.curation import common
 from humanllm.executor import run_stages
 from humanllm.llm.scripted import ScriptedBackend
 from humanllm.runfolder import RunFolder
-from tests.curation.fake_model import reply
+from tests.curation.fake_model import jsonl_source, use_scripted
 
 STAGES = ["ingest", "filter", "clean", "label", "users", "scenarios", "social_qa", "qc", "genome"]
 
@@ -48,14 +47,7 @@ POSTS = {
 
 @pytest.fixture
 def scripted(monkeypatch: pytest.MonkeyPatch) -> ScriptedBackend:
-    backend = ScriptedBackend(reply, model_id="scripted-curation")
-
-    def reopen(cfg: object) -> ScriptedBackend:  # every stage closes its backend when it ends
-        backend.closed = False
-        return backend
-
-    monkeypatch.setattr(common, "make_backend", reopen)
-    return backend
+    return use_scripted(monkeypatch, model_id="scripted-curation")
 
 
 @pytest.fixture
@@ -76,20 +68,7 @@ def config(tmp_path: Path):  # type: ignore[no-untyped-def]
     (tmp_path / "posts.jsonl").write_text("\n".join(lines) + "\n")
     return validate_config(
         {
-            "sources": [
-                {
-                    "kind": "jsonl",
-                    "name": "forum",
-                    "path": str(tmp_path / "posts.jsonl"),
-                    "fields": {
-                        "record_id": "id",
-                        "user_id": "author",
-                        "text": "body",
-                        "created_at": "ts",
-                    },
-                    "min_chars": 0,
-                }
-            ],
+            "sources": [jsonl_source(tmp_path / "posts.jsonl")],
             "llm": {"runner": {"max_invalid_retries": 1, "backoff_base_s": 0.01}},
             "curation": {"users": {"profile_min_words": 100}},
         }
