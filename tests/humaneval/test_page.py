@@ -13,8 +13,6 @@ import pytest
 
 pytest.importorskip("selenium", reason="selenium is not installed (pip install -e '.[dev]')")
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
@@ -23,25 +21,10 @@ from selenium.webdriver.support.ui import Select, WebDriverWait
 from humanllm.humaneval.sample import load
 from humanllm.humaneval.score import ScoreConfig, score
 from humanllm.humaneval.sheets import SheetError
+from tests.browser import chrome, needs_chromium
 from tests.humaneval.fixtures import fill, genome_run, read_rows, sampled
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and DRIVER),
-    reason="no chromium/chromedriver on PATH (apt-get install chromium chromium-driver)",
-)
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--window-size=1280,900",
-)
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")
@@ -49,15 +32,10 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Pat
     root = tmp_path_factory.mktemp("he-page")
     downloads = root / "downloads"
     downloads.mkdir()
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*FLAGS, f"--user-data-dir={root / 'profile'}"):
-        options.add_argument(flag)
-    options.add_experimental_option(
-        "prefs",
+    driver = chrome(
+        root / "profile",
         {"download.default_directory": str(downloads), "download.prompt_for_download": False},
     )
-    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(DRIVER)))
     driver.execute_cdp_cmd(
         "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
     )

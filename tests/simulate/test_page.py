@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-import shutil
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,8 +14,6 @@ import pytest
 pytest.importorskip("fastapi")
 pytest.importorskip("selenium", reason="selenium is not installed (pip install -e '.[dev]')")
 
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support import expected_conditions as EC
 from selenium.webdriver.support.ui import WebDriverWait
@@ -27,33 +23,10 @@ from humanllm.llm.scripted import ScriptedBackend
 from humanllm.simulate import Simulator
 from humanllm.simulate.people import GenomeUsers
 from humanllm.simulate.service import ServiceSettings, create_app, running
+from tests.browser import chrome, needs_chromium
 from tests.simulate.conftest import AMAZON_USER, make_genome, scripted_reply
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-DRIVER = shutil.which("chromedriver")
-pytestmark = pytest.mark.skipif(
-    not (CHROMIUM and DRIVER),
-    reason="no chromium/chromedriver on PATH (apt-get install chromium chromium-driver)",
-)
-FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--window-size=1280,900",
-)
-
-
-def chrome(profile_dir: Path) -> Any:
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*FLAGS, f"--user-data-dir={profile_dir}"):
-        options.add_argument(flag)
-    return webdriver.Chrome(options=options, service=Service(executable_path=str(DRIVER)))
+pytestmark = needs_chromium
 
 
 SLOW = "SLOW"  # a prompt holding this waits until the test opens the gate
