@@ -10,7 +10,8 @@ text. This module turns those columns into the rules that count across the sourc
    ``row``), over every row, rejected or not; a copy whose rules kept it is dropped.
 2. Amazon k-core (:func:`humanllm.filters.amazon.kcore_rounds`) over the (user, item) pairs of
    the rows every rule kept and that are the first copy of their record: 24 bytes a pair here,
-   about 46 more inside the rounds; the review text never enters.
+   about 25 more inside the rounds (dense codes, the arrays of live rows); the review text
+   never enters.
 3. ``all.min_records_per_user``: users left with fewer kept records than the minimum.
 
 Hashes: two different ids share a 64-bit hash with probability ~n²/2^65 (about 1% among the
