@@ -15,7 +15,9 @@ from humanllm.config import load_config
 from humanllm.executor import run_stages
 from humanllm.tasks import TASKS
 
-pytestmark = [pytest.mark.slow, pytest.mark.llamacpp]
+# Each curation run takes 5-15 minutes on 2 cores, more when they are shared: past the suite's
+# 600 s default time-out.
+pytestmark = [pytest.mark.slow, pytest.mark.llamacpp, pytest.mark.timeout(3000)]
 QUICKSTART = Path(__file__).resolve().parents[2] / "configs" / "quickstart.yaml"
 STAGES = [
     "ingest", "filter", "clean", "label", "users", "scenarios", "social_qa", "qc", "genome", "tasks",
