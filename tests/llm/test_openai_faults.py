@@ -163,4 +163,7 @@ def test_faults_do_not_change_the_output(clean_stub: StubProcess, tmp_path: Path
     }
     s = out.summary
     assert s.retries > 0 and s.invalid_retries > 0
-    assert s.requests == stats["total"] == 150 + s.retries + s.invalid_retries
+    assert s.requests == 150 + s.retries + s.invalid_retries
+    # the stub saw every request but those the client gave up on before the stub read them (a
+    # time-out while the machine is loaded): never more than were sent
+    assert s.requests - s.retries <= stats["total"] <= s.requests
