@@ -74,10 +74,8 @@ def test_sigkill_mid_stage_then_resume(tmp_path: Path) -> None:
         proc = subprocess.Popen(
             [sys.executable, str(WORKER), stub.url, str(run_dir), str(N), str(CONCURRENCY)]
         )
-        deadline = time.monotonic() + 60
-        while committed_rows(db) < N // 4:
+        while committed_rows(db) < N // 4:  # a worker that hangs: the suite's time-out ends it
             assert proc.poll() is None, "the worker ended before it could be killed"
-            assert time.monotonic() < deadline, "the worker made no progress"
             time.sleep(0.01)
         os.kill(proc.pid, signal.SIGKILL)
         assert proc.wait() == -signal.SIGKILL

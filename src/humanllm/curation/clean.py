@@ -16,7 +16,7 @@ from collections import Counter
 from typing import Any
 
 from humanllm.curation.common import platform_of, record_text
-from humanllm.curation.per_record import Drop, PerRecordStage, run_per_record
+from humanllm.curation.per_record import PerRecordStage, run_per_record
 from humanllm.curation.pii import scrub
 from humanllm.curation.schemas import Cleaned
 from humanllm.curation.tables import CLEANED_SCHEMA
@@ -69,10 +69,18 @@ def split_text(text: str, limit: int) -> list[str]:
     return _pack(pieces, "\n\n", limit)
 
 
+def _fields(row: dict[str, Any], kind: str) -> dict[str, Any]:
+    return {
+        "platform": platform_of(kind),
+        "platform_rules": PLATFORM_RULES.get(kind, ""),
+        "record": record_text(row),
+    }
+
+
 def _parts(max_chars: int):  # type: ignore[no-untyped-def]
     def parts(row: dict[str, Any], kind: str) -> list[dict[str, Any]]:
-        common = {"platform": platform_of(kind), "platform_rules": PLATFORM_RULES.get(kind, "")}
-        return [{**common, "record": p} for p in split_text(record_text(row), max_chars)]
+        whole = _fields(row, kind)
+        return [{**whole, "record": p} for p in split_text(whole["record"], max_chars)]
 
     return parts
 
@@ -92,7 +100,7 @@ def run_clean(ctx: StageContext) -> StageResult:
     pii: Counter[str] = Counter()
     chunked = 0
 
-    def to_rows(row: dict[str, Any], obj: Cleaned) -> list[dict[str, Any] | Drop]:
+    def to_rows(row: dict[str, Any], obj: Cleaned) -> list[dict[str, Any]]:
         nonlocal chunked
         cleaned = scrub(obj.text)
         pii.update(cleaned.counts)
@@ -112,7 +120,7 @@ def run_clean(ctx: StageContext) -> StageResult:
         template_name="clean.v1.txt",
         schema=Cleaned,
         stage_cfg=lambda c: c.cfg.curation.clean,
-        fields=lambda row, kind: _parts(limit)(row, kind)[0],
+        fields=_fields,
         parts=_parts(limit),
         join=_join,
         to_rows=to_rows,

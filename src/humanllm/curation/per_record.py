@@ -67,8 +67,8 @@ class PerRecordStage:
     kinds: tuple[str, ...] | None = None  # source kinds that take part (None: all)
     validate: Callable[[Any, dict[str, Any]], None] | None = None
     refine: Refine | None = None  # a second request for some replies (social QA: leaks)
-    # A record too long for one request: the template fields of each of its parts, asked
-    # separately, and how their replies make the record's one object (clean: long posts).
+    # A record too long for one request: the template fields of each of its parts (used instead
+    # of ``fields``), asked separately, and how their replies make the record's one object.
     parts: Callable[[dict[str, Any], str], list[dict[str, Any]]] | None = None
     join: Callable[[list[Any]], Any] | None = None
     subsample_input: bool = False  # apply curation.max_users_per_source / max_records_per_user
