@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 
 class _Cfg(BaseModel):
@@ -56,7 +63,15 @@ class OpenAIBackendConfig(_Planned):
 
     kind: Literal["openai"] = "openai"
     base_url: str = Field(
-        default="http://127.0.0.1:8000/v1", description="Server URL including /v1."
+        default="http://127.0.0.1:8000/v1",
+        description="Server URL including /v1 (with base_urls: the first of them).",
+    )
+    base_urls: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        description="Several servers of the same model, each URL including /v1: requests go to "
+        "the one with the fewest in flight, and a failing one is taken out for a back-off while "
+        "the others answer (none: the one base_url).",
     )
     model: str = Field(description="Model name as the server knows it.")
     api_key_env: str | None = Field(
@@ -67,6 +82,69 @@ class OpenAIBackendConfig(_Planned):
         default=True,
         description="Send response_format json_schema (vLLM and llama.cpp support it).",
     )
+    max_concurrency_per_endpoint: int = Field(
+        default=256,
+        ge=1,
+        description="Requests in flight at once per server (vLLM's default max_num_seqs is "
+        "256); more wait for a free server. llm.runner.max_concurrency bounds them all.",
+    )
+    endpoint_max_failures: int = Field(
+        default=3,
+        ge=1,
+        description="5xx replies or time-outs in a row after which a server of a pool is taken "
+        "out (a connection error takes it out at once). A pool of one is never taken out.",
+    )
+    endpoint_backoff_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="How long a failing server stays out the first time; doubled each time it "
+        "fails again on its return (one request at a time until one is answered).",
+    )
+    endpoint_backoff_max_s: float = Field(
+        default=60.0, gt=0, description="Longest a failing server stays out."
+    )
+
+    @model_validator(mode="after")
+    def _one_pool(self) -> OpenAIBackendConfig:
+        if self.endpoint_backoff_max_s < self.endpoint_backoff_s:
+            raise ValueError("endpoint_backoff_max_s is shorter than endpoint_backoff_s")
+        if self.base_urls is None:
+            return self
+        norm = [u.rstrip("/") for u in self.base_urls]
+        dupes = sorted({u for u in norm if norm.count(u) > 1})
+        if dupes:
+            raise ValueError(f"base_urls: {', '.join(dupes)} listed more than once")
+        if "base_url" in self.model_fields_set and self.base_url.rstrip("/") not in norm:
+            raise ValueError(
+                f"base_url {self.base_url!r} is not one of base_urls: give base_url (one server) "
+                "or base_urls (a pool), not both"
+            )
+        self.base_url = self.base_urls[0]
+        return self
+
+    @model_serializer(mode="wrap")
+    def _omit_pool_defaults(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Pool settings left at their defaults are not dumped, so a one-server config dumps (and
+        # hashes: stages depend on llm.backends) exactly as before the pool existed.
+        data: dict[str, Any] = handler(self)
+        for name in _POOL_FIELDS:
+            if name in data and data[name] == type(self).model_fields[name].default:
+                del data[name]
+        return data
+
+    @property
+    def urls(self) -> list[str]:
+        """The servers requests go to: base_urls, else the one base_url."""
+        return list(self.base_urls) if self.base_urls else [self.base_url]
+
+
+_POOL_FIELDS = (
+    "base_urls",
+    "max_concurrency_per_endpoint",
+    "endpoint_max_failures",
+    "endpoint_backoff_s",
+    "endpoint_backoff_max_s",
+)
 
 
 class LlamaCppBackendConfig(_Planned):

@@ -6,18 +6,32 @@ accounting. Errors map onto the runner's two kinds: 429, 408, 409, 5xx, time-out
 failures are :class:`TransientError` (carrying the server's ``Retry-After``); other 4xx are
 :class:`PermanentError`. The HTTP connection pool is sized well above any sensible concurrency so
 that the client never queues requests behind its own pool.
+
+With ``base_urls`` the backend spreads requests over several servers of the model
+(:mod:`humanllm.llm.pool`): a request whose server fails (5xx, time-out, connection error) is sent
+to another one before the runner sees an error. ``await backend.check()`` asks every server's
+``/models`` and raises :class:`OutageError` naming each URL and its error when none answers; a
+pool checks itself the same way on first use, keeping the servers that do not answer out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from typing import Any
 
 import openai
 
-from humanllm.llm.base import ChatRequest, ChatResponse, PermanentError, TransientError
+from humanllm.llm.base import (
+    ChatRequest,
+    ChatResponse,
+    OutageError,
+    PermanentError,
+    TransientError,
+)
 from humanllm.llm.config import OpenAIBackendConfig
+from humanllm.llm.pool import EndpointPool
 
 try:  # the SDK moved from httpx to httpx2; build the pool limits with whichever it uses
     import httpx2 as _httpx
@@ -26,6 +40,17 @@ except ImportError:  # pragma: no cover - older SDKs
 
 DUMMY_KEY = "sk-no-key-needed"
 _TRANSIENT_STATUS = {408, 409, 425, 429}
+log = logging.getLogger(__name__)
+
+
+class ServerDown(TransientError):
+    """The server failed, not the request: a 5xx, a time-out, or no connection (``unreachable``)."""
+
+    def __init__(
+        self, message: str, *, unreachable: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, retry_after=retry_after)
+        self.unreachable = unreachable
 
 
 def retry_after_seconds(headers: Any) -> float | None:
@@ -57,14 +82,26 @@ def _api_key(cfg: OpenAIBackendConfig) -> str:
 
 
 class OpenAIBackend:
-    """One backend per configured server. Safe to use from several event loops in turn (each loop
-    gets its own client, since HTTP connections belong to the loop that opened them)."""
+    """One backend per configured server or pool of servers. Safe to use from several event loops
+    in turn (each loop gets its own clients, since HTTP connections belong to the loop that opened
+    them)."""
 
     def __init__(self, cfg: OpenAIBackendConfig, *, max_connections: int = 1024) -> None:
         self.cfg = cfg
         self._key = _api_key(cfg)
         self._max_connections = max_connections
-        self._clients: dict[int, tuple[asyncio.AbstractEventLoop, openai.AsyncOpenAI]] = {}
+        self._clients: dict[
+            tuple[int, str], tuple[asyncio.AbstractEventLoop, openai.AsyncOpenAI]
+        ] = {}
+        self.pool = EndpointPool(
+            cfg.urls,
+            cap=cfg.max_concurrency_per_endpoint,
+            max_failures=cfg.endpoint_max_failures,
+            backoff_s=cfg.endpoint_backoff_s,
+            backoff_max_s=cfg.endpoint_backoff_max_s,
+        )
+        self._checked = len(self.pool) == 1  # a pool of one is never taken out: nothing to check
+        self._check_task: asyncio.Task[list[tuple[str, str | None]]] | None = None
 
     @property
     def model_id(self) -> str:
@@ -73,12 +110,12 @@ class OpenAIBackend:
 
     @property
     def endpoint(self) -> str:
-        """Where requests go (named in error messages)."""
-        return self.cfg.base_url
+        """Where requests go (named in error messages): the URL, or the pool and its URLs."""
+        return self.pool.describe()
 
-    def _client(self) -> openai.AsyncOpenAI:
+    def _client(self, url: str) -> openai.AsyncOpenAI:
         loop = asyncio.get_running_loop()
-        entry = self._clients.get(id(loop))
+        entry = self._clients.get((id(loop), url))
         if entry is not None and entry[0] is loop:
             return entry[1]
         for key, (old_loop, _) in list(self._clients.items()):
@@ -94,13 +131,9 @@ class OpenAIBackend:
             ),
         )
         client = openai.AsyncOpenAI(
-            base_url=self.cfg.base_url,
-            api_key=self._key,
-            max_retries=0,
-            timeout=timeout,
-            http_client=http,
+            base_url=url, api_key=self._key, max_retries=0, timeout=timeout, http_client=http
         )
-        self._clients[id(loop)] = (loop, client)
+        self._clients[(id(loop), url)] = (loop, client)
         return client
 
     def request_kwargs(self, request: ChatRequest) -> dict[str, Any]:
@@ -136,7 +169,41 @@ class OpenAIBackend:
         return kwargs
 
     async def chat(self, request: ChatRequest) -> ChatResponse:
-        client = self._client()
+        """Ask the least busy server; on a server failure ask the next one not tried yet."""
+        if not self._checked:
+            await self._start_check()
+        tried: list[str] = []
+        last: TransientError | None = None
+        while True:
+            if last is not None and len(tried) == len(self.pool):
+                raise last  # every server failed this very request: the runner's retry is next
+            try:
+                lease = await self.pool.acquire(tried)
+            except TransientError as e:
+                if last is None:
+                    raise
+                raise TransientError(f"{last}; {e}", retry_after=e.retry_after) from last
+            url = lease.endpoint.url
+            tried.append(url)
+            try:
+                resp = await self._send(url, request)
+            except ServerDown as e:
+                self.pool.release(lease, "unreachable" if e.unreachable else "failed", str(e))
+                if len(self.pool) == 1:
+                    raise
+                last = TransientError(f"{url}: {e}", retry_after=e.retry_after)
+                continue
+            except (TransientError, PermanentError):  # the server answered; the request failed
+                self.pool.release(lease, "answered")
+                raise
+            except BaseException:
+                self.pool.release(lease, "cancelled")
+                raise
+            self.pool.release(lease, "answered")
+            return resp
+
+    async def _send(self, url: str, request: ChatRequest) -> ChatResponse:
+        client = self._client(url)
         try:
             # The raw response parsed to a plain dict: the SDK's transport, auth and errors, without
             # building its pydantic models for every reply (~0.4 ms of CPU each at high concurrency).
@@ -145,16 +212,17 @@ class OpenAIBackend:
             )
             completion = raw.parse(to=dict)
         except openai.APITimeoutError as e:
-            raise TransientError(f"time-out after {self.cfg.timeout_s}s") from e
+            raise ServerDown(f"time-out after {self.cfg.timeout_s}s") from e
         except openai.APIConnectionError as e:
-            raise TransientError(f"connection error: {e}") from e
+            raise ServerDown(f"connection error: {e}", unreachable=True) from e
         except openai.APIStatusError as e:
             status = e.status_code
             msg = f"HTTP {status}: {e.message}"
-            if status in _TRANSIENT_STATUS or status >= 500:
-                raise TransientError(
-                    msg, retry_after=retry_after_seconds(e.response.headers)
-                ) from e
+            after = retry_after_seconds(e.response.headers)
+            if status >= 500:
+                raise ServerDown(msg, retry_after=after) from e
+            if status in _TRANSIENT_STATUS:
+                raise TransientError(msg, retry_after=after) from e
             raise PermanentError(msg) from e
         except openai.APIResponseValidationError as e:
             raise TransientError(f"malformed response: {e}") from e
@@ -163,6 +231,57 @@ class OpenAIBackend:
         except ValueError as e:  # a 200 whose body is not JSON
             raise TransientError(f"malformed response: {e}") from e
         return _to_response(completion, self.cfg.model)
+
+    # --- the start check --------------------------------------------------------------------
+    async def check(self) -> list[tuple[str, str | None]]:
+        """Ask every server's ``/models``: (URL, error or None) for each. Servers that do not
+        answer are kept out of the pool (a warning each); none answering is an
+        :class:`OutageError` naming every URL and its error."""
+        results = await self._probe()
+        if all(err is not None for _, err in results):
+            detail = "; ".join(f"{url}: {err}" for url, err in results)
+            raise OutageError(
+                f"openai backend {self.cfg.model!r}: no model server answers GET /models: {detail}"
+            )
+        return results
+
+    async def _start_check(self) -> None:
+        """The check on a pool's first use, once, shared by the requests that wait on it."""
+        loop = asyncio.get_running_loop()
+        task = self._check_task
+        if task is None or task.get_loop() is not loop:
+            task = self._check_task = loop.create_task(self._probe())
+        await asyncio.shield(task)
+
+    async def _probe(self) -> list[tuple[str, str | None]]:
+        errors = await asyncio.gather(*(self._probe_one(url) for url in self.pool.urls))
+        for e, err in zip(self.pool.endpoints, errors, strict=True):
+            if err is not None:
+                log.warning("model server %s does not answer at start: %s", e.url, err)
+                self.pool.take_out(e, f"no answer at start: {err}")
+        self._checked = True
+        return list(zip(self.pool.urls, errors, strict=True))
+
+    async def _probe_one(self, url: str) -> str | None:
+        """None when the server answers ``/models`` (any reply but a 5xx), else the error."""
+        client = self._client(url).with_options(timeout=min(10.0, self.cfg.timeout_s))
+        try:
+            page = await client.models.list()
+        except openai.APIStatusError as e:
+            return f"HTTP {e.status_code}: {e.message}" if e.status_code >= 500 else None
+        except openai.APITimeoutError:
+            return f"time-out after {min(10.0, self.cfg.timeout_s)}s"
+        except openai.OpenAIError as e:
+            return f"{type(e).__name__}: {e}"
+        served = [m.id for m in page.data]
+        if served and self.cfg.model not in served:
+            log.warning(
+                "model server %s does not list model %r (it serves %s)",
+                url,
+                self.cfg.model,
+                ", ".join(served[:5]),
+            )
+        return None
 
     async def aclose(self) -> None:
         clients, self._clients = list(self._clients.values()), {}
