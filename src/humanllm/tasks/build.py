@@ -1,168 +1,294 @@
-"""From genome tables to the rows of every ``tasks/<task>/<split>.jsonl`` (no I/O but reading
-general data files): build all six tasks, split by user, balance each split, apply the variant.
+"""From genome tables to every ``tasks/<task>/<split>.jsonl``, user bucket by user bucket, with
+memory bounded by the bucket (``tasks.bucket_records``), never by the corpus.
 
-The test split is the same in every variant (all six tasks, the test users' rows, balanced to
-``total_test``); the variant decides the training split only.
+1. Partition: every genome table (and ``records/`` for ``raw``) is streamed into one file per
+   user bucket (:mod:`humanllm.tasks.buckets`); on the way, the smallest and largest split hash of
+   each source (the user split's clamps, :class:`~humanllm.tasks.sampling.UserSplit`).
+2. Count: per bucket, the builders run on that bucket's users and every candidate's selection
+   hash is kept, by ``(task, source, split)`` cell (8 bytes per candidate, on disk per bucket).
+   The water-filling :func:`~humanllm.tasks.sampling.quotas` of each split then give every cell
+   its :class:`~humanllm.tasks.select.Cut`, which keeps the cell's quota exactly.
+3. Write: per bucket, the builders run again and the kept rows go to that bucket's part files
+   (:mod:`humanllm.tasks.parts`); the parts are merged into the task files by ``(source,
+   user_id)``, so the files do not depend on the number of buckets.
+
+Each bucket of steps 2 and 3 leaves a marker: a run killed between buckets resumes with the
+unfinished ones (a killed partition is redone). The test split is the same in every variant
+(all six tasks, the test users' rows, balanced to ``total_test``); the variant decides the
+training split only.
 """
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Mapping
+import hashlib
+import json
+import shutil
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 
-from humanllm.tasks.builders import BUILDERS
-from humanllm.tasks.config import RAW_TASK, TASKS, TasksConfig
-from humanllm.tasks.inputs import Genome
-from humanllm.tasks.rows import BuildOptions, Built, Row
-from humanllm.tasks.sampling import quotas, sample_cell, split_users
-from humanllm.tasks.variants import (
-    GENERAL_TASK,
-    general_name,
-    long_enough,
-    raw_completion_rows,
-    read_general,
+from humanllm.runfolder import atomic_write_text
+from humanllm.tasks.buckets import (
+    RAW,
+    RAW_COLUMNS,
+    USER_TABLES,
+    n_buckets,
+    partition,
+    read_bucket,
+    read_raw,
 )
+from humanllm.tasks.config import RAW_TASK, TASKS, TasksConfig
+from humanllm.tasks.inputs import read_table
+from humanllm.tasks.parts import merge_parts, write_jsonl, write_part
+from humanllm.tasks.rows import BuildOptions
+from humanllm.tasks.sampling import UserSplit, quotas
+from humanllm.tasks.select import (
+    SPLITS,
+    BucketStats,
+    Candidate,
+    Cell,
+    Cut,
+    bucket_candidates,
+    cuts,
+    resolve_ties,
+)
+from humanllm.tasks.variants import GENERAL_TASK, general_name, read_general
 
-Cell = tuple[str, str]  # (task, source)
-SPLITS = ("train", "test")
+WORK = "_work"
+Log = Callable[[str], None]
 
 
 @dataclass
 class TaskData:
-    """Rows per ``(folder, split)`` and a report for ``_SUCCESS.json``."""
+    """Rows written per ``(folder, split)`` and source, and a report for ``_SUCCESS.json``."""
 
-    files: dict[tuple[str, str], list[Row]] = field(default_factory=dict)
+    files: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
     available: dict[str, dict[str, int]] = field(default_factory=dict)
     skipped: dict[str, dict[str, int]] = field(default_factory=dict)
     skipped_tasks: dict[str, str] = field(default_factory=dict)
     users: dict[str, dict[str, int]] = field(default_factory=dict)
     general: dict[str, dict[str, Any]] = field(default_factory=dict)
     notices: list[str] = field(default_factory=list)
+    buckets: int = 1
 
     def counts(self) -> dict[str, dict[str, dict[str, int]]]:
         """``{folder: {split: {source: rows}}}`` of what is written."""
         out: dict[str, dict[str, dict[str, int]]] = {}
-        for (folder, split), rows in sorted(self.files.items()):
-            out.setdefault(folder, {})[split] = dict(
-                sorted(Counter(r["source"] for r in rows).items())
-            )
+        for (folder, split), by_source in sorted(self.files.items()):
+            out.setdefault(folder, {})[split] = dict(sorted(by_source.items()))
         return out
 
 
-def _cells(rows_by_task: Mapping[str, list[Row]]) -> dict[Cell, list[Row]]:
-    cells: dict[Cell, list[Row]] = {}
-    for task, rows in rows_by_task.items():
-        for r in rows:
-            cells.setdefault((task, r["source"]), []).append(r)
-    return cells
+@dataclass(frozen=True)
+class Inputs:
+    """The stage's input files: the genome tables that exist, and ``records/`` for ``raw``."""
+
+    folder: Path
+    genome: dict[str, Path]
+    raw: list[Path] = field(default_factory=list)
 
 
-def _balance(
-    cells: dict[Cell, list[Row]], total: int | None, seed: int, split: str
-) -> dict[Cell, list[Row]]:
-    take = quotas({c: len(rows) for c, rows in cells.items()}, total, seed)
-    return {c: sample_cell(rows, take[c], seed, split, *c) for c, rows in cells.items()}
+def _rows(path: Path) -> int:
+    return int(pq.ParquetFile(path).metadata.num_rows)
 
 
-def _raw_cells(
-    records: pl.DataFrame, test_users: set[tuple[str, str]], cfg: TasksConfig, o: BuildOptions
-) -> dict[Cell, list[Row]]:
-    df = long_enough(records, cfg.min_text_chars)
-    if test_users:
-        test = pl.DataFrame(sorted(test_users), schema=["source", "user_id"], orient="row")
-        df = df.join(test, on=["source", "user_id"], how="anti")
-    df = df.sort("source", "user_id", "record_id")
-    parts = {str(s): part for (s,), part in df.group_by("source", maintain_order=True)}
-    take = quotas({(RAW_TASK, s): p.height for s, p in parts.items()}, cfg.total_train, cfg.seed)
-    cells = {}
-    for s, part in parts.items():
-        picked = sample_cell(
-            range(part.height), take[(RAW_TASK, s)], cfg.seed, "train", RAW_TASK, s
+def _plan(inputs: Inputs, cfg: TasksConfig, kinds: dict[str, str], version: str, n: int) -> str:
+    files = [*inputs.genome.values(), *inputs.raw]
+    blob = {
+        "version": version,
+        "tasks": cfg.model_dump(mode="json"),
+        "kinds": dict(sorted(kinds.items())),
+        "buckets": n,
+        "inputs": [[str(p), p.stat().st_size, p.stat().st_mtime_ns] for p in files],
+    }
+    return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _partition(inputs: Inputs, work: Path, n: int, cfg: TasksConfig, log: Log) -> UserSplit:
+    marker = work / "in" / "split.json"
+    if marker.is_file():
+        extremes = json.loads(marker.read_text(encoding="utf-8"))
+        return UserSplit(cfg.test_fraction, cfg.seed, extremes)
+    log(f"partition into {n} user bucket(s)")
+    split = UserSplit(cfg.test_fraction, cfg.seed)
+    for name in USER_TABLES:
+        if name in inputs.genome:
+            partition([inputs.genome[name]], name, work / "in", n, split)
+    if inputs.raw:
+        partition(inputs.raw, RAW, work / "in", n, None, RAW_COLUMNS)
+    atomic_write_text(json.dumps(split.extremes), marker)
+    return split
+
+
+class _Buckets:
+    """Reads one bucket's candidates; what every pass shares."""
+
+    def __init__(
+        self, work: Path, items: pl.DataFrame, cfg: TasksConfig, o: BuildOptions, s: UserSplit
+    ):
+        self.work, self.items, self.cfg, self.o, self.split = work, items, cfg, o, s
+
+    def candidates(self, b: int) -> tuple[list[Candidate], BucketStats]:
+        genome = read_bucket(self.work / "in", b, self.items)
+        return bucket_candidates(
+            genome, read_raw(self.work / "in", b), self.cfg, self.o, self.split
         )
-        cells[(RAW_TASK, s)] = raw_completion_rows(
-            [part.row(i, named=True) for i in picked], o, cfg.min_text_chars
-        )
-    return cells
+
+    def every(self, n: int) -> Iterator[Candidate]:
+        for b in range(n):
+            yield from self.candidates(b)[0]
 
 
-def build_task_data(
-    genome: Genome,
+def _count(bk: _Buckets, b: int) -> tuple[dict[Cell, np.ndarray], BucketStats]:
+    """Pass 1 for bucket ``b``: its candidates' hashes by cell and its report (kept on disk)."""
+    done = bk.work / "count" / f"b{b:05d}.json"
+    arrays = done.with_suffix(".npz")
+    if done.is_file():
+        meta = json.loads(done.read_text(encoding="utf-8"))
+        with np.load(arrays) as z:
+            hashes = {tuple(c): z[str(i)] for i, c in enumerate(meta["cells"])}
+        return hashes, BucketStats(**meta["stats"])  # type: ignore[arg-type]
+    found, stats = bk.candidates(b)
+    by_cell: dict[Cell, list[int]] = {}
+    for c in found:
+        by_cell.setdefault(c.cell, []).append(c.hash)
+    hashes = {cell: np.array(h, dtype=np.uint64) for cell, h in sorted(by_cell.items())}
+    tmp = arrays.with_name(f".{arrays.name}.tmp")
+    tmp.parent.mkdir(parents=True, exist_ok=True)
+    with tmp.open("wb") as fh:
+        np.savez(fh, **{str(i): h for i, h in enumerate(hashes.values())})
+    tmp.replace(arrays)
+    meta = {"cells": [list(c) for c in hashes], "stats": stats.as_dict()}
+    atomic_write_text(json.dumps(meta), done)
+    return hashes, stats  # type: ignore[return-value]
+
+
+def _write(bk: _Buckets, b: int, cut: dict[Cell, Cut]) -> dict[str, dict[str, int]]:
+    """Pass 2 for bucket ``b``: its kept rows into its part files; ``{"task/split": {source: n}}``."""
+    done = bk.work / "parts" / f"b{b:05d}.json"
+    if done.is_file():
+        counts: dict[str, dict[str, int]] = json.loads(done.read_text(encoding="utf-8"))
+        return counts
+    kept: dict[tuple[str, str], list[Candidate]] = {}
+    for c in bk.candidates(b)[0]:
+        if cut[c.cell].keeps(c):
+            kept.setdefault((c.cell[0], c.cell[2]), []).append(c)
+    counts = {}
+    for (folder, split), found in sorted(kept.items()):
+        write_part(bk.work / "parts" / f"b{b:05d}" / f"{folder}.{split}.jsonl", found)
+        by_source: dict[str, int] = {}
+        for c in found:
+            by_source[c.key[0]] = by_source.get(c.key[0], 0) + 1
+        counts[f"{folder}/{split}"] = by_source
+    atomic_write_text(json.dumps(counts), done)
+    return counts
+
+
+def build_tasks(
+    inputs: Inputs,
+    out: Path,
     cfg: TasksConfig,
-    kinds: Mapping[str, str],
-    raw_records: pl.DataFrame | None = None,
+    kinds: dict[str, str],
+    version: str = "",
+    log: Log = lambda _: None,
 ) -> TaskData:
-    """Everything the ``tasks`` stage writes; ``raw_records`` (the ingest output) is needed by the
-    ``raw`` variant."""
+    """Write every task file of ``out`` (a run's ``tasks/``) and return what was written."""
     o = BuildOptions.from_config(cfg, kinds)
-    data = TaskData()
-    built: dict[str, Built] = {task: BUILDERS[task](genome, o) for task in TASKS}
-    for task, b in built.items():
-        data.skipped[task] = dict(sorted(b.skipped.items()))
-        data.available[task] = dict(sorted(Counter(r["source"] for r in b.rows).items()))
-        if not b.rows:
-            why = (
-                ", ".join(f"{n} {reason}" for reason, n in b.skipped.items()) or "empty input table"
-            )
-            data.skipped_tasks[task] = why
-            data.notices.append(f"{task}: no rows ({why}); task skipped")
+    rows = [_rows(inputs.genome["records"]), sum(_rows(p) for p in inputs.raw)]
+    n = n_buckets(max(rows), cfg.bucket_records)
+    work = out / WORK
+    plan = _plan(inputs, cfg, kinds, version, n)
+    plan_file = work / "plan.json"
+    if work.exists() and not (plan_file.is_file() and plan_file.read_text().strip() == plan):
+        shutil.rmtree(work)
+    atomic_write_text(plan + "\n", plan_file)
+    split = _partition(inputs, work, n, cfg, log)
+    items = read_table(inputs.folder, "items")  # global: one row per item
+    bk = _Buckets(work, items, cfg, o, split)
 
-    test_users = split_users(genome.user_keys(), cfg.test_fraction, cfg.seed)
-    for split in SPLITS:
-        data.users[split] = {}
-    for source, user in genome.user_keys():
-        split = "test" if (source, user) in test_users else "train"
-        data.users[split][source] = data.users[split].get(source, 0) + 1
+    stats, hashes = BucketStats(), dict[Cell, list[np.ndarray]]()
+    for b in range(n):
+        got, s = _count(bk, b)
+        stats.add(s)
+        for cell, h in got.items():
+            hashes.setdefault(cell, []).append(h)
+    log(f"counted {sum(len(a) for h in hashes.values() for a in h):,} candidates in {n} bucket(s)")
+    joined = {cell: np.concatenate(h) for cell, h in sorted(hashes.items())}
+    del hashes
+    totals = {"train": cfg.total_train, "test": cfg.total_test}
+    take: dict[Cell, int] = {}
+    for where in SPLITS:
+        sizes = {(t, src): len(h) for (t, src, sp), h in joined.items() if sp == where}
+        for (t, src), k in quotas(sizes, totals[where], cfg.seed).items():
+            take[(t, src, where)] = k
+    cut, tied = cuts(joined, take)
+    del joined
+    if tied:
+        log(f"{len(tied)} cell(s) cut inside equal hashes: one more pass to break the ties")
+        resolve_ties(cut, tied, bk.every(n))
 
-    by_split: dict[str, dict[str, list[Row]]] = {s: {} for s in SPLITS}
-    for task, b in built.items():
-        for r in b.rows:
-            split = "test" if (r["source"], r["user_id"]) in test_users else "train"
-            by_split[split].setdefault(task, []).append(r)
-
-    test = _balance(_cells(by_split["test"]), cfg.total_test, cfg.seed, "test")
-    if cfg.variant == "raw":
-        if raw_records is None:
-            raise ValueError("variant raw needs the raw records (the ingest stage's records/)")
-        train = _raw_cells(raw_records, test_users, cfg, o)
-    else:
-        wanted = {t: rows for t, rows in by_split["train"].items() if t in cfg.train_tasks()}
-        train = _balance(_cells(wanted), cfg.total_train, cfg.seed, "train")
-
-    for split, cells in (("train", train), ("test", test)):
-        for (task, _), rows in sorted(cells.items()):
-            if rows:
-                data.files.setdefault((task, split), []).extend(rows)
-    for task in TASKS:
-        for split in SPLITS:
-            if task in data.skipped_tasks or (task, split) in data.files:
-                continue
-            if split == "train" and task not in cfg.train_tasks():
-                continue
-            if by_split[split].get(task):
-                total = "total_test" if split == "test" else "total_train"
-                data.notices.append(
-                    f"{task}: no {split} rows left after balancing to tasks.{total}"
-                )
-            else:
-                data.notices.append(
-                    f"{task}: no {split} rows (all its users are in the other split)"
-                )
-    if cfg.variant == "raw" and (RAW_TASK, "train") not in data.files:
-        data.notices.append(
-            f"{RAW_TASK}: no train rows (no raw record of a training user is long enough)"
+    files: dict[tuple[str, str], dict[str, int]] = {}
+    for b in range(n):
+        for name, by_source in _write(bk, b, cut).items():
+            folder, where = name.split("/")
+            into = files.setdefault((folder, where), {})
+            for source, k in by_source.items():
+                into[source] = into.get(source, 0) + k
+    for folder, where in sorted(files):
+        merge_parts(
+            [work / "parts" / f"b{b:05d}" / f"{folder}.{where}.jsonl" for b in range(n)],
+            out / folder / f"{where}.jsonl",
         )
+    shutil.rmtree(work)
+    data = _report(files, stats, cfg)
+    data.buckets = n
     if cfg.variant == "gen-mix":
-        _mix_general(data, cfg)
+        _mix_general(data, cfg, out)
     return data
 
 
-def _mix_general(data: TaskData, cfg: TasksConfig) -> None:
-    ours = sum(len(rows) for (_, split), rows in data.files.items() if split == "train")
+def _report(
+    files: dict[tuple[str, str], dict[str, int]], stats: BucketStats, cfg: TasksConfig
+) -> TaskData:
+    data = TaskData(files=files)
+    data.users = {where: dict(sorted(stats.users.get(where, {}).items())) for where in SPLITS}
+    for task in TASKS:
+        skipped = dict(sorted(stats.skipped.get(task, {}).items()))
+        data.skipped[task] = skipped
+        data.available[task] = dict(sorted(stats.available.get(task, {}).items()))
+        if not data.available[task]:
+            why = ", ".join(f"{n} {reason}" for reason, n in skipped.items()) or "empty input table"
+            data.skipped_tasks[task] = why
+            data.notices.append(f"{task}: no rows ({why}); task skipped")
+    for task in TASKS:
+        for where in SPLITS:
+            if task in data.skipped_tasks or (task, where) in files:
+                continue
+            if where == "train" and task not in cfg.train_tasks():
+                continue
+            if stats.present.get(where, {}).get(task):
+                total = "total_test" if where == "test" else "total_train"
+                data.notices.append(
+                    f"{task}: no {where} rows left after balancing to tasks.{total}"
+                )
+            else:
+                data.notices.append(
+                    f"{task}: no {where} rows (all its users are in the other split)"
+                )
+    if cfg.variant == "raw" and (RAW_TASK, "train") not in files:
+        data.notices.append(
+            f"{RAW_TASK}: no train rows (no raw record of a training user is long enough)"
+        )
+    return data
+
+
+def _mix_general(data: TaskData, cfg: TasksConfig, out: Path) -> None:
+    ours = sum(sum(n.values()) for (_, split), n in data.files.items() if split == "train")
     wanted = round(ours * cfg.general_fraction / (1 - cfg.general_fraction))
     paths = [Path(p) for p in cfg.general_data]
     names = [general_name(p) for p in paths]
@@ -176,4 +302,5 @@ def _mix_general(data: TaskData, cfg: TasksConfig) -> None:
         if len(rows) < k:
             data.notices.append(f"{name}: {len(rows)} usable rows of {k} wanted ({path})")
         if rows:
-            data.files[(name, "train")] = [{**r, "task": GENERAL_TASK} for r in rows]
+            write_jsonl(({**r, "task": GENERAL_TASK} for r in rows), out / name / "train.jsonl")
+            data.files[(name, "train")] = {name: len(rows)}

@@ -60,6 +60,13 @@ class TasksConfig(BaseModel):
         "source has two or more and the fraction is > 0). No test user appears in training.",
     )
     seed: int = Field(default=42, description="Seed of the user split, sampling and candidates.")
+    bucket_records: int = Field(
+        default=20_000,
+        ge=1,
+        description="Unit of work: the stage reads and builds the genome one user bucket at a time "
+        "(every row of a user in one bucket), ceil(records / bucket_records) buckets, so its memory "
+        "follows this size, not the corpus. The files written do not depend on it.",
+    )
     history_records: int = Field(
         default=3,
         ge=1,

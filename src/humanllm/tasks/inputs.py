@@ -69,6 +69,39 @@ def _empty(name: str) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
+def _check_columns(path: Path, name: str, columns: list[str]) -> None:
+    missing = [c for c in REQUIRED[name] if c not in columns]
+    if missing:
+        raise GenomeError(
+            f"{path}: missing column(s) {', '.join(missing)}; the task builders need "
+            f"{', '.join(REQUIRED[name])}"
+        )
+
+
+def check_tables(folder: str | Path) -> dict[str, Path]:
+    """The genome tables of ``folder`` that exist, by name, checked from their Parquet schemas
+    only (nothing is loaded); an error names the file and what is wrong."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise GenomeError(f"{folder}: no genome folder; run the genome stage first")
+    found: dict[str, Path] = {}
+    for name in REQUIRED:
+        path = folder / f"{name}.parquet"
+        if not path.is_file():
+            if name in OPTIONAL:
+                continue
+            raise GenomeError(
+                f"{path}: missing; run the genome stage first (--stages genome,tasks)"
+            )
+        try:
+            columns = pl.read_parquet_schema(path)
+        except (OSError, pl.exceptions.PolarsError) as e:
+            raise GenomeError(f"{path}: not a readable Parquet file ({e})") from e
+        _check_columns(path, name, list(columns))
+        found[name] = path
+    return found
+
+
 def read_table(folder: Path, name: str) -> pl.DataFrame:
     path = folder / f"{name}.parquet"
     if not path.is_file():
@@ -79,12 +112,7 @@ def read_table(folder: Path, name: str) -> pl.DataFrame:
         df = pl.read_parquet(path)
     except (OSError, pl.exceptions.PolarsError) as e:
         raise GenomeError(f"{path}: not a readable Parquet file ({e})") from e
-    missing = [c for c in REQUIRED[name] if c not in df.columns]
-    if missing:
-        raise GenomeError(
-            f"{path}: missing column(s) {', '.join(missing)}; the task builders need "
-            f"{', '.join(REQUIRED[name])}"
-        )
+    _check_columns(path, name, df.columns)
     return df.sort(ORDER[name], nulls_last=True, maintain_order=True)
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -23,11 +22,10 @@ from typing import Any
 from humanllm.curation.common import source_kinds
 from humanllm.runfolder import SourceCounts, atomic_write_text
 from humanllm.stage import StageContext, StageError, StageResult
-from humanllm.tasks.build import TaskData, build_task_data
+from humanllm.tasks.build import Inputs, TaskData, build_tasks
 from humanllm.tasks.card import tasks_card
-from humanllm.tasks.inputs import GenomeError, load_genome
+from humanllm.tasks.inputs import GenomeError, check_tables
 from humanllm.tasks.prompts import PROMPT_VERSION
-from humanllm.tasks.rows import Row
 from humanllm.tasks.variants import GeneralDataError
 
 DATASET_INFO = "dataset_info.json"
@@ -52,6 +50,9 @@ def code_version() -> str:
         "inputs",
         "sampling",
         "variants",
+        "buckets",
+        "select",
+        "parts",
         "build",
         "card",
     ):
@@ -72,62 +73,52 @@ def dataset_info(files: Iterable[tuple[str, str]]) -> dict[str, dict[str, Any]]:
     }
 
 
-def write_jsonl(rows: Iterable[Row], path: Path) -> int:
-    """Stream ``rows`` to ``path`` (written beside it, then renamed); returns the row count."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    n = 0
-    with tmp.open("w", encoding="utf-8") as fh:
-        for row in rows:
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-            n += 1
-    os.replace(tmp, path)
-    return n
-
-
 def write_task_data(data: TaskData, out: Path) -> None:
-    for (folder, split), rows in sorted(data.files.items()):
-        write_jsonl(rows, out / folder / f"{split}.jsonl")
+    """What comes beside the task files: ``dataset_info.json`` and the card."""
     info = dataset_info(data.files)
     atomic_write_text(json.dumps(info, indent=2) + "\n", out / DATASET_INFO)
     counts: dict[str, dict[str, int]] = {}
-    for (folder, split), part in data.files.items():
-        counts.setdefault(folder, {})[split] = len(part)
+    for (folder, split), by_source in data.files.items():
+        counts.setdefault(folder, {})[split] = sum(by_source.values())
     atomic_write_text(tasks_card(data.files, counts), out / "README.md")
 
 
 def run_tasks(ctx: StageContext) -> StageResult:
     cfg = ctx.cfg.tasks
+    folder = ctx.run.stage_dir("genome")
     try:
-        genome = load_genome(ctx.run.stage_dir("genome"))
+        inputs = Inputs(folder, check_tables(folder))
     except GenomeError as e:
         raise StageError(str(e)) from e
-    raw = None
     if cfg.variant == "raw":
-        lf = ctx.run.scan("records")
-        if lf is None:
+        shards = ctx.run.shards("records")
+        if not shards:
             raise StageError(
                 "variant raw trains on the raw records in records/; run the ingest stage"
             )
-        raw = lf.select("source", "record_id", "user_id", "text", "title").collect()
+        inputs = Inputs(folder, inputs.genome, shards)
+    out = ctx.run.stage_dir("tasks")
+
+    def log(message: str) -> None:
+        ctx.console.print(f"  [dim]{message}[/dim]", highlight=False)
+
     try:
-        data = build_task_data(genome, cfg, source_kinds(ctx), raw)
-    except GeneralDataError as e:
+        data = build_tasks(inputs, out, cfg, source_kinds(ctx), code_version(), log)
+    except (GeneralDataError, GenomeError) as e:
         raise StageError(str(e)) from e
     if not any(split == "train" for _, split in data.files):
         raise StageError(
             "no training rows: the genome has no usable rows for the tasks of variant "
             f"{cfg.variant!r} among its training users ({'; '.join(data.notices) or 'empty genome'})"
         )
-    out = ctx.run.stage_dir("tasks")
     write_task_data(data, out)
     for notice in data.notices:
         ctx.console.print(f"  [yellow]notice[/yellow] {notice}", highlight=False)
 
     counts = data.counts()
-    for folder, splits in counts.items():
+    for name, splits in counts.items():
         line = ", ".join(f"{split} {sum(n.values()):,}" for split, n in splits.items())
-        ctx.console.print(f"  {folder}: {line}", highlight=False)
+        ctx.console.print(f"  {name}: {line}", highlight=False)
     result = StageResult()
     available = Counter[str]()
     for by_source in data.available.values():
@@ -154,6 +145,7 @@ def run_tasks(ctx: StageContext) -> StageResult:
             "users": data.users,
             "general": data.general,
             "notices": data.notices,
+            "buckets": data.buckets,
             "sources": {s: {"records": written[s], "users": users.get(s, 0)} for s in written},
         }
     )

@@ -1,0 +1,73 @@
+"""The task files on disk: one bucket's part files, and their merge into ``<task>/<split>.jsonl``.
+
+A part line is ``["<source>", "<user_id>"]<TAB><row as JSON>`` (JSON escapes every tab inside
+a string, so the first tab ends the key); a part file holds its rows ordered by that key (a
+user's rows in the builder's order). :func:`merge_parts` streams the parts of every bucket into
+one file ordered by the key, holding one line per part, so the file is the same whatever the
+number of buckets (a user is in one bucket, so no two parts share a key).
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Protocol
+
+from humanllm.tasks.rows import Row
+
+
+class Keyed(Protocol):
+    @property
+    def key(self) -> tuple[str, str, str, int]: ...
+    @property
+    def row(self) -> Row: ...
+
+
+def _tmp(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path.with_name(f".{path.name}.tmp-{os.getpid()}")
+
+
+def write_jsonl(rows: Iterable[Row], path: Path) -> int:
+    """Stream ``rows`` to ``path`` (written beside it, then renamed); returns the row count."""
+    tmp, n = _tmp(path), 0
+    with tmp.open("w", encoding="utf-8") as fh:
+        for row in rows:
+            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            n += 1
+    os.replace(tmp, path)
+    return n
+
+
+def write_part(path: Path, found: Iterable[Keyed]) -> None:
+    """One bucket's rows of one file, ordered by ``(source, user_id)``, written atomically."""
+    ordered = sorted(found, key=lambda c: c.key[:2])  # stable: a user's rows keep their order
+    tmp = _tmp(path)
+    with tmp.open("w", encoding="utf-8") as fh:
+        for c in ordered:
+            fh.write(json.dumps(list(c.key[:2])) + "\t" + json.dumps(c.row, ensure_ascii=False))
+            fh.write("\n")
+    os.replace(tmp, path)
+
+
+def _lines(path: Path, stack: ExitStack) -> Iterator[tuple[list[str], str]]:
+    fh = stack.enter_context(path.open(encoding="utf-8"))
+    for line in fh:
+        key, row = line.split("\t", 1)
+        yield json.loads(key), row
+
+
+def merge_parts(parts: list[Path], dest: Path) -> int:
+    """Merge the existing ``parts`` (each ordered by key) into ``dest``; returns the row count."""
+    tmp, n = _tmp(dest), 0
+    with ExitStack() as stack, tmp.open("w", encoding="utf-8") as out:
+        streams = [_lines(p, stack) for p in parts if p.is_file()]
+        for _, row in heapq.merge(*streams, key=lambda kv: kv[0]):
+            out.write(row)
+            n += 1
+    os.replace(tmp, dest)
+    return n
