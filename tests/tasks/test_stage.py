@@ -90,14 +90,11 @@ def test_full_variant_files_dataset_info_and_counts(tmp_path: Path) -> None:
         for split in ("train", "test"):
             got = Counter(r["source"] for r in read(out / task / f"{split}.jsonl"))
             assert got == done["tasks"][task][split]
-    assert done["tasks"]["profile_generation"] == {
-        "train": {"amazon": 8, "blogger": 8, "reddit": 8},
-        "test": {"amazon": 2, "blogger": 2, "reddit": 2},
-    }
-    assert done["users"] == {
-        "train": {"amazon": 8, "blogger": 8, "reddit": 8},
-        "test": {"amazon": 2, "blogger": 2, "reddit": 2},
-    }
+    # one profile row per user, in its user's split; every source on both sides of the split
+    assert done["tasks"]["profile_generation"] == done["users"]
+    for source in ("amazon", "blogger", "reddit"):
+        assert done["users"]["train"][source] + done["users"]["test"][source] == 10
+        assert done["users"]["train"][source] >= 1 and done["users"]["test"][source] >= 1
     assert done["counts"]["amazon"]["out"] == sum(
         n["amazon"] for splits in done["tasks"].values() for n in splits.values() if "amazon" in n
     )
@@ -112,15 +109,28 @@ def test_split_is_user_disjoint(tmp_path: Path) -> None:
     assert {r["task"] for r in rows(out, "test")} == set(TASKS)
 
 
+def assert_water_filled(got: Counter[Any], available: Counter[Any], total: int) -> None:
+    """``got`` shares ``total`` out as equal caps: a cell below the cap gives all it has."""
+    assert sum(got.values()) == total and set(got) == set(available)
+    assert all(got[c] <= available[c] for c in available)
+    cap = min(got[c] for c in available if got[c] < available[c])
+    for c in available:
+        if got[c] < available[c]:
+            assert got[c] in (cap, cap + 1), c
+        else:
+            assert available[c] <= cap + 1, c
+
+
 def test_balanced_totals_cap_every_task_source_cell(tmp_path: Path) -> None:
-    out = run_tasks(tmp_path, total_train=60, total_test=30)
-    train = Counter((r["task"], r["source"]) for r in rows(out, "train"))
-    assert len(train) == 12 and sum(train.values()) == 60 and set(train.values()) == {5}
-    # test: 2 users per source, so each profile cell has 2 rows; they give all, the rest share
-    test = Counter((r["task"], r["source"]) for r in rows(out, "test"))
-    assert len(test) == 12 and sum(test.values()) == 30
-    assert all(test[("profile_generation", s)] == 2 for s in ("reddit", "blogger", "amazon"))
-    assert sorted(test.values()) == [2] * 6 + [3] * 6
+    everything = run_tasks(tmp_path / "all")
+    out = run_tasks(tmp_path / "cut", total_train=60, total_test=30)
+    for split, total in (("train", 60), ("test", 30)):
+        got = Counter((r["task"], r["source"]) for r in rows(out, split))
+        available = Counter((r["task"], r["source"]) for r in rows(everything, split))
+        assert len(available) == 12  # 6 tasks: 2 with Amazon only, 2 with narrative sources only
+        assert_water_filled(got, available, total)
+        kept = {json.dumps(r, sort_keys=True) for r in rows(out, split)}
+        assert kept <= {json.dumps(r, sort_keys=True) for r in rows(everything, split)}
 
 
 def test_seeded_and_deterministic(tmp_path: Path) -> None:
