@@ -31,6 +31,32 @@ class ConfigError(ValueError):
     """A configuration file or override that cannot be used; the message says where and why."""
 
 
+class ExecutorConfig(BaseModel):
+    """How a stage's units are run. Never part of a stage's fingerprint: any setting gives the
+    same outputs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="Processes running units at once (1: in this process, units side by side "
+        "sharing one model backend; more: a pool of that many processes, each with its own).",
+    )
+    rows_in_flight: int = Field(
+        default=2000,
+        ge=1,
+        description="In one process, units start while the input rows of those running are "
+        "below this (at least one unit runs): bounds memory, keeps enough requests in flight.",
+    )
+    records_per_unit: int = Field(
+        default=5000,
+        ge=1,
+        description="Size of a user bucket, the unit of `users` and `qc`: the number of buckets "
+        "is labeled/'s records divided by this (all records of a user are in one bucket).",
+    )
+
+
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -44,6 +70,7 @@ class RunConfig(BaseModel):
     train: TrainConfig = Field(default_factory=TrainConfig)
     merge: MergeConfig = Field(default_factory=MergeConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
 
     @model_validator(mode="after")
     def _unique_source_names(self) -> RunConfig:

@@ -16,20 +16,21 @@ from rich.console import Console
 from humanllm.config import RunConfig, dump_config
 from humanllm.runfolder import RunFolder, atomic_write_text
 from humanllm.stage import Stage, StageContext, StageError, StageResult
+from humanllm.units import run_units
 
 __all__ = ["STAGES", "Stage", "StageContext", "StageError", "StageResult", "run_stages"]
 
 
 def _stage_table() -> list[Stage]:
-    from humanllm.curation.clean import run_clean
+    from humanllm.curation.clean import PLAN as clean_units
     from humanllm.curation.common import template_digest
     from humanllm.curation.genome import code_version as genome_version
     from humanllm.curation.genome import run_genome
-    from humanllm.curation.label import run_label
-    from humanllm.curation.qc import run_qc
-    from humanllm.curation.scenarios import run_scenarios
-    from humanllm.curation.social_qa import run_social_qa
-    from humanllm.curation.users import run_users
+    from humanllm.curation.label import PLAN as label_units
+    from humanllm.curation.qc import PLAN as qc_units
+    from humanllm.curation.scenarios import PLAN as scenarios_units
+    from humanllm.curation.social_qa import PLAN as social_qa_units
+    from humanllm.curation.users import PLAN as users_units
     from humanllm.evaluation.stage import run_evaluate, stage_version
     from humanllm.filters.stage import run_filter
     from humanllm.sources.stage import run_ingest
@@ -56,7 +57,7 @@ def _stage_table() -> list[Stage]:
         ),
         Stage(
             "clean",
-            run_clean,
+            clean_units,
             ("curation.clean", llm, *sub),
             ("filter",),
             "LLM rewrite of each record (no HTML/URLs/noise, private data replaced) + PII safety net: cleaned/.",
@@ -64,7 +65,7 @@ def _stage_table() -> list[Stage]:
         ),
         Stage(
             "label",
-            run_label,
+            label_units,
             ("curation.label", llm),
             ("clean",),
             "LLM quality (high/medium/low) and harmfulness labels; keep high-quality harmless records: labeled/.",
@@ -72,7 +73,7 @@ def _stage_table() -> list[Stage]:
         ),
         Stage(
             "users",
-            run_users,
+            users_units,
             ("curation.users", llm),
             ("label",),
             "LLM persona, profile, stories and writing style per user: users/.",
@@ -80,7 +81,7 @@ def _stage_table() -> list[Stage]:
         ),
         Stage(
             "scenarios",
-            run_scenarios,
+            scenarios_units,
             ("curation.scenarios", llm),
             ("label",),
             "LLM scenario (background, characters, plots) per record, not Amazon: scenarios/.",
@@ -88,7 +89,7 @@ def _stage_table() -> list[Stage]:
         ),
         Stage(
             "social_qa",
-            run_social_qa,
+            social_qa_units,
             ("curation.social_qa", llm),
             ("label",),
             "LLM social QA (action, mental state, social reasoning) per record, not Amazon: social_qa/.",
@@ -96,7 +97,7 @@ def _stage_table() -> list[Stage]:
         ),
         Stage(
             "qc",
-            run_qc,
+            qc_units,
             ("curation.qc", "curation.users.context_chars", llm),
             ("users", "scenarios", "social_qa"),
             "LLM judge scores every synthesized item 1-10 on the paper's metrics; keep overall > 8, others > 7: qc/.",
@@ -247,14 +248,17 @@ def run_stages(
             continue
         console.print(f"[bold]▶ {name}[/bold] [dim]{stage.help}[/dim]")
         started = run.stage_dir(folder) / STARTED
-        if stage.keep_partial and not force and done is None and _started(started) == fp:
+        resumable = stage.keep_partial or stage.units is not None
+        if resumable and not force and done is None and _started(started) == fp:
             console.print(f"[dim]  resuming the unfinished run in {folder}/[/dim]")
         else:
             run.clear_stage(folder, name)
-        if stage.keep_partial:
+        if resumable:
             atomic_write_text(json.dumps({"fingerprint": fp}) + "\n", started)
         t0 = time.perf_counter()
-        result = stage.run(StageContext(cfg=cfg, run=run, stage=name, console=console))
+        ctx = StageContext(cfg=cfg, run=run, stage=name, console=console)
+        plan = stage.units
+        result = run_units(ctx, plan, folder, fp) if plan is not None else stage.run(ctx)  # type: ignore[operator]
         wall = round(time.perf_counter() - t0, 3)
         info = {
             "stage": name,

@@ -87,10 +87,13 @@ class RunFolder:
         return pl.concat([pl.scan_parquet(f) for f in files], how="diagonal_relaxed")
 
     def write_rejects(self, stage: str, source: str, shard: str, df: pl.DataFrame) -> int:
-        """Write the rejects of one shard; ``df`` needs ``record_id`` and ``reason`` (``detail`` optional)."""
+        """Write the rejects of one shard; ``df`` needs ``record_id`` and ``reason`` (``detail``
+        optional; a ``source`` column, when there, wins over ``source``)."""
         if df.height == 0:
             return 0
-        df = df.with_columns(pl.lit(stage).alias("stage"), pl.lit(source).alias("source"))
+        df = df.with_columns(pl.lit(stage).alias("stage"))
+        if "source" not in df.columns:
+            df = df.with_columns(pl.lit(source).alias("source"))
         if "detail" not in df.columns:
             df = df.with_columns(pl.lit("").alias("detail"))
         atomic_write_parquet(

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 
 from humanllm.config import RunConfig
 from humanllm.runfolder import RunFolder, SourceCounts
+
+if TYPE_CHECKING:
+    from humanllm.units import UnitPlan
 
 
 class StageError(RuntimeError):
@@ -33,7 +36,7 @@ class StageResult:
 @dataclass(frozen=True)
 class Stage:
     name: str
-    run: Callable[[StageContext], StageResult]
+    run: Callable[[StageContext], StageResult] | UnitPlan  # a whole-stage function, or its units
     sections: tuple[str, ...]  # config sections the stage depends on
     inputs: tuple[str, ...]  # upstream stages
     help: str
@@ -41,3 +44,7 @@ class Stage:
     # Keep the folder of an interrupted run with the same fingerprint instead of clearing it, so
     # the stage can resume from what it left (training checkpoints).
     keep_partial: bool = False
+
+    @property
+    def units(self) -> UnitPlan | None:
+        return None if callable(self.run) else self.run

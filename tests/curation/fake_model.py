@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from humanllm.curation import common
+from humanllm.llm import session
 from humanllm.llm.base import ChatRequest, ChatResponse
 from humanllm.llm.scripted import ScriptedBackend
 
@@ -110,7 +110,7 @@ def use_scripted(
         backend.closed = False
         return backend
 
-    monkeypatch.setattr(common, "make_backend", reopen)
+    monkeypatch.setattr(session, "make_backend", reopen)
     return backend
 
 

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from humanllm.cli import app
 from humanllm.config import load_config
-from humanllm.curation import common
+from humanllm.llm import session
 from humanllm.executor import run_stages, stage_dir
 from humanllm.llm.base import ChatRequest, ChatResponse
 from humanllm.llm.scripted import ScriptedBackend
@@ -48,7 +48,7 @@ def _scripted(monkeypatch: pytest.MonkeyPatch, script=reply) -> ScriptedBackend:
         backend.closed = False
         return backend
 
-    monkeypatch.setattr(common, "make_backend", reopen)
+    monkeypatch.setattr(session, "make_backend", reopen)
     return backend
 
 

@@ -16,12 +16,12 @@ from collections import Counter
 from typing import Any
 
 from humanllm.curation.common import platform_of, record_text
-from humanllm.curation.per_record import PerRecordStage, run_per_record
+from humanllm.curation.per_record import PerRecordStage, per_record_plan
 from humanllm.curation.pii import scrub
 from humanllm.curation.schemas import Cleaned
 from humanllm.curation.tables import CLEANED_SCHEMA
 from humanllm.llm.budget import budget_chars
-from humanllm.stage import StageContext, StageResult
+from humanllm.stage import StageContext
 
 PLATFORM_RULES = {
     "twitter": "- hashtags (#tag) and mentions (@user): remove them, keeping the sentence readable;",
@@ -94,7 +94,7 @@ def part_chars(max_input_chars: int, max_tokens: int) -> int:
     return max(200, min(max_input_chars, int(budget_chars(max_tokens))))
 
 
-def run_clean(ctx: StageContext) -> StageResult:
+def spec(ctx: StageContext) -> PerRecordStage:
     scfg = ctx.cfg.curation.clean
     limit = part_chars(scfg.max_input_chars, scfg.max_tokens)
     pii: Counter[str] = Counter()
@@ -113,7 +113,7 @@ def run_clean(ctx: StageContext) -> StageResult:
             chunked += 1
         return [{**row, "title": title, "text": cleaned.text.strip()}]
 
-    spec = PerRecordStage(
+    return PerRecordStage(
         input_folder="filtered",
         output_folder="cleaned",
         output_schema=CLEANED_SCHEMA,
@@ -125,8 +125,11 @@ def run_clean(ctx: StageContext) -> StageResult:
         join=_join,
         to_rows=to_rows,
         subsample_input=True,
+        report=lambda: {
+            "pii_replaced_by_safety_net": dict(sorted(pii.items())),
+            "chunked_records": chunked,
+        },
     )
-    result = run_per_record(ctx, spec)
-    result.extra["pii_replaced_by_safety_net"] = dict(sorted(pii.items()))
-    result.extra["chunked_records"] = chunked
-    return result
+
+
+PLAN = per_record_plan(spec)

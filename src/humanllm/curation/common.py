@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import polars as pl
 
 from humanllm.curation.config import LLMStageConfig
-from humanllm.llm.backends import make_backend
-from humanllm.llm.base import Backend, Sampling
-from humanllm.llm.cache import RequestCache
+from humanllm.llm.base import Sampling
 from humanllm.llm.progress import RunSummary
 from humanllm.llm.prompts import PromptTemplate, package_template
 from humanllm.stage import StageContext, StageError
@@ -96,13 +93,6 @@ def item_context(row: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def iter_shards(ctx: StageContext, folder: str) -> Iterator[tuple[str, str, pl.DataFrame]]:
-    """``(shard name, source name, rows)`` of every shard of ``folder`` in name order."""
-    for path in ctx.run.shards(folder):
-        source = path.stem.rsplit("-", 1)[0]
-        yield path.stem, source, pl.read_parquet(path)
-
-
 def has_input(ctx: StageContext, folder: str) -> bool:
     """False (with a notice) when the stage before kept nothing: the stage then writes nothing."""
     if ctx.run.shards(folder):
@@ -121,20 +111,6 @@ def backend_config(ctx: StageContext, name: str) -> Any:
             f"(defined: {', '.join(backends) or 'none'})"
         )
     return backends[name]
-
-
-@asynccontextmanager
-async def llm_session(ctx: StageContext, backend_name: str):  # type: ignore[no-untyped-def]
-    """The stage's backend and the run's request cache, closed when the stage ends."""
-    backend: Backend = make_backend(backend_config(ctx, backend_name))
-    cache = RequestCache.in_run(ctx.run.root)
-    try:
-        yield backend, cache
-    finally:
-        try:
-            await backend.aclose()
-        finally:
-            cache.close()
 
 
 def run_async(main: Callable[[], Awaitable[T]]) -> T:

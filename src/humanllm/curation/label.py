@@ -8,10 +8,10 @@ import json
 from typing import Any
 
 from humanllm.curation.common import item_context, platform_of, record_text
-from humanllm.curation.per_record import Drop, PerRecordStage, run_per_record
+from humanllm.curation.per_record import Drop, PerRecordStage, per_record_plan
 from humanllm.curation.schemas import Labels
 from humanllm.curation.tables import LABELED_SCHEMA
-from humanllm.stage import StageContext, StageResult
+from humanllm.stage import StageContext
 
 
 def _fields(row: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -19,7 +19,7 @@ def _fields(row: dict[str, Any], kind: str) -> dict[str, Any]:
     return {"platform": platform_of(kind), "record": f"{context}\n{record_text(row)}".strip()}
 
 
-def run_label(ctx: StageContext) -> StageResult:
+def spec(ctx: StageContext) -> PerRecordStage:
     keep = set(ctx.cfg.curation.label.keep_quality)
     drop_harmful = ctx.cfg.curation.label.drop_harmful
     tally: dict[str, int] = {"high": 0, "medium": 0, "low": 0, "harmful": 0}
@@ -34,7 +34,7 @@ def run_label(ctx: StageContext) -> StageResult:
             return Drop(f"label.quality_{obj.quality}", detail)
         return [{**row, "quality": obj.quality, "harmful": obj.harmful}]
 
-    spec = PerRecordStage(
+    return PerRecordStage(
         input_folder="cleaned",
         output_folder="labeled",
         output_schema=LABELED_SCHEMA,
@@ -43,7 +43,8 @@ def run_label(ctx: StageContext) -> StageResult:
         stage_cfg=lambda c: c.cfg.curation.label,
         fields=_fields,
         to_rows=to_rows,
+        report=lambda: {"labels": dict(tally)},
     )
-    result = run_per_record(ctx, spec)
-    result.extra["labels"] = tally
-    return result
+
+
+PLAN = per_record_plan(spec)

@@ -1,12 +1,15 @@
 """The shape shared by the per-record LLM stages (clean, label, scenarios, social_qa): rows of an
-input folder -> one request each -> validated objects -> rows of an output folder, shard by shard,
-with every record that does not come out written to ``rejects/`` with a reason."""
+input folder -> one request each -> validated objects -> rows of an output folder, with every
+record that does not come out written to ``rejects/`` with a reason.
+
+A stage's unit is one input shard: it reads that shard only and writes the output shard and the
+rejects of the same name (:mod:`humanllm.units`)."""
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import polars as pl
@@ -14,11 +17,7 @@ from pydantic import BaseModel
 
 from humanllm.curation.common import (
     has_input,
-    iter_shards,
-    llm_session,
-    merge_summaries,
     prompt_key,
-    run_async,
     sampling,
     source_kinds,
     subsample,
@@ -26,13 +25,11 @@ from humanllm.curation.common import (
 )
 from humanllm.curation.config import LLMStageConfig
 from humanllm.curation.tables import Schema, frame
+from humanllm.llm.base import Sampling
 from humanllm.llm.outputs import reject_detail
-from humanllm.llm.progress import RunSummary
-from humanllm.llm.runner import RunOutcome, arun_llm
-from humanllm.runfolder import SourceCounts
+from humanllm.llm.runner import RunOutcome
 from humanllm.stage import StageContext, StageResult
-
-BATCH_ROWS = 2000  # rows from consecutive shards sent to the runner together
+from humanllm.units import Unit, UnitContext, UnitPlan, UnitResult
 
 
 @dataclass(frozen=True)
@@ -72,159 +69,163 @@ class PerRecordStage:
     parts: Callable[[dict[str, Any], str], list[dict[str, Any]]] | None = None
     join: Callable[[list[Any]], Any] | None = None
     subsample_input: bool = False  # apply curation.max_users_per_source / max_records_per_user
-    extra: dict[str, Any] = field(default_factory=dict)  # stage-specific counters for _SUCCESS.json
+    # Stage-specific counters of one unit for _SUCCESS.json (summed over units), read when the
+    # unit is done: the spec is made anew for each unit, so closures count that unit only.
+    report: Callable[[], dict[str, Any]] | None = None
 
 
-def run_per_record(ctx: StageContext, spec: PerRecordStage) -> StageResult:
+SpecFactory = Callable[[StageContext], PerRecordStage]
+
+
+def per_record_plan(make_spec: SpecFactory) -> UnitPlan:
+    """The units of a per-record stage whose spec ``make_spec(ctx)`` gives."""
+
+    def units(ctx: StageContext) -> list[Unit]:
+        return _units(ctx, make_spec(ctx))
+
+    async def run(uctx: UnitContext) -> UnitResult:
+        return await _run_unit(uctx, make_spec(uctx.ctx))
+
+    def llm(ctx: StageContext) -> tuple[str, Sampling]:
+        scfg = make_spec(ctx).stage_cfg(ctx)
+        return scfg.backend, sampling(scfg)
+
+    def finish(ctx: StageContext, result: StageResult) -> StageResult:
+        spec = make_spec(ctx)
+        result.extra["prompt"] = prompt_key(template(spec.template_name))
+        result.extra["backend"] = spec.stage_cfg(ctx).backend
+        result.extra.setdefault("llm", {})
+        if spec.report is not None:
+            for key, value in spec.report().items():  # every counter, even where no unit ran
+                result.extra.setdefault(key, value)
+        return result
+
+    return UnitPlan(units=units, run=run, llm=llm, finish=finish)
+
+
+def _units(ctx: StageContext, spec: PerRecordStage) -> list[Unit]:
+    """One unit per input shard of a source that takes part; a quick run (subsampled input)
+    passes each unit the record ids it keeps, chosen across all shards."""
     if not has_input(ctx, spec.input_folder):
-        return StageResult()
-    scfg = spec.stage_cfg(ctx)
-    tpl = template(spec.template_name)
+        return []
     kinds = source_kinds(ctx)
+    paths = [
+        p
+        for p in ctx.run.shards(spec.input_folder)
+        if spec.kinds is None or kinds.get(shard_source(p.stem)) in spec.kinds
+    ]
     ccfg = ctx.cfg.curation
-    result = StageResult()
-    summaries: list[RunSummary] = []
+    keep: dict[str, list[str]] | None = None
+    if paths and spec.subsample_input and (ccfg.max_users_per_source or ccfg.max_records_per_user):
+        cols = ["source", "user_id", "created_at", "record_id"]
+        keys = pl.concat(
+            [
+                pl.scan_parquet(p).select(cols).with_columns(pl.lit(p.stem).alias("_shard"))
+                for p in paths
+            ],
+            how="diagonal_relaxed",
+        ).collect()
+        kept = subsample(keys, ccfg.max_users_per_source, ccfg.max_records_per_user)
+        keep = {p.stem: [] for p in paths}
+        for shard, rid in kept.select("_shard", "record_id").iter_rows():
+            keep[shard].append(str(rid))
+    out = []
+    for p in paths:
+        if keep is not None:
+            out.append(Unit(p.stem, rows=len(keep[p.stem]), params={"keep": sorted(keep[p.stem])}))
+        else:
+            out.append(Unit(p.stem, rows=pl.scan_parquet(p).select(pl.len()).collect().item()))
+    return out
 
-    shards: list[tuple[str, str, pl.DataFrame]] = []
-    for shard, source, df in iter_shards(ctx, spec.input_folder):
-        if spec.kinds is not None and kinds.get(source) not in spec.kinds:
-            continue
-        shards.append((shard, source, df))
-    if spec.subsample_input and (ccfg.max_users_per_source or ccfg.max_records_per_user):
-        merged = (
-            pl.concat(
-                [df.with_columns(pl.lit(s).alias("_shard")) for s, _, df in shards],
-                how="diagonal_relaxed",
-            )
-            if shards
-            else None
+
+def shard_source(stem: str) -> str:
+    """The source a shard of a per-source folder belongs to: ``<source>-<number>``."""
+    return stem.rsplit("-", 1)[0]
+
+
+async def _run_unit(uctx: UnitContext, spec: PerRecordStage) -> UnitResult:
+    ctx, unit, llm = uctx.ctx, uctx.unit, uctx.llm_session
+    shard, source = unit.id, shard_source(unit.id)
+    df = pl.read_parquet(ctx.run.stage_dir(spec.input_folder) / f"{shard}.parquet")
+    if "keep" in unit.params:
+        df = df.filter(pl.col("record_id").cast(pl.String).is_in(unit.params["keep"]))
+    result = UnitResult()
+    counts = result.source(source)
+    kind = source_kinds(ctx).get(source, "jsonl")
+    tpl = template(spec.template_name)
+    rows = df.to_dicts()
+    items: list[dict[str, Any]] = []
+    n_parts: dict[str, int] = {}
+    for row in rows:
+        key = f"{source}/{row['record_id']}"
+        base = {**row, "_source": source, "_kind": kind}
+        parts = spec.parts(base, kind) if spec.parts else [spec.fields(base, kind)]
+        n_parts[key] = len(parts)
+        for i, fields in enumerate(parts, start=1):
+            # one part keeps the record's id: its seeds and cache keys
+            pid = key if len(parts) == 1 else f"{key}#{i}/{len(parts)}"
+            items.append({**base, "_id": pid, "_fields": fields})
+    if items:
+        outcome = await llm.ask(
+            items,
+            render=lambda it: tpl.render(**it["_fields"]),
+            schema=spec.schema,
+            prompt_version=prompt_key(tpl),
+            validate=spec.validate,
         )
-        if merged is not None:
-            merged = subsample(merged, ccfg.max_users_per_source, ccfg.max_records_per_user)
-            shards = [
-                (s, src, merged.filter(pl.col("_shard") == s).drop("_shard"))
-                for s, src, _ in shards
-            ]
+        results = dict(outcome.results)
+        if spec.refine is not None:
 
-    batches: list[list[tuple[str, str, pl.DataFrame]]] = [[]]
-    for entry in shards:
-        if sum(d.height for _, _, d in batches[-1]) >= BATCH_ROWS:
-            batches.append([])
-        batches[-1].append(entry)
+            async def ask(batch: list[dict[str, Any]], *, step: str, **kw: Any) -> RunOutcome[Any]:
+                return await llm.ask(batch, step=step, **kw)
 
-    async def main() -> None:
-        async with llm_session(ctx, scfg.backend) as (backend, cache):
-            for batch in batches:
-                items: list[dict[str, Any]] = []
-                n_parts: dict[str, int] = {}
-                for _shard, source, df in batch:
-                    for row in df.to_dicts():
-                        kind = kinds.get(source, "jsonl")
-                        key = f"{source}/{row['record_id']}"
-                        base = {**row, "_source": source, "_kind": kind}
-                        parts = spec.parts(base, kind) if spec.parts else [spec.fields(base, kind)]
-                        n_parts[key] = len(parts)
-                        for i, fields in enumerate(parts, start=1):
-                            # one part keeps the record's id: its seeds and cache keys
-                            pid = key if len(parts) == 1 else f"{key}#{i}/{len(parts)}"
-                            items.append({**base, "_id": pid, "_fields": fields})
-                if not items:
-                    continue
-                outcome = await arun_llm(
-                    items,
-                    render=lambda it: tpl.render(**it["_fields"]),
-                    schema=spec.schema,
-                    backend=backend,
-                    cache=cache,
-                    stage=ctx.stage,
-                    prompt_version=prompt_key(tpl),
-                    sampling=sampling(scfg),
-                    runner_cfg=ctx.cfg.llm.runner,
-                    validate=spec.validate,
-                    id_field="_id",
+            results = await spec.refine(items, results, ask)
+        rejects_by_id = {r.id: r for r in outcome.rejects}
+    else:
+        results, rejects_by_id = {}, {}
+    for key, n in n_parts.items():  # a record in parts: all of them, or a reject
+        if n == 1:
+            continue
+        ids = [f"{key}#{i}/{n}" for i in range(1, n + 1)]
+        failed = [i for i in ids if i not in results]
+        if failed:
+            first = rejects_by_id[failed[0]]
+            rejects_by_id[key] = dataclasses.replace(
+                first, error=f"part {failed[0].rsplit('#', 1)[1]}: {first.error}"
+            )
+        else:
+            assert spec.join is not None, "a stage with parts needs join"
+            results[key] = spec.join([results[i] for i in ids])
+    out_rows: list[dict[str, Any]] = []
+    rej: list[dict[str, str]] = []
+    for row in rows:
+        rid = str(row["record_id"])
+        key = f"{source}/{rid}"
+        counts.records_in += 1
+        if key in rejects_by_id:
+            r = rejects_by_id[key]
+            rej.append({"record_id": rid, "reason": r.reason, "detail": reject_detail(r)})
+            continue
+        made = spec.to_rows(row, results[key])
+        if isinstance(made, Drop):
+            rej.append({"record_id": rid, "reason": made.reason, "detail": made.detail})
+            continue
+        for entry in made:
+            if isinstance(entry, Drop):
+                rej.append(
+                    {
+                        "record_id": entry.item_id or rid,
+                        "reason": entry.reason,
+                        "detail": entry.detail,
+                    }
                 )
-                summaries.append(outcome.summary)
-                results = dict(outcome.results)
-                if spec.refine is not None:
-
-                    async def ask(
-                        rows: list[dict[str, Any]], *, step: str, **kw: Any
-                    ) -> RunOutcome[Any]:
-                        more = await arun_llm(
-                            rows,
-                            backend=backend,
-                            cache=cache,
-                            stage=f"{ctx.stage}.{step}",
-                            sampling=sampling(scfg),
-                            runner_cfg=ctx.cfg.llm.runner,
-                            id_field="_id",
-                            **kw,
-                        )
-                        summaries.append(more.summary)
-                        return more
-
-                    results = await spec.refine(items, results, ask)
-                rejects_by_id = {r.id: r for r in outcome.rejects}
-                for key, n in n_parts.items():  # a record in parts: all of them, or a reject
-                    if n == 1:
-                        continue
-                    ids = [f"{key}#{i}/{n}" for i in range(1, n + 1)]
-                    failed = [i for i in ids if i not in results]
-                    if failed:
-                        first = rejects_by_id[failed[0]]
-                        rejects_by_id[key] = dataclasses.replace(
-                            first, error=f"part {failed[0].rsplit('#', 1)[1]}: {first.error}"
-                        )
-                    else:
-                        assert spec.join is not None, "a stage with parts needs join"
-                        results[key] = spec.join([results[i] for i in ids])
-                for shard, source, df in batch:
-                    counts = result.counts.setdefault(source, SourceCounts())
-                    out_rows: list[dict[str, Any]] = []
-                    rej: list[dict[str, str]] = []
-                    for row in df.to_dicts():
-                        rid = str(row["record_id"])
-                        key = f"{source}/{rid}"
-                        counts.records_in += 1
-                        if key in rejects_by_id:
-                            rej.append(
-                                {
-                                    "record_id": rid,
-                                    "reason": rejects_by_id[key].reason,
-                                    "detail": reject_detail(rejects_by_id[key]),
-                                }
-                            )
-                            continue
-                        made = spec.to_rows(row, results[key])
-                        if isinstance(made, Drop):
-                            rej.append(
-                                {"record_id": rid, "reason": made.reason, "detail": made.detail}
-                            )
-                            continue
-                        for entry in made:
-                            if isinstance(entry, Drop):
-                                rej.append(
-                                    {
-                                        "record_id": entry.item_id or rid,
-                                        "reason": entry.reason,
-                                        "detail": entry.detail,
-                                    }
-                                )
-                            else:
-                                out_rows.append(entry)
-                    if out_rows:
-                        ctx.run.write_shard(
-                            spec.output_folder, shard, frame(out_rows, spec.output_schema)
-                        )
-                    counts.records_out += len(out_rows)
-                    if rej:
-                        counts.rejected += ctx.run.write_rejects(
-                            ctx.stage, source, shard, pl.DataFrame(rej)
-                        )
-
-    run_async(main)
-    result.extra["llm"] = merge_summaries(summaries)
-    result.extra["prompt"] = prompt_key(tpl)
-    result.extra["backend"] = scfg.backend
-    result.extra.update(spec.extra)
+            else:
+                out_rows.append(entry)
+    if out_rows:
+        ctx.run.write_shard(spec.output_folder, shard, frame(out_rows, spec.output_schema))
+    counts.records_out += len(out_rows)
+    if rej:
+        counts.rejected += ctx.run.write_rejects(ctx.stage, source, shard, pl.DataFrame(rej))
+    if spec.report is not None:
+        result.extra.update(spec.report())
     return result

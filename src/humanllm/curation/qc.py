@@ -3,7 +3,10 @@ scenarios, social QA — 1-10 on the metrics that apply to its kind (:mod:`human
 each with a rationale, against the source records. An item is kept when overall > ``min_overall``
 and every other metric > ``min_other`` (the paper: 8 and 7). Every metric is oriented so that a
 HIGHER score is BETTER: a high hallucination score means faithful, a high leakage score means the
-answer is not given away by the scenario."""
+answer is not given away by the scenario.
+
+The stage's unit is a bucket of users (:mod:`humanllm.curation.buckets`): the judge reads each
+item's source records from the item's bucket only."""
 
 from __future__ import annotations
 
@@ -12,29 +15,24 @@ import json
 from typing import Any
 
 import polars as pl
-from pydantic import BaseModel
 
+from humanllm.curation.buckets import bucket_dir, read_bucket
 from humanllm.curation.common import (
-    has_input,
-    llm_session,
-    merge_summaries,
     platform_of,
     prompt_key,
     record_text,
-    run_async,
     sampling,
     source_kinds,
     template,
 )
-from humanllm.curation.metrics import METRICS, json_shape, judge_schema, passes, rubric_text
+from humanllm.curation.metrics import json_shape, judge_schema, passes, rubric_text
 from humanllm.curation.tables import QC_SCHEMA, frame
-from humanllm.curation.users import render_history, user_histories
+from humanllm.curation.users import bucket_units, render_history, user_histories
+from humanllm.llm.base import Sampling
 from humanllm.llm.outputs import reject_detail
-from humanllm.llm.progress import RunSummary
 from humanllm.llm.prompts import Messages, PromptTemplate
-from humanllm.llm.runner import arun_llm
-from humanllm.runfolder import SourceCounts
 from humanllm.stage import StageContext, StageResult
+from humanllm.units import Unit, UnitContext, UnitPlan, UnitResult
 
 KIND_NAMES = {
     "user": "user portrait",
@@ -46,58 +44,60 @@ KIND_NAMES = {
 SOURCE_MISSING = "qc.source_missing"
 
 
+INPUTS = ("labeled", "users", "scenarios", "social_qa")
+
+
 def _items(
-    ctx: StageContext,
+    ctx: StageContext, tables: dict[str, pl.DataFrame | None]
 ) -> tuple[dict[str, list[dict[str, Any]]], list[dict[str, str]]]:
-    """Judge inputs per kind (``_id``, source, user_id, the item as JSON and its source text),
-    and rejects for items whose source records are not in ``labeled/`` (nothing to judge them
-    against: written to ``rejects/``, never skipped silently)."""
+    """Judge inputs per kind (``_id``, source, user_id, the item as JSON and its source text)
+    from one bucket's tables, and rejects for items whose source records are not in
+    ``labeled/`` (nothing to judge them against: written to ``rejects/``, never skipped)."""
     missing: list[dict[str, str]] = []
     kinds = source_kinds(ctx)
     budget = ctx.cfg.curation.users.context_chars
     out: dict[str, list[dict[str, Any]]] = {"user": [], "scenario": [], "social_qa": []}
-    histories = {u["_id"]: u for u in user_histories(ctx)}
-    users = ctx.run.scan("users")
-    if users is not None:
-        for row in users.collect().to_dicts():
-            h = histories.get(f"{row['source']}/{row['user_id']}")
-            if h is None:
-                missing.append(
-                    {
-                        "kind": "user",
-                        "source": row["source"],
-                        "record_id": row["user_id"],
-                        "reason": SOURCE_MISSING,
-                        "detail": f"user {row['user_id']!r} has no records in labeled/",
-                    }
-                )
-                continue
-            text, _ = render_history(h["rows"], kinds.get(row["source"], "jsonl"), budget)
-            item = {k: row[k] for k in ("persona", "profile", "stories", "writing_style")}
-            out["user"].append(
+    labeled = tables["labeled"]
+    histories = {u["_id"]: u for u in user_histories(labeled)}
+    users = tables["users"]
+    for row in [] if users is None else users.to_dicts():
+        h = histories.get(f"{row['source']}/{row['user_id']}")
+        if h is None:
+            missing.append(
                 {
-                    "_id": f"user/{row['source']}/{row['user_id']}",
-                    "item_id": row["user_id"],
+                    "kind": "user",
                     "source": row["source"],
-                    "user_id": row["user_id"],
-                    "item": item,
-                    "text": text,
+                    "record_id": row["user_id"],
+                    "reason": SOURCE_MISSING,
+                    "detail": f"user {row['user_id']!r} has no records in labeled/",
                 }
             )
-    labeled = ctx.run.scan("labeled")
+            continue
+        text, _ = render_history(h["rows"], kinds.get(row["source"], "jsonl"), budget)
+        item = {k: row[k] for k in ("persona", "profile", "stories", "writing_style")}
+        out["user"].append(
+            {
+                "_id": f"user/{row['source']}/{row['user_id']}",
+                "item_id": row["user_id"],
+                "source": row["source"],
+                "user_id": row["user_id"],
+                "item": item,
+                "text": text,
+            }
+        )
     records = (
         {}
         if labeled is None
-        else {(r["source"], r["record_id"]): r for r in labeled.collect().to_dicts()}
+        else {(r["source"], r["record_id"]): r for h in histories.values() for r in h["rows"]}
     )
     for kind, folder, id_col, cols in (
         ("scenario", "scenarios", "scenario_id", ("time", "place", "characters", "plots")),
         ("social_qa", "social_qa", "qa_id", ("scenario", "question", "answer", "type")),
     ):
-        lf = ctx.run.scan(folder)
-        if lf is None:
+        df = tables[folder]
+        if df is None:
             continue
-        for row in lf.collect().to_dicts():
+        for row in df.sort("source", id_col).to_dicts():
             rec = records.get((row["source"], row["record_id"]))
             if rec is None:
                 missing.append(
@@ -135,55 +135,46 @@ def _render(tpl: PromptTemplate, kind: str, r: dict[str, Any]) -> Messages:
     )
 
 
-def run_qc(ctx: StageContext) -> StageResult:
-    if not has_input(ctx, "labeled"):
-        return StageResult()
+def _units(ctx: StageContext) -> list[Unit]:
+    return bucket_units(ctx, INPUTS)
+
+
+def _llm(ctx: StageContext) -> tuple[str, Sampling]:
+    qcfg = ctx.cfg.curation.qc
+    return qcfg.backend, sampling(qcfg)
+
+
+async def _run(uctx: UnitContext) -> UnitResult:
+    ctx, unit = uctx.ctx, uctx.unit
     qcfg = ctx.cfg.curation.qc
     tpl = template("qc.v1.txt")
-    items, missing = _items(ctx)
-    schemas: dict[str, type[BaseModel]] = {kind: judge_schema(kind) for kind in METRICS}
-    summaries: list[RunSummary] = []
-    outcomes: dict[str, Any] = {}
-
-    async def main() -> None:
-        async with llm_session(ctx, qcfg.backend) as (backend, cache):
-            for kind, rows in items.items():
-                if not rows:
-                    continue
-                outcomes[kind] = await arun_llm(
-                    rows,
-                    render=functools.partial(_render, tpl, kind),
-                    schema=schemas[kind],
-                    backend=backend,
-                    cache=cache,
-                    stage=f"{ctx.stage}.{kind}",
-                    prompt_version=prompt_key(tpl),
-                    sampling=sampling(qcfg),
-                    runner_cfg=ctx.cfg.llm.runner,
-                    id_field="_id",
-                )
-                summaries.append(outcomes[kind].summary)
-
-    if any(items.values()):
-        run_async(main)
-    result = StageResult()
+    into = bucket_dir(ctx, ctx.stage, unit.params["n"])
+    tables = {f: read_bucket(into, f, unit.params["bucket"]) for f in INPUTS}
+    items, missing = _items(ctx, tables)
+    result = UnitResult()
     for row in missing:
-        result.counts.setdefault(row["source"], SourceCounts()).records_in += 1
+        result.source(row["source"]).records_in += 1
     if missing:
-        mdf = pl.DataFrame(missing)
-        for (kind, source), part in mdf.group_by("kind", "source", maintain_order=True):
-            result.counts[str(source)].rejected += ctx.run.write_rejects(
-                ctx.stage, str(source), f"{kind}-{source}-missing", part.drop("kind", "source")
-            )
-    kept_by_kind: dict[str, int] = {}
+        mdf = pl.DataFrame(missing).drop("kind")
+        for (source,), part in mdf.group_by("source", maintain_order=True):
+            result.source(str(source)).rejected += part.height
+        ctx.run.write_rejects(ctx.stage, "", f"{unit.id}--missing", mdf)
+    kept: dict[str, int] = {}
+    out_rows: list[dict[str, Any]] = []
+    rejects: list[dict[str, str]] = []
     for kind, rows in items.items():
-        if kind not in outcomes:
+        if not rows:
             continue
-        outcome = outcomes[kind]
+        outcome = await uctx.llm_session.ask(
+            rows,
+            render=functools.partial(_render, tpl, kind),
+            schema=judge_schema(kind),
+            prompt_version=prompt_key(tpl),
+            step=kind,
+        )
         rejected_by_id = {r.id: r for r in outcome.rejects}
-        out_rows, rejects = [], []
         for r in rows:
-            counts = result.counts.setdefault(r["source"], SourceCounts())
+            counts = result.source(r["source"])
             counts.records_in += 1
             if r["_id"] in rejected_by_id:
                 rej = rejected_by_id[r["_id"]]
@@ -195,6 +186,7 @@ def run_qc(ctx: StageContext) -> StageResult:
                         "detail": reject_detail(rej),
                     }
                 )
+                counts.rejected += 1
                 continue
             judged = outcome.results[r["_id"]].model_dump()
             scores = {m: v["score"] for m, v in judged.items()}
@@ -215,34 +207,42 @@ def run_qc(ctx: StageContext) -> StageResult:
             )
             if ok:
                 counts.records_out += 1
-                kept_by_kind[kind] = kept_by_kind.get(kind, 0) + 1
-            else:
-                low = {
-                    m: s
-                    for m, s in scores.items()
-                    if (s <= qcfg.min_overall if m == "overall" else s <= qcfg.min_other)
+                kept[kind] = kept.get(kind, 0) + 1
+                continue
+            low = {
+                m: s
+                for m, s in scores.items()
+                if (s <= qcfg.min_overall if m == "overall" else s <= qcfg.min_other)
+            }
+            rejects.append(
+                {
+                    "source": r["source"],
+                    "record_id": r["item_id"],
+                    "reason": f"qc.{kind}.below_threshold",
+                    "detail": f"failing metrics {json.dumps(low)}; all scores {json.dumps(scores)}",
                 }
-                rejects.append(
-                    {
-                        "source": r["source"],
-                        "record_id": r["item_id"],
-                        "reason": f"qc.{kind}.below_threshold",
-                        "detail": f"failing metrics {json.dumps(low)}; all scores {json.dumps(scores)}",
-                    }
-                )
-        if out_rows:
-            ctx.run.write_shard("qc", f"{kind}-00000", frame(out_rows, QC_SCHEMA))
-        if rejects:
-            rdf = pl.DataFrame(rejects)
-            for (source,), part in rdf.group_by("source", maintain_order=True):
-                result.counts[str(source)].rejected += ctx.run.write_rejects(
-                    ctx.stage, str(source), f"{kind}-{source}", part.drop("source")
-                )
-    result.extra["llm"] = merge_summaries(summaries)
-    result.extra["prompt"] = prompt_key(tpl)
-    result.extra["backend"] = qcfg.backend
-    result.extra["thresholds"] = {"min_overall": qcfg.min_overall, "min_other": qcfg.min_other}
-    result.extra["kept"] = kept_by_kind
+            )
+            counts.rejected += 1
+    if out_rows:
+        ctx.run.write_shard("qc", unit.id, frame(out_rows, QC_SCHEMA))
+    if rejects:
+        ctx.run.write_rejects(ctx.stage, "", unit.id, pl.DataFrame(rejects))
+    result.extra["kept"] = kept
     result.extra["judged"] = {k: len(v) for k, v in items.items()}
     result.extra["source_missing"] = len(missing)
     return result
+
+
+def _finish(ctx: StageContext, result: StageResult) -> StageResult:
+    qcfg = ctx.cfg.curation.qc
+    result.extra.setdefault("llm", {})
+    result.extra["prompt"] = prompt_key(template("qc.v1.txt"))
+    result.extra["backend"] = qcfg.backend
+    result.extra["thresholds"] = {"min_overall": qcfg.min_overall, "min_other": qcfg.min_other}
+    for key in ("kept", "judged"):
+        result.extra.setdefault(key, {})
+    result.extra.setdefault("source_missing", 0)
+    return result
+
+
+PLAN = UnitPlan(units=_units, run=_run, llm=_llm, finish=_finish)

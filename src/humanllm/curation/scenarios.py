@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from humanllm.curation.common import NARRATIVE_KINDS, platform_of, record_text
-from humanllm.curation.per_record import PerRecordStage, run_per_record
+from humanllm.curation.per_record import PerRecordStage, per_record_plan
 from humanllm.curation.schemas import Scenario
 from humanllm.curation.tables import SCENARIOS_SCHEMA
-from humanllm.stage import StageContext, StageResult
+from humanllm.stage import StageContext
 
 
 def _fields(row: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -31,8 +31,8 @@ def _to_rows(row: dict[str, Any], obj: Scenario) -> list[dict[str, Any]]:
     ]
 
 
-def run_scenarios(ctx: StageContext) -> StageResult:
-    spec = PerRecordStage(
+def spec(ctx: StageContext) -> PerRecordStage:
+    return PerRecordStage(
         input_folder="labeled",
         output_folder="scenarios",
         output_schema=SCENARIOS_SCHEMA,
@@ -43,4 +43,6 @@ def run_scenarios(ctx: StageContext) -> StageResult:
         to_rows=_to_rows,
         kinds=NARRATIVE_KINDS,
     )
-    return run_per_record(ctx, spec)
+
+
+PLAN = per_record_plan(spec)

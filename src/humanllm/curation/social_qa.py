@@ -20,10 +20,10 @@ from humanllm.curation.common import (
     record_text,
     template,
 )
-from humanllm.curation.per_record import Ask, Drop, PerRecordStage, run_per_record
+from humanllm.curation.per_record import Ask, Drop, PerRecordStage, per_record_plan
 from humanllm.curation.schemas import QA, RefinedScenario, SocialQA
 from humanllm.curation.tables import SOCIAL_QA_SCHEMA
-from humanllm.stage import StageContext, StageResult
+from humanllm.stage import StageContext
 
 TEMPLATE = "social_qa.v2.txt"
 REFINE_TEMPLATE = "social_qa_refine.v1.txt"
@@ -115,8 +115,8 @@ def _to_rows(row: dict[str, Any], obj: SocialQA) -> list[dict[str, Any] | Drop]:
     return out
 
 
-def run_social_qa(ctx: StageContext) -> StageResult:
-    spec = PerRecordStage(
+def spec(ctx: StageContext) -> PerRecordStage:
+    return PerRecordStage(
         input_folder="labeled",
         output_folder="social_qa",
         output_schema=SOCIAL_QA_SCHEMA,
@@ -128,4 +128,6 @@ def run_social_qa(ctx: StageContext) -> StageResult:
         kinds=NARRATIVE_KINDS,
         refine=refine_leaks,
     )
-    return run_per_record(ctx, spec)
+
+
+PLAN = per_record_plan(spec)

@@ -5,7 +5,9 @@ the same from their purchase history (item, rating, review).
 Context policy (``curation.users.context_chars``): when a user's records together exceed the
 budget, records are picked evenly across time — always the first and the last — as many as fit
 when each is cut to an equal share of the budget (at least 400 characters each), and are shown in
-chronological order; the prompt says how many of how many records it shows."""
+chronological order; the prompt says how many of how many records it shows.
+
+The stage's unit is a bucket of users (:mod:`humanllm.curation.buckets`)."""
 
 from __future__ import annotations
 
@@ -13,25 +15,23 @@ from typing import Any
 
 import polars as pl
 
+from humanllm.curation.buckets import bucket_count, bucket_dir, read_bucket, scatter, unit_id
 from humanllm.curation.common import (
     has_input,
     item_context,
-    llm_session,
-    merge_summaries,
     platform_of,
     prompt_key,
     record_text,
-    run_async,
     sampling,
     source_kinds,
     template,
 )
 from humanllm.curation.schemas import UserPortrait, check_portrait_lengths, portrait_model
 from humanllm.curation.tables import USERS_SCHEMA, frame
+from humanllm.llm.base import Sampling
 from humanllm.llm.outputs import reject_detail
-from humanllm.llm.runner import arun_llm
-from humanllm.runfolder import SourceCounts
 from humanllm.stage import StageContext, StageResult
+from humanllm.units import Unit, UnitContext, UnitPlan, UnitResult
 
 MIN_SHARE = 400
 MAX_STORIES = 5
@@ -68,12 +68,11 @@ def render_history(rows: list[dict[str, Any]], kind: str, budget: int) -> tuple[
     return "\n\n".join(parts), len(chosen)
 
 
-def user_histories(ctx: StageContext, folder: str = "labeled") -> list[dict[str, Any]]:
-    """One item per (source, user): the user's rows in chronological order."""
-    lf = ctx.run.scan(folder)
-    if lf is None:
+def user_histories(df: pl.DataFrame | None) -> list[dict[str, Any]]:
+    """One item per (source, user) of ``df``: the user's rows in chronological order."""
+    if df is None or df.height == 0:
         return []
-    df = lf.collect().sort("source", "user_id", "created_at", "record_id", nulls_last=True)
+    df = df.sort("source", "user_id", "created_at", "record_id", nulls_last=True)
     out = []
     for (source, user_id), part in df.group_by("source", "user_id", maintain_order=True):
         out.append(
@@ -87,17 +86,42 @@ def user_histories(ctx: StageContext, folder: str = "labeled") -> list[dict[str,
     return out
 
 
-def run_users(ctx: StageContext) -> StageResult:
+def bucket_units(ctx: StageContext, inputs: tuple[str, ...]) -> list[Unit]:
+    """The user buckets of a stage reading ``inputs`` (``labeled`` first), scattered once."""
     if not has_input(ctx, "labeled"):
-        return StageResult()
+        return []
+    n = bucket_count(ctx)
+    into = bucket_dir(ctx, ctx.stage, n)
+    for folder in inputs:
+        scatter(ctx, folder, into, n)
+    rows = sum(
+        pl.scan_parquet(p).select(pl.len()).collect().item() for p in ctx.run.shards("labeled")
+    )
+    return [Unit(unit_id(b), rows=-(-rows // n), params={"bucket": b, "n": n}) for b in range(n)]
+
+
+def _units(ctx: StageContext) -> list[Unit]:
+    return bucket_units(ctx, ("labeled",))
+
+
+def _llm(ctx: StageContext) -> tuple[str, Sampling]:
+    ucfg = ctx.cfg.curation.users
+    return ucfg.backend, sampling(ucfg)
+
+
+async def _run(uctx: UnitContext) -> UnitResult:
+    ctx, unit = uctx.ctx, uctx.unit
     ucfg = ctx.cfg.curation.users
     tpl = template("users.v1.txt")
     kinds = source_kinds(ctx)
-    users = user_histories(ctx)
-    result = StageResult()
+    into = bucket_dir(ctx, ctx.stage, unit.params["n"])
+    users = user_histories(read_bucket(into, "labeled", unit.params["bucket"]))
+    result = UnitResult()
     for u in users:
         u["_kind"] = kinds.get(u["source"], "jsonl")
         u["_text"], u["_shown"] = render_history(u["rows"], u["_kind"], ucfg.context_chars)
+    if not users:
+        return result
 
     def render(u: dict[str, Any]):  # type: ignore[no-untyped-def]
         n = len(u["rows"])
@@ -115,30 +139,20 @@ def run_users(ctx: StageContext) -> StageResult:
             p, ucfg.persona_max_words, ucfg.profile_min_words, ucfg.profile_max_words
         )
 
-    async def main() -> Any:
-        async with llm_session(ctx, ucfg.backend) as (backend, cache):
-            return await arun_llm(
-                users,
-                render=render,
-                schema=portrait_model(
-                    ucfg.persona_max_words, ucfg.profile_min_words, ucfg.profile_max_words
-                ),
-                backend=backend,
-                cache=cache,
-                stage=ctx.stage,
-                prompt_version=prompt_key(tpl),
-                sampling=sampling(ucfg),
-                runner_cfg=ctx.cfg.llm.runner,
-                validate=validate,
-                id_field="_id",
-            )
-
-    outcome = run_async(main) if users else None
+    outcome = await uctx.llm_session.ask(
+        users,
+        render=render,
+        schema=portrait_model(
+            ucfg.persona_max_words, ucfg.profile_min_words, ucfg.profile_max_words
+        ),
+        prompt_version=prompt_key(tpl),
+        validate=validate,
+    )
     rows, rejects = [], []
     for u in users:
-        counts = result.counts.setdefault(u["source"], SourceCounts())
+        counts = result.source(u["source"])
         counts.records_in += 1
-        if outcome is not None and u["_id"] in outcome.results:
+        if u["_id"] in outcome.results:
             p: UserPortrait = outcome.results[u["_id"]]
             rows.append(
                 {
@@ -153,28 +167,30 @@ def run_users(ctx: StageContext) -> StageResult:
                 }
             )
             counts.records_out += 1
-    if outcome is not None:
-        by_id = {u["_id"]: u for u in users}
-        for r in outcome.rejects:
-            u = by_id[r.id]
-            rejects.append(
-                {
-                    "source": u["source"],
-                    "record_id": u["user_id"],
-                    "reason": r.reason,
-                    "detail": reject_detail(r),
-                }
-            )
-            result.counts[u["source"]].rejected += 1
+    by_id = {u["_id"]: u for u in users}
+    for r in outcome.rejects:
+        u = by_id[r.id]
+        rejects.append(
+            {
+                "source": u["source"],
+                "record_id": u["user_id"],
+                "reason": r.reason,
+                "detail": reject_detail(r),
+            }
+        )
+        result.source(u["source"]).rejected += 1
     if rows:
-        df = frame(rows, USERS_SCHEMA)
-        for (source,), part in df.group_by("source", maintain_order=True):
-            ctx.run.write_shard("users", f"{source}-00000", part)
+        ctx.run.write_shard("users", unit.id, frame(rows, USERS_SCHEMA))
     if rejects:
-        rdf = pl.DataFrame(rejects)
-        for (source,), part in rdf.group_by("source", maintain_order=True):
-            ctx.run.write_rejects(ctx.stage, str(source), f"{source}", part.drop("source"))
-    result.extra["llm"] = merge_summaries([outcome.summary]) if outcome else {}
-    result.extra["prompt"] = prompt_key(tpl)
-    result.extra["backend"] = ucfg.backend
+        ctx.run.write_rejects(ctx.stage, "", unit.id, pl.DataFrame(rejects))
     return result
+
+
+def _finish(ctx: StageContext, result: StageResult) -> StageResult:
+    result.extra.setdefault("llm", {})
+    result.extra["prompt"] = prompt_key(template("users.v1.txt"))
+    result.extra["backend"] = ctx.cfg.curation.users.backend
+    return result
+
+
+PLAN = UnitPlan(units=_units, run=_run, llm=_llm, finish=_finish)

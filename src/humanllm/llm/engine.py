@@ -58,6 +58,7 @@ class Engine(Generic[T]):
         cfg: RunnerConfig,
         validate: replies.Validator | None,
         retry_rejects: bool,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.render, self.schema, self.validate = render, schema, validate
         self.backend, self.cache, self.cfg = backend, cache, cfg
@@ -71,7 +72,8 @@ class Engine(Generic[T]):
         self.summary = RunSummary(
             price_per_1k_input=cfg.price_per_1k_input, price_per_1k_output=cfg.price_per_1k_output
         )
-        self.limiter = RateLimiter(
+        # shared by the calls of one stage (units run side by side) or this call's own
+        self.limiter = limiter or RateLimiter(
             cfg.max_concurrency, cfg.requests_per_minute, cfg.tokens_per_minute
         )
         self.results: dict[int, T] = {}

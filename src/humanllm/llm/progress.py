@@ -81,8 +81,35 @@ class RunSummary:
         }
 
 
+class SummarySum:
+    """The live sum of the summaries of a stage's calls running side by side (its units): what a
+    stage-wide progress bar shows. Reads like a :class:`RunSummary`."""
+
+    _FIELDS = (
+        "items", "results", "rejects", "requests", "cache_hits", "retries", "invalid_retries",
+        "transient_rejects", "tokens_in", "tokens_out",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.parts: list[RunSummary] = []
+        self.started = time.perf_counter()
+
+    def __getattr__(self, name: str) -> Any:
+        if name in SummarySum._FIELDS:
+            return sum(getattr(p, name) for p in self.parts)
+        raise AttributeError(name)
+
+    @property
+    def cost(self) -> float | None:
+        costs = [c for c in (p.cost for p in self.parts) if c is not None]
+        return sum(costs) if costs else None
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+
 class _Rates(ProgressColumn):
-    def __init__(self, summary: RunSummary) -> None:
+    def __init__(self, summary: RunSummary | SummarySum) -> None:
         super().__init__()
         self.summary = summary
 
@@ -106,7 +133,7 @@ class _Rates(ProgressColumn):
 PLAIN_EVERY_S = 30.0
 
 
-def plain_line(stage: str, done: int, total: int, s: RunSummary) -> str:
+def plain_line(stage: str, done: int, total: int, s: RunSummary | SummarySum) -> str:
     """One line of progress for logs: ``stage: 40/120 (33%) · 1.2 req/s · 85 tok/s · ETA 1m06s``."""
     dt = max(s.elapsed(), 1e-9)
     parts = [f"{stage}: {done:,}/{total:,} ({100 * done / max(total, 1):.0f}%)"]
@@ -134,7 +161,7 @@ class LiveProgress:
         self,
         stage: str,
         total: int,
-        summary: RunSummary,
+        summary: RunSummary | SummarySum,
         *,
         enabled: bool = True,
         console: Console | None = None,
@@ -145,6 +172,7 @@ class LiveProgress:
         self.console = console or Console(stderr=True)
         self.stage, self.total, self.summary = stage, total, summary
         self.done = 0
+        self.label = stage
         self.plain = self.enabled and not self.console.is_terminal
         self.plain_every_s = plain_every_s
         self._last_plain = time.perf_counter()
@@ -174,6 +202,24 @@ class LiveProgress:
         if self.plain:
             self._print_plain()
 
+    def watch(self, summary: RunSummary) -> None:
+        """Add one call's counters to a stage-wide bar (made with a :class:`SummarySum`)."""
+        if isinstance(self.summary, SummarySum):
+            self.summary.parts.append(summary)
+
+    def grow(self, n: int) -> None:
+        """Change the total by ``n`` (a unit's estimated size replaced by its requests)."""
+        self.total = max(self.done, self.total + n)
+        if self._progress is not None:
+            self._progress.update(self._task, total=self.total)
+
+    def units(self, done: int, total: int) -> None:
+        """Show how many of the stage's units are finished."""
+        label = f"{self.stage} · units {done}/{total}"
+        if self._progress is not None:
+            self._progress.update(self._task, description=label)
+        self.label = label
+
     def advance(self, n: int = 1) -> None:
         self.done += n
         if self._progress is not None:
@@ -183,5 +229,5 @@ class LiveProgress:
 
     def _print_plain(self) -> None:
         self._last_plain = time.perf_counter()
-        line = plain_line(self.stage, self.done, self.total, self.summary)
+        line = plain_line(self.label, self.done, self.total, self.summary)
         self.console.print(line, highlight=False, markup=False, soft_wrap=True)

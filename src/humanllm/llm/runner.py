@@ -44,6 +44,7 @@ from humanllm.llm.cache import RequestCache
 from humanllm.llm.config import RunnerConfig
 from humanllm.llm.engine import Engine, Messages
 from humanllm.llm.progress import LiveProgress, RunSummary
+from humanllm.llm.ratelimit import RateLimiter
 from humanllm.llm.replies import Reject
 
 __all__ = ["Reject", "RunOutcome", "RunSummary", "arun_llm", "run_llm"]
@@ -77,8 +78,14 @@ async def arun_llm(
     id_field: str = "id",
     retry_rejects: bool = False,
     progress: bool = True,
+    limiter: RateLimiter | None = None,
+    bar: LiveProgress | None = None,
 ) -> RunOutcome[T]:
-    """Async form of :func:`run_llm` (use it inside a running event loop)."""
+    """Async form of :func:`run_llm` (use it inside a running event loop).
+
+    ``limiter`` and ``bar``: a stage's shared concurrency/rate limits and progress bar, when
+    several calls run side by side (:class:`~humanllm.llm.session.LLMSession`); by default the
+    call has its own."""
     rows = list(items)
     ids = [str(r[id_field]) for r in rows]
     if len(set(ids)) != len(ids):
@@ -96,11 +103,15 @@ async def arun_llm(
         cfg=cfg,
         validate=validate,
         retry_rejects=retry_rejects or cfg.retry_rejects,
+        limiter=limiter,
     )
     summary = engine.summary
     summary.items = len(rows)
-    with LiveProgress(stage, len(rows), summary, enabled=progress) as bar:
-        engine.progress = bar
+    own = LiveProgress(stage, len(rows), summary, enabled=progress and bar is None)
+    with own:
+        engine.progress = bar or own
+        if bar is not None:
+            bar.watch(summary)
         try:
             await engine.run(rows, ids)
         finally:
