@@ -39,6 +39,7 @@ STAGE_ORDER = (
 )  # fmt: skip
 RSS_TARGET = 1.3
 WALL_TARGET_16 = 18.0
+N_SOURCES = 3  # blogger, reddit, amazon: each gets base x factor raw records
 SCRIPT = Path(__file__).resolve().parent / "scale.py"
 
 
@@ -63,6 +64,8 @@ class Verdict:
     rss_ok: bool | None
     wall_ok: bool | None
     notes: list[str] = field(default_factory=list)
+    #: Growth of peak RSS from the lowest to the top size, per raw record added (all sources).
+    slope_kb_per_record: float | None = None
 
 
 # --- children -----------------------------------------------------------------------------------
@@ -95,12 +98,13 @@ def child_floor() -> None:
     import polars  # noqa: F401
     from rich.console import Console  # noqa: F401
 
+    import humanllm
     import humanllm.config
     import humanllm.llm.openai_backend
-    import humanllm.runfolder  # noqa: F401
+    import humanllm.runfolder
     from humanllm.executor import STAGES
 
-    print(json.dumps({"stages": len(STAGES)}))
+    print(json.dumps({"stages": len(STAGES), "humanllm": str(Path(humanllm.__file__).parent)}))
 
 
 def child_stage(config: Path, run: Path, stage: str) -> None:
@@ -210,6 +214,8 @@ def verdicts(rows: list[StageRun], stages: tuple[str, ...], factors: list[int]) 
         a, b = by[lo], by[hi]
         rss = b.peak_rss_mb / a.peak_rss_mb
         wall = b.wall_s / a.wall_s if a.wall_s > 0 else None
+        added = N_SOURCES * (b.records - a.records)
+        slope = (b.peak_rss_mb - a.peak_rss_mb) * 1024 / added
         out.append(
             Verdict(
                 stage,
@@ -217,6 +223,7 @@ def verdicts(rows: list[StageRun], stages: tuple[str, ...], factors: list[int]) 
                 round(wall, 2) if wall is not None else None,
                 rss <= RSS_TARGET,
                 wall <= wall_target if wall is not None else None,
+                slope_kb_per_record=round(slope, 1),
             )
         )
     return out
@@ -233,21 +240,31 @@ def stages_scale(
     print(f"  floor (interpreter + libraries): {floor_rss:,.0f} MB", file=sys.stderr)
     rows: list[StageRun] = []
     t0 = time.perf_counter()
+    unknown = [s for s in stages if s not in STAGE_ORDER]
+    if unknown:
+        raise SystemExit(f"unknown stage(s) {', '.join(unknown)}; stages: {', '.join(STAGE_ORDER)}")
+    # A stage needs the ones before it: run every stage up to the last one asked for.
+    upto = STAGE_ORDER[: max(STAGE_ORDER.index(s) for s in stages) + 1]
     with StubProcess() as stub:
         for factor in factors:
             with tempfile.TemporaryDirectory(prefix=f"scale-stages-{factor}x-") as tmp:
-                rows += one_size(Path(tmp), base, factor, stub.url, stages)
+                rows += one_size(Path(tmp), base, factor, stub.url, upto)
+    rows = [r for r in rows if r.stage in stages]
+    stages = tuple(s for s in STAGE_ORDER if s in stages)
     lo, hi = factors[0], factors[-1]
     summary: dict[str, Any] = {
         "base_records_per_source": base,
         "sources": "blogger (XML), reddit (all-string parquet), amazon (JSONL)",
         "factors": factors,
+        "humanllm": floor.get("humanllm", "?"),
         "floor_rss_mb": round(floor_rss, 1),
         "launcher_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "targets": f"peak RSS {hi}x/{lo}x <= {RSS_TARGET}; wall {hi}x/{lo}x <= "
         f"{WALL_TARGET_16 / 16 * hi / lo:g} (18 at 16x)",
         "total_wall_s": round(time.perf_counter() - t0, 1),
     }
+    first = [r for r in rows if r.factor == lo and not r.error]
+    summary["data_dominates_at_1x"] = [r.stage for r in first if r.peak_rss_mb > 2 * floor_rss]
     return rows, verdicts(rows, stages, factors), summary
 
 
@@ -256,12 +273,12 @@ def table(rows: list[StageRun], verdicts_: list[Verdict], summary: dict[str, Any
     floor = summary["floor_rss_mb"]
     lo, hi = factors[0], factors[-1]
     head = f"{'stage':<10}" + "".join(f" {f'RSS {f}x':>9} {f'wall {f}x':>9}" for f in factors)
-    head += f" {'above floor ' + str(lo) + 'x':>15} {f'RSS {hi}/{lo}':>10} {f'wall {hi}/{lo}':>10}  verdict"
+    head += f" {'above floor ' + str(lo) + 'x':>15} {f'RSS {hi}/{lo}':>10} {f'wall {hi}/{lo}':>10} {'kB/rec':>7}  verdict"
     lines = [
         f"stages scale: base {summary['base_records_per_source']:,} raw records per source "
         f"({summary['sources']}) x {', '.join(f'{f}' for f in factors)}",
         f"floor (a child importing the pipeline, running nothing): {floor:,.0f} MB; "
-        f"launcher {summary['launcher_rss_mb']:,.0f} MB",
+        f"launcher {summary['launcher_rss_mb']:,.0f} MB; humanllm from {summary['humanllm']}",
         f"targets: {summary['targets']}",
         "",
         head,
@@ -279,17 +296,23 @@ def table(rows: list[StageRun], verdicts_: list[Verdict], summary: dict[str, Any
         base_row = by.get((v.stage, lo))
         above = f"{base_row.peak_rss_mb - floor:>+15,.0f}" if base_row else f"{'-':>15}"
         if v.rss_ratio is None:
-            lines.append(f"{v.stage:<10}{cells} {above} {'-':>10} {'-':>10}  not measured")
+            lines.append(f"{v.stage:<10}{cells} {above} {'-':>10} {'-':>10} {'-':>7}  not measured")
             continue
         verdict = "PASS" if v.rss_ok and v.wall_ok else "FAIL"
         why = [w for w, ok in (("RSS", v.rss_ok), ("wall", v.wall_ok)) if not ok]
         wall = f"{v.wall_ratio:>10.2f}" if v.wall_ratio is not None else f"{'-':>10}"
+        slope = (
+            f"{v.slope_kb_per_record:>7.1f}" if v.slope_kb_per_record is not None else f"{'-':>7}"
+        )
         lines.append(
-            f"{v.stage:<10}{cells} {above} {v.rss_ratio:>10.2f} {wall}  {verdict}"
+            f"{v.stage:<10}{cells} {above} {v.rss_ratio:>10.2f} {wall} {slope}  {verdict}"
             + (f" ({', '.join(why)})" if why else "")
         )
     lines.append("")
-    lines.append("RSS in MB (peak, whole stage process); wall in s; 'above floor' = RSS - floor.")
+    lines.append(
+        "RSS in MB (peak of the stage's process); wall in s (the stage, not the interpreter's "
+        f"start); 'above floor' = RSS - floor; kB/rec = RSS growth {lo}x -> {hi}x per raw record."
+    )
     counts = [r for r in rows if r.factor == hi]
     if counts:
         lines.append(
@@ -298,5 +321,14 @@ def table(rows: list[StageRun], verdicts_: list[Verdict], summary: dict[str, Any
                 f"{r.stage} {r.out:,} out/{r.rejected:,} rej/{r.requests:,} req" for r in counts
             )
         )
+    dominated = summary.get("data_dominates_at_1x") or []
+    lines.append(
+        f"stages whose data outweighs the floor at {lo}x (RSS > 2x floor): "
+        + (
+            ", ".join(dominated)
+            if dominated
+            else "none: at this base the interpreter and libraries dominate the 1x figures"
+        )
+    )
     lines.append(f"total wall {summary['total_wall_s']:,.0f} s")
     return "\n".join(lines)

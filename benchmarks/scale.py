@@ -394,7 +394,9 @@ def main(argv: list[str] | None = None) -> None:
         "--stages-sizes", metavar="F,F", help="--stages: the factors to run (default 1,4,16)"
     )
     ap.add_argument(
-        "--only", metavar="S,S", help="--stages: run only these stages, in pipeline order"
+        "--only",
+        metavar="S,S",
+        help="--stages: report only these stages (the stages before them run too, unreported)",
     )
     ap.add_argument(
         "--quick",
