@@ -110,7 +110,10 @@ def test_split_is_user_disjoint_across_buckets(tmp_path: Path) -> None:
         assert {s for s, _ in test} >= {source} and {s for s, _ in train} >= {source}
 
 
-def test_builders_see_one_bucket_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("totals,passes", [({}, 1), ({"total_train": 50}, 2)])
+def test_builders_see_one_bucket_at_a_time(
+    totals: dict[str, int], passes: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     seen: list[tuple[str, set[tuple[str, str]]]] = []
 
     def spy(task: str, builder: Any) -> Any:
@@ -123,9 +126,10 @@ def test_builders_see_one_bucket_at_a_time(tmp_path: Path, monkeypatch: pytest.M
         return run
 
     monkeypatch.setattr(select, "BUILDERS", {t: spy(t, b) for t, b in select.BUILDERS.items()})
-    cfg, run = make_run(tmp_path, bucket_records=N_RECORDS // 5)
+    cfg, run = make_run(tmp_path, bucket_records=N_RECORDS // 5, **totals)
     assert stage(cfg, run)["buckets"] == 5
-    assert len(seen) == 2 * 5 * len(TASKS)  # two passes, five buckets, six builders
+    # five buckets, six builders; a counting pass first only when a total has to be met
+    assert len(seen) == passes * 5 * len(TASKS)
     everyone: set[tuple[str, str]] = set()
     for _, users in seen:
         assert users and len({bucket_of(s, u, 5) for s, u in users}) == 1  # one bucket's users

@@ -24,7 +24,8 @@ import pyarrow.parquet as pq
 from humanllm.tasks.inputs import REQUIRED, Genome, read_table
 from humanllm.tasks.sampling import UserSplit, bucket_of
 
-BATCH_ROWS = 8192
+#: Rows read at a time by the partition (files are read page by page, not row group by row group).
+BATCH_ROWS = 2048
 #: Genome tables that hold users' rows (split into buckets); ``items`` is global.
 USER_TABLES = tuple(name for name in REQUIRED if name != "items")
 #: The ``raw`` variant's columns of ``records/``.
@@ -59,7 +60,7 @@ def _bucket_ids(batch: pa.RecordBatch, n: int, split: UserSplit | None) -> np.nd
 
 def _batches(path: Path, columns: tuple[str, ...] | None) -> Iterator[pa.RecordBatch]:
     """``path`` in batches; with ``columns``, those columns as strings (null where absent)."""
-    f = pq.ParquetFile(path)
+    f = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
     if columns is None:
         yield from f.iter_batches(batch_size=BATCH_ROWS)
         return
@@ -85,7 +86,7 @@ def partition(
     """Write the rows of ``files`` (one table) to ``<work>/bNNNNN/<name>.parquet``, every bucket
     getting a file (empty when none of its users has a row); ``split`` observes every user."""
     if columns is None:
-        schema = pq.ParquetFile(files[0]).schema_arrow
+        schema = pq.read_schema(files[0])
     else:
         schema = pa.schema([(c, pa.large_string()) for c in columns])
     writers: dict[int, pq.ParquetWriter] = {}

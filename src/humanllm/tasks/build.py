@@ -144,49 +144,72 @@ class _Buckets:
             yield from self.candidates(b)[0]
 
 
-def _count(bk: _Buckets, b: int) -> tuple[dict[Cell, np.ndarray], BucketStats]:
-    """Pass 1 for bucket ``b``: its candidates' hashes by cell and its report (kept on disk)."""
+def _count(bk: _Buckets, b: int) -> dict[Cell, np.ndarray]:
+    """Pass 1 for bucket ``b``: its candidates' selection hashes by cell (kept on disk)."""
     done = bk.work / "count" / f"b{b:05d}.json"
     arrays = done.with_suffix(".npz")
     if done.is_file():
-        meta = json.loads(done.read_text(encoding="utf-8"))
+        cells = json.loads(done.read_text(encoding="utf-8"))
         with np.load(arrays) as z:
-            hashes = {tuple(c): z[str(i)] for i, c in enumerate(meta["cells"])}
-        return hashes, BucketStats(**meta["stats"])  # type: ignore[arg-type]
-    found, stats = bk.candidates(b)
+            return {(c[0], c[1], c[2]): z[f"arr_{i}"] for i, c in enumerate(cells)}
     by_cell: dict[Cell, list[int]] = {}
-    for c in found:
+    for c in bk.candidates(b)[0]:
         by_cell.setdefault(c.cell, []).append(c.hash)
     hashes = {cell: np.array(h, dtype=np.uint64) for cell, h in sorted(by_cell.items())}
     tmp = arrays.with_name(f".{arrays.name}.tmp")
     tmp.parent.mkdir(parents=True, exist_ok=True)
     with tmp.open("wb") as fh:
-        np.savez(fh, **{str(i): h for i, h in enumerate(hashes.values())})
+        np.savez(fh, *hashes.values())
     tmp.replace(arrays)
-    meta = {"cells": [list(c) for c in hashes], "stats": stats.as_dict()}
-    atomic_write_text(json.dumps(meta), done)
-    return hashes, stats  # type: ignore[return-value]
+    atomic_write_text(json.dumps([list(c) for c in hashes]), done)
+    return hashes
 
 
-def _write(bk: _Buckets, b: int, cut: dict[Cell, Cut]) -> dict[str, dict[str, int]]:
-    """Pass 2 for bucket ``b``: its kept rows into its part files; ``{"task/split": {source: n}}``."""
+def _write(
+    bk: _Buckets, b: int, cut: dict[Cell, Cut] | None
+) -> tuple[dict[str, dict[str, int]], BucketStats]:
+    """Pass 2 for bucket ``b`` (``cut`` None: keep everything): its kept rows into its part
+    files; returns ``{"task/split": {source: rows}}`` and the bucket's report."""
     done = bk.work / "parts" / f"b{b:05d}.json"
     if done.is_file():
-        counts: dict[str, dict[str, int]] = json.loads(done.read_text(encoding="utf-8"))
-        return counts
+        meta = json.loads(done.read_text(encoding="utf-8"))
+        return meta["files"], BucketStats(**meta["stats"])
+    found, stats = bk.candidates(b)
     kept: dict[tuple[str, str], list[Candidate]] = {}
-    for c in bk.candidates(b)[0]:
-        if cut[c.cell].keeps(c):
+    for c in found:
+        if cut is None or cut[c.cell].keeps(c):
             kept.setdefault((c.cell[0], c.cell[2]), []).append(c)
-    counts = {}
-    for (folder, split), found in sorted(kept.items()):
-        write_part(bk.work / "parts" / f"b{b:05d}" / f"{folder}.{split}.jsonl", found)
+    counts: dict[str, dict[str, int]] = {}
+    for (folder, split), rows in sorted(kept.items()):
+        write_part(bk.work / "parts" / f"b{b:05d}" / f"{folder}.{split}.jsonl", folder, rows)
         by_source: dict[str, int] = {}
-        for c in found:
+        for c in rows:
             by_source[c.key[0]] = by_source.get(c.key[0], 0) + 1
         counts[f"{folder}/{split}"] = by_source
-    atomic_write_text(json.dumps(counts), done)
-    return counts
+    atomic_write_text(json.dumps({"files": counts, "stats": stats.as_dict()}), done)
+    return counts, stats
+
+
+def _select(bk: _Buckets, n: int, cfg: TasksConfig, log: Log) -> dict[Cell, Cut]:
+    """Pass 1: every cell's cut, from the hashes of all its candidates."""
+    hashes: dict[Cell, list[np.ndarray]] = {}
+    for b in range(n):
+        for cell, h in _count(bk, b).items():
+            hashes.setdefault(cell, []).append(h)
+    log(f"counted {sum(len(a) for h in hashes.values() for a in h):,} candidates in {n} bucket(s)")
+    joined = {cell: np.concatenate(h) for cell, h in sorted(hashes.items())}
+    del hashes
+    totals = {"train": cfg.total_train, "test": cfg.total_test}
+    take: dict[Cell, int] = {}
+    for where in SPLITS:
+        sizes = {(t, src): len(h) for (t, src, sp), h in joined.items() if sp == where}
+        for (t, src), k in quotas(sizes, totals[where], cfg.seed).items():
+            take[(t, src, where)] = k
+    cut, tied = cuts(joined, take)
+    if tied:
+        log(f"{len(tied)} cell(s) cut inside equal hashes: one more pass to break the ties")
+        resolve_ties(cut, tied, bk.every(n))
+    return cut
 
 
 def build_tasks(
@@ -211,30 +234,14 @@ def build_tasks(
     items = read_table(inputs.folder, "items")  # global: one row per item
     bk = _Buckets(work, items, cfg, o, split)
 
-    stats, hashes = BucketStats(), dict[Cell, list[np.ndarray]]()
-    for b in range(n):
-        got, s = _count(bk, b)
-        stats.add(s)
-        for cell, h in got.items():
-            hashes.setdefault(cell, []).append(h)
-    log(f"counted {sum(len(a) for h in hashes.values() for a in h):,} candidates in {n} bucket(s)")
-    joined = {cell: np.concatenate(h) for cell, h in sorted(hashes.items())}
-    del hashes
-    totals = {"train": cfg.total_train, "test": cfg.total_test}
-    take: dict[Cell, int] = {}
-    for where in SPLITS:
-        sizes = {(t, src): len(h) for (t, src, sp), h in joined.items() if sp == where}
-        for (t, src), k in quotas(sizes, totals[where], cfg.seed).items():
-            take[(t, src, where)] = k
-    cut, tied = cuts(joined, take)
-    del joined
-    if tied:
-        log(f"{len(tied)} cell(s) cut inside equal hashes: one more pass to break the ties")
-        resolve_ties(cut, tied, bk.every(n))
-
+    # without totals every candidate is kept: no counting pass
+    cut = None if cfg.total_train is None and cfg.total_test is None else _select(bk, n, cfg, log)
     files: dict[tuple[str, str], dict[str, int]] = {}
+    stats = BucketStats()
     for b in range(n):
-        for name, by_source in _write(bk, b, cut).items():
+        written, s = _write(bk, b, cut)
+        stats.add(s)
+        for name, by_source in written.items():
             folder, where = name.split("/")
             into = files.setdefault((folder, where), {})
             for source, k in by_source.items():

@@ -1,10 +1,10 @@
 """The task files on disk: one bucket's part files, and their merge into ``<task>/<split>.jsonl``.
 
-A part line is ``["<source>", "<user_id>"]<TAB><row as JSON>`` (JSON escapes every tab inside
-a string, so the first tab ends the key); a part file holds its rows ordered by that key (a
-user's rows in the builder's order). :func:`merge_parts` streams the parts of every bucket into
-one file ordered by the key, holding one line per part, so the file is the same whatever the
-number of buckets (a user is in one bucket, so no two parts share a key).
+A part line is ``<order key as JSON><TAB><row as JSON>`` (JSON escapes every tab inside a
+string, so the first tab ends the key); a part file holds its rows ordered by that key
+(:func:`order_key`). :func:`merge_parts` streams the parts of every bucket into one file ordered
+by the key, holding one line per part, so the file is the same whatever the number of buckets
+(a key names one user, and a user is in one bucket, so no two parts share a key).
 """
 
 from __future__ import annotations
@@ -43,14 +43,26 @@ def write_jsonl(rows: Iterable[Row], path: Path) -> int:
     return n
 
 
-def write_part(path: Path, found: Iterable[Keyed]) -> None:
-    """One bucket's rows of one file, ordered by ``(source, user_id)``, written atomically."""
-    ordered = sorted(found, key=lambda c: c.key[:2])  # stable: a user's rows keep their order
+#: Tasks whose builder orders rows by their genome row (scenario, QA pair), not by user.
+BY_REF = ("scenario_generation", "social_qa")
+
+
+def order_key(task: str, key: tuple[str, str, str, int]) -> list[str]:
+    """Where a row goes in its file: the order the builder makes its rows in over the whole
+    genome — ``[source, ref, user_id]`` for :data:`BY_REF`, else ``[source, user_id]`` (a
+    user's rows then keep the builder's order) — so no key is shared by two users."""
+    source, user_id, ref, _ = key
+    return [source, ref, user_id] if task in BY_REF else [source, user_id]
+
+
+def write_part(path: Path, task: str, found: Iterable[Keyed]) -> None:
+    """One bucket's rows of one file, ordered by :func:`order_key`, written atomically."""
+    keyed = [(order_key(task, c.key), c.row) for c in found]
+    keyed.sort(key=lambda kr: kr[0])  # stable: rows with one key keep the builder's order
     tmp = _tmp(path)
     with tmp.open("w", encoding="utf-8") as fh:
-        for c in ordered:
-            fh.write(json.dumps(list(c.key[:2])) + "\t" + json.dumps(c.row, ensure_ascii=False))
-            fh.write("\n")
+        for key, row in keyed:
+            fh.write(json.dumps(key) + "\t" + json.dumps(row, ensure_ascii=False) + "\n")
     os.replace(tmp, path)
 
 

@@ -118,8 +118,11 @@ def full_text(row: Mapping[str, Any]) -> str:
 
 def user_histories(records: pl.DataFrame) -> Iterator[tuple[str, str, list[Row]]]:
     """``(source, user_id, rows oldest first)`` per user; ``records`` is sorted by the loader."""
-    for (source, user_id), part in records.group_by("source", "user_id", maintain_order=True):
-        yield str(source), str(user_id), part.to_dicts()
+    users: dict[tuple[str, str], list[Row]] = {}  # in order of first appearance, as group_by
+    for r in records.to_dicts():
+        users.setdefault((r["source"], r["user_id"]), []).append(r)
+    for (source, user_id), rows in users.items():
+        yield str(source), str(user_id), rows
 
 
 def portraits(users: pl.DataFrame) -> dict[tuple[str, str], Row]:
