@@ -26,7 +26,9 @@ Usage::
     python benchmarks/scale.py --kcore 20000000 [--json]
     python benchmarks/scale.py --quick [--json]      # kcore at 200k reviews, JSONL layout
     python benchmarks/scale.py --stages [--base 400] [--stages-sizes 1,4,16] [--json]
-    python benchmarks/scale.py --stages --quick      # base 40, 1x and 4x (< 2 minutes)
+    python benchmarks/scale.py --stages --quick      # base 40, 1x and 4x
+    # (about 100 s of CPU, most of it 20 interpreter starts: under 2 minutes on an idle 2-core
+    # machine; 130-210 s measured on one shared by other jobs)
 """
 
 from __future__ import annotations
