@@ -2,7 +2,11 @@
 
 - :mod:`humanllm.tasks.prompts`: the task prompts (also used by the evaluation and the simulator);
 - :mod:`humanllm.tasks.builders`: genome tables -> rows, one function per task;
-- :mod:`humanllm.tasks.sampling`: the user split and the balanced sampler;
+- :mod:`humanllm.tasks.sampling`: the hash user split, the stable hash and the quotas;
+- :mod:`humanllm.tasks.buckets`: the genome cut into user buckets, the stage's units of work;
+- :mod:`humanllm.tasks.select`: one bucket's candidates and the exact hash selection;
+- :mod:`humanllm.tasks.parts`: per-bucket part files merged into the task files;
+- :mod:`humanllm.tasks.build`: the passes over the buckets, resumable bucket by bucket;
 - :mod:`humanllm.tasks.variants`: the ``raw`` and ``gen-mix`` ablation data;
 - :mod:`humanllm.tasks.stage`: the ``tasks`` stage (files + LlamaFactory ``dataset_info.json``).
 """

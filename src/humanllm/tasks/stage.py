@@ -7,7 +7,11 @@ A task without rows (e.g. no Amazon source and no comments file: no commenting; 
 source: no item selection) is skipped with a
 notice; a split without rows for a task gets no file. ``_SUCCESS.json`` records the rows written
 per task, split and source, the rows available before balancing, the inputs each builder could not
-use and why, the users per split, and the notices.
+use and why, the users per split, the notices and the number of user buckets.
+
+The genome is read one user bucket at a time (``tasks.bucket_records``; see
+:mod:`humanllm.tasks.build`); the work in progress lives in ``tasks/_work/`` until the files are
+merged, so a killed stage whose folder is kept resumes with its unfinished buckets.
 """
 
 from __future__ import annotations
