@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -54,6 +54,29 @@ class ExecutorConfig(BaseModel):
         ge=1,
         description="Size of a user bucket, the unit of `users` and `qc`: the number of buckets "
         "is labeled/'s records divided by this (all records of a user are in one bucket).",
+    )
+    kind: Literal["local", "ray"] = Field(
+        default="local",
+        description="'local': units run on this machine (see `workers`); 'ray': each unit is a "
+        "Ray task on a cluster (the run folder must be on a filesystem every node sees; "
+        "`pip install -e '.[ray]'`).",
+    )
+    address: str = Field(
+        default="auto",
+        description="kind ray: the cluster to join: 'auto' (the one `ray start` runs here, or "
+        "RAY_ADDRESS), 'host:port', 'ray://host:10001', or 'local' (start Ray inside this run).",
+    )
+    num_cpus: float = Field(
+        default=1.0,
+        gt=0,
+        description="kind ray: CPUs one unit task reserves (units of a model served elsewhere "
+        "mostly wait: fractions pack more units per node).",
+    )
+    max_retries: int = Field(
+        default=3,
+        ge=0,
+        description="kind ray: times a unit is run again when its worker process or node dies "
+        "(a unit that raises an error is not retried: the stage stops, as on one machine).",
     )
 
 

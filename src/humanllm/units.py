@@ -15,6 +15,7 @@ Where units run (``executor`` in the config) never changes what they write:
   under ``executor.rows_in_flight``, all sharing one :class:`~humanllm.llm.session.LLMSession`
   (one model backend, one limiter, one progress bar for the stage);
 - ``workers: N``: a pool of N processes, each unit opening its own session.
+- ``kind: ray``: each unit a Ray task on a cluster (:mod:`humanllm.ray_executor`).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from rich.console import Console
 from humanllm.llm.base import Sampling
 from humanllm.llm.progress import LiveProgress, SummarySum
 from humanllm.llm.session import LLMSession
+from humanllm.llm.unit_cache import settle_unit_caches
 from humanllm.runfolder import REJECTS, RunFolder, SourceCounts, atomic_write_text
 from humanllm.stage import StageContext, StageError, StageResult
 
@@ -259,8 +261,13 @@ def run_units(ctx: StageContext, plan: UnitPlan, folder: str, fingerprint: str) 
 
     for u in todo:
         remove_unit_files(ctx.run, folder, ctx.stage, u.id)
+    settle_unit_caches(ctx.run.root)  # unit cache files a cluster run left: into the run's cache
     workers = ctx.cfg.executor.workers
-    if todo and (workers <= 1 or len(todo) == 1):
+    if todo and ctx.cfg.executor.kind == "ray":
+        from humanllm.ray_executor import run_in_ray
+
+        run_in_ray(ctx, folder, todo, commit)
+    elif todo and (workers <= 1 or len(todo) == 1):
         asyncio.run(_in_process(ctx, plan, todo, commit, len(units) - len(todo), len(units)))
     elif todo:
         _in_pool(ctx, todo, commit, workers)

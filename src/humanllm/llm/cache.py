@@ -9,7 +9,11 @@ Durability: the file is in WAL mode. All writes go through one writer thread and
 committed in small groups, at most ``commit_interval_s`` (50 ms) after a reply arrives. A process
 killed with SIGKILL loses at most the replies of that last interval, which are simply asked again;
 committed rows and the file itself are never damaged (WAL with ``synchronous=NORMAL`` is durable against process crashes, not against power loss).
-Several processes may share one file: SQLite serialises their writers (``busy_timeout``).
+Several processes on one machine may share one file: SQLite serialises their writers
+(``busy_timeout``). Across machines (a Ray cluster, a network filesystem) no file is written by
+two processes: each unit writes its own file (``wal=False``: a rollback journal, no shared
+memory) and reads the run's file through ``read_also`` (opened immutable: no locks, no writes);
+:mod:`humanllm.llm.unit_cache` names those files and merges them back into the run's file.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import queue
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,12 +125,20 @@ class CachedReply:
         return cls(key, status, text, None if parsed is None else json.loads(parsed), *rest)
 
 
-def _connect(path: Path) -> sqlite3.Connection:
+def _connect(path: Path, wal: bool = True) -> sqlite3.Connection:
     conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout=30000")
-    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA journal_mode={'WAL' if wal else 'DELETE'}")
     conn.execute("PRAGMA synchronous=NORMAL")
     return conn
+
+
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A file no process writes while this reads it (``immutable``: no locks, no journal, no
+    shared memory, so safe on a network filesystem). A WAL file's uncheckpointed tail is not
+    seen: close its writer first (closing checkpoints it)."""
+    uri = f"{Path(path).resolve().as_uri()}?mode=ro&immutable=1"
+    return sqlite3.connect(uri, uri=True, timeout=30.0, check_same_thread=False)
 
 
 class _Flush:
@@ -138,14 +150,28 @@ _STOP = object()
 
 
 class RequestCache:
-    """Thread- and asyncio-safe: ``put`` never blocks; reads use their own connection."""
+    """Thread- and asyncio-safe: ``put`` never blocks; reads use their own connection.
 
-    def __init__(self, path: str | Path, *, commit_interval_s: float = 0.05) -> None:
+    ``wal=False``: a rollback journal instead of WAL (a file only this process writes, on a
+    filesystem without shared memory). ``read_also``: further cache files, never written here,
+    that ``get``/``get_many`` consult (in order) for keys this file lacks; files that do not
+    exist are left out. ``replies()`` and ``len()`` count this file only."""
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        commit_interval_s: float = 0.05,
+        wal: bool = True,
+        read_also: Sequence[str | Path] = (),
+    ) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.commit_interval_s = commit_interval_s
-        self._reader = _connect(self.path)
+        self.wal = wal
+        self._reader = _connect(self.path, wal)
         self._reader.execute(_CREATE)
+        self._others = [connect_read_only(Path(p)) for p in read_also if Path(p).is_file()]
         self._read_lock = threading.Lock()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._error: BaseException | None = None
@@ -164,24 +190,32 @@ class RequestCache:
     # --- reads ---------------------------------------------------------------------------
     def get(self, key: str) -> CachedReply | None:
         with self._read_lock:
-            row = self._reader.execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM replies WHERE key = ?", (key,)
-            ).fetchone()
-        return None if row is None else CachedReply.from_row(row)
+            for conn in (self._reader, *self._others):
+                row = conn.execute(
+                    f"SELECT {', '.join(_COLUMNS)} FROM replies WHERE key = ?", (key,)
+                ).fetchone()
+                if row is not None:
+                    return CachedReply.from_row(row)
+        return None
 
     def get_many(self, keys: Iterable[str]) -> dict[str, CachedReply]:
         keys = list(keys)
+        want = len(set(keys))
         out: dict[str, CachedReply] = {}
-        for i in range(0, len(keys), 500):
-            chunk = keys[i : i + 500]
-            marks = ",".join("?" * len(chunk))
-            with self._read_lock:
-                rows = self._reader.execute(
-                    f"SELECT {', '.join(_COLUMNS)} FROM replies WHERE key IN ({marks})", chunk
-                ).fetchall()
-            for row in rows:
-                reply = CachedReply.from_row(row)
-                out[reply.key] = reply
+        for conn in (self._reader, *self._others):
+            missing = [k for k in keys if k not in out] if out else keys
+            for i in range(0, len(missing), 500):
+                chunk = missing[i : i + 500]
+                marks = ",".join("?" * len(chunk))
+                with self._read_lock:
+                    rows = conn.execute(
+                        f"SELECT {', '.join(_COLUMNS)} FROM replies WHERE key IN ({marks})", chunk
+                    ).fetchall()
+                for row in rows:
+                    reply = CachedReply.from_row(row)
+                    out[reply.key] = reply
+            if len(out) == want:
+                break
         return out
 
     def replies(self) -> list[CachedReply]:
@@ -220,6 +254,8 @@ class RequestCache:
         self._writer.join()
         with self._read_lock:
             self._reader.close()
+            for conn in self._others:
+                conn.close()
         if self._error is not None:
             raise RuntimeError(
                 f"{self.path}: the cache writer failed: {self._error}"
@@ -242,7 +278,7 @@ class RequestCache:
     def _write_loop(self) -> None:
         # Wake once per interval, not once per reply: the writer sleeps while a batch gathers, so
         # a put() from the event loop is a plain append and the GIL is not handed back and forth.
-        conn = _connect(self.path)
+        conn = _connect(self.path, self.wal)
         cols = ", ".join(_COLUMNS)
         sql = f"INSERT OR REPLACE INTO replies ({cols}) VALUES ({','.join('?' * len(_COLUMNS))})"
         stop = False
