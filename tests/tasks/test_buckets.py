@@ -15,7 +15,7 @@ from humanllm.config import RunConfig
 from humanllm.records import RECORD_SCHEMA
 from humanllm.runfolder import RunFolder
 from humanllm.stage import StageContext
-from humanllm.tasks import build, select
+from humanllm.tasks import build, parts, select
 from humanllm.tasks.config import TASKS
 from humanllm.tasks.inputs import Genome
 from humanllm.tasks.rows import BuildOptions, Built
@@ -221,3 +221,13 @@ def test_a_changed_config_does_not_resume_old_buckets(
     assert len(rows(fresh, "train")) == 30
     stage(cfg2, RunFolder(tmp_path / "fresh"))
     assert files(fresh) == files(tmp_path / "fresh" / "tasks")
+
+
+def test_many_parts_merge_in_rounds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    cfg, run = make_run(tmp_path / "one", bucket_records=10 * N_RECORDS)  # one part per file
+    stage(cfg, run)
+    monkeypatch.setattr(parts, "FAN_IN", 2)  # five buckets: three rounds of merges
+    cfg, narrow = make_run(tmp_path / "narrow", bucket_records=N_RECORDS // 5)
+    stage(cfg, narrow)
+    assert files(run.stage_dir("tasks")) == files(narrow.stage_dir("tasks"))
+    assert not [p for p in narrow.stage_dir("tasks").rglob("*") if p.name.startswith(".")]

@@ -73,13 +73,34 @@ def _lines(path: Path, stack: ExitStack) -> Iterator[tuple[list[str], str]]:
         yield json.loads(key), row
 
 
-def merge_parts(parts: list[Path], dest: Path) -> int:
-    """Merge the existing ``parts`` (each ordered by key) into ``dest``; returns the row count."""
+#: Most part files open at once; more are merged in rounds (intermediate parts beside ``dest``).
+FAN_IN = 128
+
+
+def _merge(parts: list[Path], dest: Path, keep_keys: bool) -> int:
     tmp, n = _tmp(dest), 0
     with ExitStack() as stack, tmp.open("w", encoding="utf-8") as out:
-        streams = [_lines(p, stack) for p in parts if p.is_file()]
-        for _, row in heapq.merge(*streams, key=lambda kv: kv[0]):
-            out.write(row)
+        streams = [_lines(p, stack) for p in parts]
+        for key, row in heapq.merge(*streams, key=lambda kv: kv[0]):
+            out.write(f"{json.dumps(key)}\t{row}" if keep_keys else row)
             n += 1
     os.replace(tmp, dest)
+    return n
+
+
+def merge_parts(parts: list[Path], dest: Path) -> int:
+    """Merge the existing ``parts`` (each ordered by key) into ``dest``; returns the row count."""
+    parts = [p for p in parts if p.is_file()]
+    rounds: list[Path] = []
+    while len(parts) > FAN_IN:
+        merged = []
+        for i in range(0, len(parts), FAN_IN):
+            step = dest.with_name(f".{dest.name}.round{len(rounds)}-{i // FAN_IN}")
+            _merge(parts[i : i + FAN_IN], step, keep_keys=True)
+            merged.append(step)
+        rounds.extend(merged)
+        parts = merged
+    n = _merge(parts, dest, keep_keys=False)
+    for step in rounds:
+        step.unlink()
     return n
