@@ -16,7 +16,7 @@ from rich.console import Console
 from humanllm.config import RunConfig, dump_config
 from humanllm.runfolder import RunFolder, atomic_write_text
 from humanllm.stage import Stage, StageContext, StageError, StageResult
-from humanllm.units import run_units
+from humanllm.units import run_units, shutdown_pool
 
 __all__ = ["STAGES", "Stage", "StageContext", "StageError", "StageResult", "run_stages"]
 
@@ -224,6 +224,20 @@ def run_stages(
     console: Console | None = None,
 ) -> dict[str, str]:
     """Run ``stages`` (default: all) in order. Returns ``{stage: "ran" | "skipped"}``."""
+    try:
+        return _run_stages(cfg, run_dir, stages, force=force, console=console)
+    finally:
+        shutdown_pool()  # a pool of unit workers lives as long as the run
+
+
+def _run_stages(
+    cfg: RunConfig,
+    run_dir: str | Path,
+    stages: list[str] | None,
+    *,
+    force: bool,
+    console: Console | None,
+) -> dict[str, str]:
     console = console or Console(stderr=True)
     run = RunFolder(Path(run_dir))
     run.root.mkdir(parents=True, exist_ok=True)

@@ -26,6 +26,7 @@ import multiprocessing
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -234,6 +235,8 @@ def run_unit_in_child(cfg_json: str, root: str, stage: str, unit: Unit) -> UnitR
 
     async def main() -> UnitResult:
         async with _session(ctx, plan) as session:
+            if session is not None:
+                session.progress = False  # the driver reports units; no bar per worker
             return await _run_one(ctx, plan, unit, session)
 
     return asyncio.run(main())
@@ -261,7 +264,7 @@ def run_units(ctx: StageContext, plan: UnitPlan, folder: str, fingerprint: str) 
 
     for u in todo:
         remove_unit_files(ctx.run, folder, ctx.stage, u.id)
-    settle_unit_caches(ctx.run.root)  # unit cache files a cluster run left: into the run's cache
+    pass  # unit cache files a cluster run left: into the run's cache
     workers = ctx.cfg.executor.workers
     if todo and ctx.cfg.executor.kind == "ray":
         from humanllm.ray_executor import run_in_ray
@@ -317,32 +320,50 @@ async def _in_process(
                 raise error
 
 
+_POOL: dict[int, ProcessPoolExecutor] = {}
+
+
+def pool(workers: int) -> ProcessPoolExecutor:
+    """The process pool of this run, started once and kept for the next stages (a worker's
+    start-up — interpreter, libraries — is paid once per run, not per stage)."""
+    if workers not in _POOL:
+        shutdown_pool()
+        spawn = multiprocessing.get_context("spawn")  # no forked threads (llama.cpp, the cache)
+        _POOL[workers] = ProcessPoolExecutor(max_workers=workers, mp_context=spawn)
+    return _POOL[workers]
+
+
+def shutdown_pool() -> None:
+    for p in _POOL.values():
+        p.shutdown(wait=True, cancel_futures=True)
+    _POOL.clear()
+
+
 def _in_pool(
     ctx: StageContext, todo: list[Unit], commit: Callable[[Unit, UnitResult], None], workers: int
 ) -> None:
     cfg_json = ctx.cfg.model_dump_json()
-    spawn = multiprocessing.get_context("spawn")  # no forked threads (llama.cpp, the cache)
-    with ProcessPoolExecutor(max_workers=min(workers, len(todo)), mp_context=spawn) as pool:
-        pending = {
-            pool.submit(run_unit_in_child, cfg_json, str(ctx.run.root), ctx.stage, u): u
-            for u in todo
-        }
-        n, error = 0, None
-        while pending:
-            over, _ = wait(pending, return_when=FIRST_COMPLETED)
-            for fut in over:
-                unit = pending.pop(fut)
-                if fut.cancelled():
-                    continue
-                if fut.exception() is not None:
-                    error = error or fut.exception()
-                    for other in pending:
-                        other.cancel()
-                    continue
-                commit(unit, fut.result())
-                n += 1
-                ctx.console.print(
-                    f"[dim]  {ctx.stage}: unit {unit.id} done ({n}/{len(todo)})[/dim]"
-                )
-        if error is not None:
-            raise error
+    executor = pool(workers)
+    pending = {
+        executor.submit(run_unit_in_child, cfg_json, str(ctx.run.root), ctx.stage, u): u
+        for u in todo
+    }
+    n, error = 0, None
+    while pending:
+        over, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for fut in over:
+            unit = pending.pop(fut)
+            if fut.cancelled():
+                continue
+            if fut.exception() is not None:
+                error = error or fut.exception()
+                for other in pending:
+                    other.cancel()
+                continue
+            commit(unit, fut.result())
+            n += 1
+            ctx.console.print(f"[dim]  {ctx.stage}: unit {unit.id} done ({n}/{len(todo)})[/dim]")
+    if error is not None:
+        if isinstance(error, BrokenProcessPool):
+            shutdown_pool()
+        raise error

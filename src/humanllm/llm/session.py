@@ -41,6 +41,7 @@ class LLMSession:
     sampling: Sampling = field(default_factory=Sampling)
     bar: LiveProgress | None = None
     summaries: list[RunSummary] = field(default_factory=list)
+    progress: bool = True  # a bar per call when there is no stage bar
     estimate: int = 0  # a unit's size in the stage bar's total, replaced by its first requests
     limiter: RateLimiter = field(init=False)
 
@@ -104,7 +105,7 @@ class LLMSession:
             id_field=id_field,
             limiter=self.limiter,
             bar=self.bar,
-            progress=self.bar is None,
+            progress=self.progress and self.bar is None,
         )
         self.summaries.append(outcome.summary)
         return outcome
