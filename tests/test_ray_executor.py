@@ -48,7 +48,18 @@ needs_ray = pytest.mark.skipif(
 UPSTREAM = ["ingest", "filter"]
 LLM_STAGES = ["clean", "label"]
 OUTPUTS = ["cleaned", "labeled", "rejects"]
-WORDS = "morning walk sister letter garden marathon kitchen river train music".split()
+WORDS = [
+    "morning",
+    "walk",
+    "sister",
+    "letter",
+    "garden",
+    "marathon",
+    "kitchen",
+    "river",
+    "train",
+    "music",
+]
 TRIGGER = "KILLME"  # the first request with this word kills the worker that sent it
 
 

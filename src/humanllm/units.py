@@ -264,7 +264,7 @@ def run_units(ctx: StageContext, plan: UnitPlan, folder: str, fingerprint: str) 
 
     for u in todo:
         remove_unit_files(ctx.run, folder, ctx.stage, u.id)
-    pass  # unit cache files a cluster run left: into the run's cache
+    settle_unit_caches(ctx.run.root)  # unit cache files a cluster run left: into the run's cache
     workers = ctx.cfg.executor.workers
     if todo and ctx.cfg.executor.kind == "ray":
         from humanllm.ray_executor import run_in_ray
