@@ -21,8 +21,10 @@ import polars as pl
 import psutil
 import pytest
 from rich.console import Console
+from typer.testing import CliRunner
 
-from humanllm.config import RunConfig, validate_config
+from humanllm.cli import app
+from humanllm.config import RunConfig, dump_config, validate_config
 from humanllm.executor import run_stages
 from humanllm.llm.cache import CACHE_FILE, CachedReply, RequestCache
 from humanllm.llm.unit_cache import (
@@ -178,6 +180,15 @@ def test_a_local_rerun_finds_answers_left_in_unit_cache_files(
     assert outputs(run) == outputs(reference)
 
 
+def test_an_unknown_executor_is_a_clear_error(tmp_path: Path) -> None:
+    yaml_path = tmp_path / "c.yaml"
+    yaml_path.write_text(dump_config(config(tmp_path, "http://127.0.0.1:9/v1")))
+    argv = ["clean", str(yaml_path), "-r", str(tmp_path / "run"), "--executor", "slurm"]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 2
+    assert "executor.kind" in result.output and "'local' or 'ray'" in result.output
+
+
 # --- on a two-node cluster ----------------------------------------------------------------------
 class KillingServer(ModelServer):
     def __init__(self) -> None:
@@ -256,8 +267,15 @@ def test_a_two_node_cluster_writes_what_one_process_writes_and_a_rerun_asks_noth
     assert counts(run) == counts(reference)
     assert attempt_files(run) == []  # merged into the run's cache by the driver
 
+    # the re-run, from the command line: a config without `kind`, and --executor ray
+    yaml_path = tmp_path / "cluster.yaml"
+    yaml_path.write_text(dump_config(config(tmp_path, server.url, address=cluster.address)))
+    assert "kind: local" in yaml_path.read_text()
     before = server.chat_requests
-    run_on_cluster(cfg, run, LLM_STAGES, force=True)
+    argv = ["run", str(yaml_path), "-r", str(run), "--stages", "clean,label", "--force"]
+    result = CliRunner().invoke(app, [*argv, "--executor", "ray"])
+    assert result.exit_code == 0, result.output
+    assert "on node" in result.output  # the units ran as Ray tasks
     assert server.chat_requests == before  # every answer came from the cache
     assert outputs(run) == outputs(reference)
 

@@ -54,6 +54,14 @@ RetryRejectsOpt = Annotated[
         "Records lost to a server outage are always asked again, without this flag.",
     ),
 ]
+ExecutorOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--executor",
+        help="Where units run: 'local' (this machine, see executor.workers) or 'ray' (Ray tasks "
+        "on the cluster at executor.address, default 'auto'); same as --set executor.kind=...",
+    ),
+]
 #: Exit code of a stage stopped by a model server outage (re-run it once the server is back).
 EXIT_OUTAGE = 3
 
@@ -96,6 +104,7 @@ def run_cmd(
     set_: SetOpt = None,
     force: ForceOpt = False,
     retry_rejects: RetryRejectsOpt = False,
+    executor: ExecutorOpt = None,
 ) -> None:
     """Run the flow (or the listed stages) in order, skipping stages that are already finished.
 
@@ -107,7 +116,11 @@ def run_cmd(
     except StageError as e:
         _fail(str(e))
         return
-    _run(config, run_dir, names, set_, force, retry_rejects)
+    _run(config, run_dir, names, _with_executor(set_, executor), force, retry_rejects)
+
+
+def _with_executor(overrides: list[str] | None, executor: str | None) -> list[str]:
+    return [*(overrides or []), *([f"executor.kind={executor}"] if executor else [])]
 
 
 def _stage_command(name: str) -> None:
@@ -119,8 +132,9 @@ def _stage_command(name: str) -> None:
         set_: SetOpt = None,
         force: ForceOpt = False,
         retry_rejects: RetryRejectsOpt = False,
+        executor: ExecutorOpt = None,
     ) -> None:
-        _run(config, run_dir, [name], set_, force, retry_rejects)
+        _run(config, run_dir, [name], _with_executor(set_, executor), force, retry_rejects)
 
     command.__doc__ = stage.help
     app.command(name, help=stage.help)(command)

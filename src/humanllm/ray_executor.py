@@ -61,6 +61,7 @@ def run_unit_attempt(
             sampling=sampling,
             cache=open_attempt_cache(root, stage, unit.id),
         ) as session:
+            session.progress = False  # the driver reports units; no bar per worker
             return await _run_one(ctx, plan, unit, session)
 
     result = asyncio.run(main())
