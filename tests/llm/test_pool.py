@@ -123,7 +123,7 @@ def test_base_urls_config() -> None:
 
 # --- balancing -------------------------------------------------------------------------------
 def test_requests_go_to_the_least_busy_server(stubs: Callable[..., list[ThreadStub]]) -> None:
-    slow, *fast = stubs(0.2, 0.02, 0.02, 0.02)
+    slow, *fast = stubs(1.0, 0.02, 0.02, 0.02)
     backend = pooled([slow.url, *(s.url for s in fast)])
     texts = asyncio.run(ask_all(backend, 120, concurrency=12))
     assert [Echo.model_validate_json(t).model_dump() for t in texts] == [
@@ -131,7 +131,7 @@ def test_requests_go_to_the_least_busy_server(stubs: Callable[..., list[ThreadSt
     ]
     assert slow.total + sum(s.total for s in fast) == 120
     assert min(s.total for s in fast) > 0 and slow.total > 0  # all four are used
-    # in flight evens out, so a server ten times slower answers far fewer (turn by turn: 30 each)
+    # in flight evens out, so a server 50 times slower answers far fewer (turn by turn: 30 each)
     assert 2 * slow.total < min(s.total for s in fast)
 
 
@@ -171,11 +171,11 @@ def test_a_server_killed_mid_run_and_restarted(
 ) -> None:
     servers = stubs(0.01, 0.01, 0.01, 0.01)
     victim, others = servers[1], [servers[0], *servers[2:]]
-    items = make_items(300)
+    items = make_items(200)
     reference = asyncio.run(
         run_echo(OpenAIBackend(openai_cfg(servers[0].url)), items, tmp_path / "ref")
     )
-    assert len(reference.results) == 300
+    assert len(reference.results) == 200
     before = [s.total for s in servers]
     events: dict[str, int] = {}
 
@@ -193,7 +193,7 @@ def test_a_server_killed_mid_run_and_restarted(
         await until(lambda: victim.total - before[1] >= 10)
         await asyncio.to_thread(victim.stop)  # really gone: the port refuses connections
         events["killed_at"] = answered_by_others()
-        await until(lambda: answered_by_others() >= events["killed_at"] + 80)
+        await until(lambda: answered_by_others() >= events["killed_at"] + 50)
         await asyncio.to_thread(victim.start)  # same port
         events["restarted"] = victim.total
         return await run
