@@ -25,17 +25,40 @@ from typing import Any
 
 from rich.console import Console
 
+from humanllm.llm.base import Backend
 from humanllm.llm.unit_cache import open_attempt_cache, settle_unit_caches
 from humanllm.runfolder import RunFolder
 from humanllm.stage import StageContext, StageError
 from humanllm.units import Unit, UnitResult, _run_one, remove_unit_files
 
+#: A worker process's event loop and model backends, kept from one unit task to the next (a
+#: backend's start — an HTTP client with its TLS context, a loaded model — is paid once per
+#: worker, not once per unit; the local executor shares one per stage the same way).
+_LOOP: asyncio.AbstractEventLoop | None = None
+_BACKENDS: dict[str, Backend] = {}
+
+
+def _worker_loop() -> asyncio.AbstractEventLoop:
+    global _LOOP
+    if _LOOP is None or _LOOP.is_closed():
+        _LOOP = asyncio.new_event_loop()
+    return _LOOP
+
+
+def _worker_backend(backend_cfg: Any) -> Backend:
+    from humanllm.llm.backends import make_backend
+
+    key = backend_cfg.model_dump_json()
+    if key not in _BACKENDS:
+        _BACKENDS[key] = make_backend(backend_cfg)
+    return _BACKENDS[key]
+
 
 def run_unit_attempt(
     cfg_json: str, root: str, stage: str, folder: str, unit: Unit
 ) -> tuple[str, UnitResult]:
-    """The body of one unit's task (any node): one attempt of the unit, with its own cache file.
-    Returns the node it ran on and the unit's result."""
+    """The body of one unit's task (any node): one attempt of the unit, with its own cache file
+    and this worker's backend. Returns the node it ran on and the unit's result."""
     from humanllm.config import RunConfig
     from humanllm.curation.common import backend_config
     from humanllm.executor import STAGES
@@ -53,18 +76,15 @@ def run_unit_attempt(
         if plan.llm is None:
             return await _run_one(ctx, plan, unit, None)
         name, sampling = plan.llm(ctx)
-        async with LLMSession.open(
-            backend_config(ctx, name),
-            root,
-            runner=cfg.llm.runner,
-            stage=stage,
-            sampling=sampling,
-            cache=open_attempt_cache(root, stage, unit.id),
-        ) as session:
-            session.progress = False  # the driver reports units; no bar per worker
+        backend = _worker_backend(backend_config(ctx, name))
+        cache = open_attempt_cache(root, stage, unit.id)
+        try:  # no progress bar per worker: the driver reports units
+            session = LLMSession(backend, cache, cfg.llm.runner, stage, sampling, progress=False)
             return await _run_one(ctx, plan, unit, session)
+        finally:
+            cache.close()
 
-    result = asyncio.run(main())
+    result = _worker_loop().run_until_complete(main())
     return _node_id(), result
 
 

@@ -59,12 +59,10 @@ class LLMSession:
         runner: RunnerConfig,
         stage: str,
         sampling: Sampling | None = None,
-        cache: RequestCache | None = None,
     ) -> AsyncIterator[LLMSession]:
-        """Make the backend from its config and open the run's cache (or use ``cache``, e.g. a
-        cluster unit's own file); both are closed at exit."""
+        """Make the backend from its config and open the run's cache; both are closed at exit."""
         backend: Backend = make_backend(backend_cfg)
-        cache = cache if cache is not None else RequestCache.in_run(run_root)
+        cache = RequestCache.in_run(run_root)
         try:
             yield cls(backend, cache, runner, stage, sampling or Sampling())
         finally:
