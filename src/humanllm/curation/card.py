@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-import polars as pl
 import yaml
 
 from humanllm.runfolder import atomic_write_text
@@ -26,6 +27,21 @@ TABLE_DOCS = {
     "read: comment_id, user_id, created_at, text, post_id, parent_id, meta, post_title, post_text "
     "(raw text, normalised; only the PII safety net ran over it, not the clean model)",
 }
+
+
+class Counted(Protocol):
+    """What the card reads of a table: its number of rows (a ``polars.DataFrame`` is one)."""
+
+    @property
+    def height(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class TableRows:
+    """A table written to disk, by its number of rows."""
+
+    height: int
+
 
 A1_HEADER = "| source | Raw texts | After DF texts | After DS users | scenarios | social QA | After QC users | scenarios | social QA |"
 
@@ -70,8 +86,10 @@ def a1_markdown(a1: dict[str, dict[str, Any]]) -> str:
 
 
 def write_card(
-    ctx: StageContext, out: Path, tables: dict[str, pl.DataFrame], stats: dict[str, Any]
+    ctx: StageContext, out: Path, tables: Mapping[str, Counted], stats: dict[str, Any]
 ) -> None:
+    """Write ``out/README.md``; ``tables``: the tables written, by name (only their row counts are
+    read, so the stage passes :class:`TableRows`)."""
     cfg = ctx.cfg
     cur = cfg.curation
     stages = stats.get("stages", {})

@@ -8,182 +8,234 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
-from humanllm.curation.card import write_card
+from humanllm.curation.card import TableRows, write_card
 from humanllm.curation.pii import scrub
-from humanllm.curation.tables import FOLDER_SCHEMAS, QC_COLUMNS
-from humanllm.records import conform
-from humanllm.runfolder import RunFolder, SourceCounts, atomic_write_parquet, atomic_write_text
+from humanllm.curation.spill import partition, sink, sort_by_user
+from humanllm.curation.tables import FOLDER_SCHEMAS
+from humanllm.records import REJECT_SCHEMA
+from humanllm.runfolder import RunFolder, SourceCounts, atomic_write_text
 from humanllm.stage import StageContext, StageResult
 
 TABLES = ("users", "records", "scenarios", "social_qa", "items", "comments")
 #: Comment bodies that say the comment is gone.
 _GONE = ["[removed]", "[deleted]"]
 _POST_COLS = ("post_title", "post_text")
+USER_KEY = ["source", "user_id"]
+#: The order of ``records``: all rows of a user together, in time order.
+RECORD_ORDER = [*USER_KEY, "created_at"]
+COMMENT_ORDER = [*USER_KEY, "created_at", "comment_id"]
+#: Seed of the hash that puts a comment and its post in the same bucket (any fixed value).
+_HASH_SEED = 14
 
 
 def code_version() -> str:
     """The stage's version: a digest of the code that assembles the tables and the card."""
     h = hashlib.sha256()
-    for name in ("genome", "card", "pii", "tables"):
+    for name in ("genome", "card", "pii", "tables", "spill"):
         h.update(Path(__file__).with_name(f"{name}.py").read_bytes())
     return h.hexdigest()[:12]
 
 
-def _scan(run: RunFolder, folder: str) -> pl.DataFrame | None:
-    lf = run.scan(folder)
-    return None if lf is None else lf.collect()
-
-
-def _table(run: RunFolder, folder: str) -> pl.DataFrame:
-    """A curation folder as a table of its declared schema: empty (with its columns) when the
-    stage wrote nothing, e.g. when a weak model's every reply was rejected."""
+def _table(run: RunFolder, folder: str) -> pl.LazyFrame:
+    """A curation folder as a frame of its declared schema (then any other columns it has): empty
+    (with its columns) when the stage wrote nothing, e.g. when a weak model's every reply was
+    rejected."""
     schema = FOLDER_SCHEMAS[folder]
-    df = _scan(run, folder)
-    if df is None:
-        return pl.DataFrame(schema=schema)
-    extra = [c for c in df.columns if c not in schema]
-    typed = conform(df, schema)
-    return typed.hstack(df.select(extra)) if extra else typed
+    lf = run.scan(folder)
+    if lf is None:
+        return pl.LazyFrame(schema=schema)
+    names = lf.collect_schema().names()
+    typed = [
+        pl.col(c).cast(t) if c in names else pl.lit(None, dtype=t).alias(c)
+        for c, t in schema.items()
+    ]
+    return lf.select(*typed, *[c for c in names if c not in schema])
 
 
-def _passed(run: RunFolder, kind: str) -> pl.DataFrame:
-    qc = _scan(run, "qc")
-    if qc is None:
-        return pl.DataFrame(schema={"source": pl.String, "item_id": pl.String, **QC_COLUMNS})
-    return qc.filter((pl.col("kind") == kind) & pl.col("passed")).select(
-        "source",
-        "item_id",
-        pl.col("overall").alias("qc_overall"),
-        pl.col("scores").alias("qc_scores"),
+def _passed(run: RunFolder, kind: str) -> pl.LazyFrame:
+    """The keys and scores of the ``kind`` items that passed QC: the small side of each join."""
+    return (
+        _table(run, "qc")
+        .filter((pl.col("kind") == kind) & pl.col("passed"))
+        .select(
+            "source",
+            "item_id",
+            pl.col("overall").alias("qc_overall"),
+            pl.col("scores").alias("qc_scores"),
+        )
     )
 
 
-def build_tables(run: RunFolder) -> dict[str, pl.DataFrame]:
-    """The genome's tables; ``users``, ``records``, ``scenarios`` and ``social_qa`` always (empty
-    with their columns when nothing reached them), ``items`` and ``comments`` when ingested."""
-    tables: dict[str, pl.DataFrame] = {}
-    tables["users"] = _table(run, "users").join(
-        _passed(run, "user"),
-        left_on=["source", "user_id"],
+def _with_qc(run: RunFolder, folder: str, id_col: str, kind: str) -> pl.LazyFrame:
+    return _table(run, folder).join(
+        _passed(run, kind),
+        left_on=["source", id_col],
         right_on=["source", "item_id"],
         how="inner",
+        maintain_order="left",
+        build_side="force_right",
     )
-    tables["records"] = _table(run, "labeled").sort(
-        "source", "user_id", "created_at", nulls_last=True
+
+
+def write_tables(run: RunFolder, out: Path, rows_per_part: int, tmp: Path) -> dict[str, int]:
+    """Write the genome's tables to ``out``; their row counts. ``users``, ``records``,
+    ``scenarios`` and ``social_qa`` always (empty with their columns when nothing reached them),
+    ``items`` when ingested (``comments``: :func:`write_comments`). Every table streams from its
+    folder: the joins hold only QC's passed keys, the sort of ``records`` one part of users."""
+    heights = {"users": sink(_with_qc(run, "users", "user_id", "user"), out / "users.parquet")}
+    heights["records"] = sort_by_user(
+        _table(run, "labeled"), RECORD_ORDER, USER_KEY, out / "records.parquet", rows_per_part, tmp
     )
     for name, id_col, kind in (
         ("scenarios", "scenario_id", "scenario"),
         ("social_qa", "qa_id", "social_qa"),
     ):
-        tables[name] = _table(run, name).join(
-            _passed(run, kind), left_on=["source", id_col], right_on=["source", "item_id"]
+        heights[name] = sink(_with_qc(run, name, id_col, kind), out / f"{name}.parquet")
+    items = run.scan("items")
+    if items is not None:
+        asins = (
+            pl.scan_parquet(out / "records.parquet")
+            .filter(pl.col("meta").str.contains('"parent_asin"'))
+            .select(pl.col("meta").str.json_path_match("$.parent_asin").alias("item_id"))
+            .unique()
+            .collect(engine="streaming")
         )
-    items = _scan(run, "items")
-    if items is not None and "records" in tables:
-        amazon = tables["records"].filter(pl.col("meta").str.contains('"parent_asin"'))
-        asins = amazon.select(
-            pl.col("meta").str.json_path_match("$.parent_asin").alias("item_id")
-        ).unique()
-        tables["items"] = items.join(asins, on="item_id", how="semi").unique(
-            "item_id", keep="last", maintain_order=True
+        numbered = items.with_row_index("_row")
+        last = (  # the last row of each referenced item, as today's unique(keep="last")
+            numbered.join(asins.lazy(), on="item_id", how="semi")
+            .group_by("item_id")
+            .agg(pl.col("_row").max())
+            .collect(engine="streaming")
         )
-    return tables
+        heights["items"] = sink(
+            numbered.join(last.lazy(), on=["item_id", "_row"], how="semi").drop("_row"),
+            out / "items.parquet",
+        )
+    return heights
 
 
-def genome_comments(
-    run: RunFolder, tables: dict[str, pl.DataFrame]
-) -> tuple[pl.DataFrame | None, pl.DataFrame]:
-    """``(kept, dropped)``: the comments (replies) of the genome's users — ``comments/`` rows of
-    a user with records in the genome — split in one pass.
+def write_comments(
+    run: RunFolder, out: Path, stage: str, rows_per_part: int, tmp: Path
+) -> tuple[int | None, dict[str, int]]:
+    """``(kept, dropped per source)``: write ``out/comments.parquet``, the comments (replies) of
+    the genome's users — ``comments/`` rows of a user with records in the genome — and the
+    rejects of the others, split in one pass.
 
-    ``kept`` (None without ``comments/``): the usable ones on a post the ingest read, joined with
-    its ``post_title`` and ``post_text`` (from ``records/``: any post, not only those that passed
-    the filters, since a user comments on other people's posts), the PII safety net run over
-    comment and post text (comments are not rewritten by ``clean``). ``dropped``: rejects
-    (``source``, ``record_id`` = comment id, ``reason``, ``detail``) for the others."""
-    dropped = pl.DataFrame(
-        schema={c: pl.String for c in ("source", "record_id", "reason", "detail")}
-    )
-    raw = _scan(run, "comments")
-    if raw is None or "records" not in tables:
-        return None, dropped
-    users = tables["records"].select("source", "user_id").unique()
-    mine = raw.join(users, on=["source", "user_id"], how="semi")
-    posts = run.scan("records")
-    if posts is not None:  # only the posts these comments answer
-        wanted = mine.select("source", "post_id").unique().lazy()
-        found = (
-            posts.select(
-                "source",
-                pl.col("record_id").alias("post_id"),
-                pl.col("title").alias("post_title"),
-                pl.col("text").alias("post_text"),
-            )
-            .join(wanted, on=["source", "post_id"], how="semi")
-            .unique(["source", "post_id"], keep="first")
-            .collect()
-        )
-        mine = mine.join(found, on=["source", "post_id"], how="left")
-    else:
-        mine = mine.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in _POST_COLS)
+    Kept (None without ``comments/``): the usable ones on a post the ingest read, joined with its
+    ``post_title`` and ``post_text`` (from ``records/``: any post, not only those that passed the
+    filters, since a user comments on other people's posts), the PII safety net run over comment
+    and post text (comments are not rewritten by ``clean``), sorted by user and time. Dropped:
+    rejects (``record_id`` = comment id, ``reason``, ``detail``) for the others. The comments meet
+    their posts bucket by bucket (a hash of the post id), so no side is held whole."""
+    raw = run.scan("comments")
+    if raw is None:
+        return None, {}
+    users = _table(run, "labeled").select(USER_KEY).unique().collect(engine="streaming")
+    mine = raw.join(users.lazy(), on=USER_KEY, how="semi", build_side="force_right")
+    joined = _with_posts(run, mine, rows_per_part, tmp)
     usable = ~pl.col("text").is_in(_GONE) & (pl.col("text") != "")
     known = pl.col("post_text").is_not_null()
-    kept = mine.filter(usable & known).with_columns(
+    kept = joined.filter(usable & known).with_columns(
         pl.col(c).map_elements(_scrub, return_dtype=pl.String) for c in ("text", *_POST_COLS)
     )
-    rest = mine.filter(~(usable & known))
-    if rest.height:
-        dropped = rest.select(
-            "source",
-            pl.col("comment_id").alias("record_id"),
-            pl.when(~usable)
-            .then(pl.lit("comments.removed_or_empty"))
-            .otherwise(pl.lit("comments.unknown_post"))
-            .alias("reason"),
-            pl.when(~usable)
-            .then(pl.lit("the comment is [removed], [deleted] or empty"))
-            .otherwise(pl.format("post {} is not among the ingested records", pl.col("post_id")))
-            .alias("detail"),
+    n = sort_by_user(kept, COMMENT_ORDER, USER_KEY, out / "comments.parquet", rows_per_part, tmp)
+    rest = joined.filter(~(usable & known)).select(
+        pl.lit(stage).alias("stage"),
+        "source",
+        pl.col("comment_id").alias("record_id"),
+        pl.when(~usable)
+        .then(pl.lit("comments.removed_or_empty"))
+        .otherwise(pl.lit("comments.unknown_post"))
+        .alias("reason"),
+        pl.when(~usable)
+        .then(pl.lit("the comment is [removed], [deleted] or empty"))
+        .otherwise(pl.format("post {} is not among the ingested records", pl.col("post_id")))
+        .alias("detail"),
+    )
+    dropped = tmp / "dropped.parquet"
+    sink(rest.select(pl.col(c).cast(t) for c, t in REJECT_SCHEMA.items()), dropped)
+    per_source = pl.scan_parquet(dropped).group_by("source").len().collect(engine="streaming")
+    counts: dict[str, int] = {}
+    for source in sorted(per_source["source"].to_list()):
+        # as RunFolder.write_rejects names them, streamed
+        path = run.rejects_dir / f"{stage}-{source}-comments.parquet"
+        counts[source] = sink(pl.scan_parquet(dropped).filter(pl.col("source") == source), path)
+    return n, counts
+
+
+def _with_posts(run: RunFolder, mine: pl.LazyFrame, rows_per_part: int, tmp: Path) -> pl.LazyFrame:
+    """``mine`` (comments) left-joined with ``post_title`` and ``post_text`` of the post each
+    answers (the first copy in ``records/``), in buckets of about ``rows_per_part`` comments."""
+    posts = run.scan("records")
+    if posts is None:
+        return mine.with_columns(pl.lit(None, dtype=pl.String).alias(c) for c in _POST_COLS)
+    post_key = ["source", "post_id"]
+    wanted = mine.select(post_key).unique().collect(engine="streaming")
+    found = posts.select(
+        "source",
+        pl.col("record_id").alias("post_id"),
+        pl.col("title").alias("post_title"),
+        pl.col("text").alias("post_text"),
+    ).join(wanted.lazy(), on=post_key, how="semi", build_side="force_right")
+    n_mine = int(mine.select(pl.len()).collect(engine="streaming").item())
+    n_buckets = max(1, math.ceil(n_mine / rows_per_part))
+    if n_buckets == 1:
+        parts = [(mine, found)]
+    else:
+        bucket = (pl.struct(post_key).hash(_HASH_SEED) % n_buckets).cast(pl.Int64).alias("_b")
+        per_file = max(1, rows_per_part // 4)
+        parts = list(
+            zip(
+                partition(mine.with_columns(bucket), "_b", n_buckets, tmp, per_file),
+                partition(found.with_columns(bucket), "_b", n_buckets, tmp, per_file),
+                strict=True,
+            )
         )
-    return kept.sort("source", "user_id", "created_at", "comment_id", nulls_last=True), dropped
+    files = []
+    for i, (comments, bucket_posts) in enumerate(parts):
+        first = bucket_posts.unique(post_key, keep="first", maintain_order=True)
+        f = tmp / f"with-posts-{i:06d}.parquet"
+        sink(comments.join(first, on=post_key, how="left", maintain_order="left"), f)
+        files.append(f)
+    return pl.scan_parquet(files, hive_partitioning=False)
 
 
 def _scrub(text: str) -> str:
     return scrub(text).text
 
 
-def _count(run: RunFolder, folder: str, users: bool = False) -> dict[str, int]:
-    lf = run.scan(folder)
+def _count(lf: pl.LazyFrame | None, users: bool = False) -> dict[str, int]:
     if lf is None:
         return {}
     expr = pl.col("user_id").n_unique() if users else pl.len()
-    df = lf.group_by("source").agg(expr.alias("n")).collect()
+    df = lf.group_by("source").agg(expr.alias("n")).collect(engine="streaming")
     return {r["source"]: int(r["n"]) for r in df.to_dicts()}
 
 
-def table_a1(run: RunFolder, tables: dict[str, pl.DataFrame]) -> dict[str, dict[str, int | None]]:
-    """Per source: Raw texts, After DF texts, After DS users/scenarios/QA, After QC users/scenarios/QA."""
+def table_a1(run: RunFolder, out: Path) -> dict[str, dict[str, int | None]]:
+    """Per source: Raw texts, After DF texts, After DS users/scenarios/QA, After QC
+    users/scenarios/QA (the last three counted in the genome's tables under ``out``)."""
 
-    def per_source(df: pl.DataFrame | None) -> dict[str, int]:
-        if df is None or df.height == 0:
-            return {}
-        return {r["source"]: int(r["len"]) for r in df.group_by("source").len().to_dicts()}
+    def genome(name: str) -> dict[str, int]:
+        return _count(pl.scan_parquet(out / f"{name}.parquet"))
 
     cols = {
-        "raw_texts": _count(run, "records"),
-        "df_texts": _count(run, "labeled"),
-        "ds_users": _count(run, "users"),
-        "ds_scenarios": _count(run, "scenarios"),
-        "ds_social_qa": _count(run, "social_qa"),
-        "qc_users": per_source(tables.get("users")),
-        "qc_scenarios": per_source(tables.get("scenarios")),
-        "qc_social_qa": per_source(tables.get("social_qa")),
+        "raw_texts": _count(run.scan("records")),
+        "df_texts": _count(run.scan("labeled")),
+        "ds_users": _count(run.scan("users")),
+        "ds_scenarios": _count(run.scan("scenarios")),
+        "ds_social_qa": _count(run.scan("social_qa")),
+        "qc_users": genome("users"),
+        "qc_scenarios": genome("scenarios"),
+        "qc_social_qa": genome("social_qa"),
     }
     sources = sorted({s for c in cols.values() for s in c})
     return {s: {k: c.get(s, 0) for k, c in cols.items()} for s in sources}
@@ -192,30 +244,30 @@ def table_a1(run: RunFolder, tables: dict[str, pl.DataFrame]) -> dict[str, dict[
 def run_genome(ctx: StageContext) -> StageResult:
     run = ctx.run
     out = run.stage_dir("genome")
-    tables = build_tables(run)
-    comments, dropped = genome_comments(run, tables)
-    if comments is not None:
-        tables["comments"] = comments
+    out.mkdir(parents=True, exist_ok=True)
+    rows_per_part = ctx.cfg.executor.records_per_unit
     result = StageResult()
-    for name in TABLES:
-        if name in tables:
-            atomic_write_parquet(tables[name], out / f"{name}.parquet")
-    for (source,), part in dropped.group_by("source", maintain_order=True):
-        n = run.write_rejects(ctx.stage, str(source), f"{source}-comments", part.drop("source"))
-        result.extra.setdefault("comments_dropped", {})[str(source)] = n
-    a1 = table_a1(run, tables)
+    with tempfile.TemporaryDirectory(prefix=".spill-", dir=out) as spill:
+        tmp = Path(spill)
+        heights = write_tables(run, out, rows_per_part, tmp)
+        n_comments, dropped = write_comments(run, out, ctx.stage, rows_per_part, tmp)
+    if n_comments is not None:
+        heights["comments"] = n_comments
+    if dropped:
+        result.extra["comments_dropped"] = dropped
+    a1 = table_a1(run, out)
     for source, row in a1.items():
         result.counts[source] = SourceCounts(
             records_in=row["raw_texts"] or 0, records_out=row["df_texts"] or 0
         )
     stats: dict[str, Any] = {
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "tables": {name: int(df.height) for name, df in tables.items()},
+        "tables": {name: heights[name] for name in TABLES if name in heights},
         "table_a1": a1,
         "stages": {name: info for name, info in run.finished_stages() if name != "genome"},
     }
     atomic_write_text(json.dumps(stats, indent=2, default=str) + "\n", out / "stats.json")
-    write_card(ctx, out, tables, stats)
+    write_card(ctx, out, {name: TableRows(n) for name, n in stats["tables"].items()}, stats)
     result.extra["tables"] = stats["tables"]
     result.extra["sources"] = {
         s: {"records": r["df_texts"] or 0, "users": r["qc_users"] or 0} for s, r in a1.items()
