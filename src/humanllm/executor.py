@@ -119,6 +119,7 @@ def _stage_table() -> list[Stage]:
             "Six training tasks from the genome, balanced and split by user: tasks/<task>/{train,test}.jsonl "
             "(ShareGPT) + dataset_info.json (LlamaFactory).",
             code_version(),
+            keep_partial=True,  # resumes by user bucket (tasks/_work/)
         ),
         Stage(
             "train",
