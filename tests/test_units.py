@@ -24,7 +24,18 @@ from tests.curation.http_model import ModelServer, model_server
 FLOW = ["ingest", "filter", "clean", "label", "users", "scenarios", "social_qa", "qc", "genome"]
 UNIT_STAGES = [s for s in FLOW if STAGES[s].units is not None]
 OUTPUTS = ["cleaned", "labeled", "users", "scenarios", "social_qa", "qc", "genome", "rejects"]
-WORDS = ["morning", "walk", "sister", "letter", "garden", "marathon", "kitchen", "river", "train", "music"]
+WORDS = [
+    "morning",
+    "walk",
+    "sister",
+    "letter",
+    "garden",
+    "marathon",
+    "kitchen",
+    "river",
+    "train",
+    "music",
+]
 
 
 @pytest.fixture(scope="module")
@@ -174,3 +185,27 @@ def test_in_one_process_units_run_side_by_side(
     monkeypatch.setattr(units, "_run_one", tracking)
     run_stages(cfg, run, ["clean"])
     assert most >= 2
+
+
+def test_a_pool_where_no_server_answers_stops_the_stage_before_any_unit(
+    tmp_path: Path, server: ModelServer
+) -> None:
+    import socket
+
+    from humanllm.llm.base import OutageError
+
+    ports = []
+    for _ in range(2):  # two ports nothing listens on
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    urls = [f"http://127.0.0.1:{p}/v1" for p in ports]
+    cfg = config(tmp_path, server.url)
+    run = tmp_path / "run"
+    run_stages(cfg, run, ["ingest", "filter"])
+    data = cfg.model_dump(mode="json")
+    data["llm"]["backends"]["embedded"] = {"kind": "openai", "base_urls": urls, "model": "t"}
+    with pytest.raises(OutageError) as e:
+        run_stages(validate_config(data), run, ["clean"])
+    assert all(u in str(e.value) for u in urls) and "/models" in str(e.value)
+    assert not list((run / "cleaned" / units.UNITS_DIR).glob("*.json"))

@@ -10,6 +10,7 @@ item's source records from the item's bucket only."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 from typing import Any
@@ -162,16 +163,21 @@ async def _run(uctx: UnitContext) -> UnitResult:
     kept: dict[str, int] = {}
     out_rows: list[dict[str, Any]] = []
     rejects: list[dict[str, str]] = []
-    for kind, rows in items.items():
-        if not rows:
-            continue
-        outcome = await uctx.llm_session.ask(
-            rows,
-            render=functools.partial(_render, tpl, kind),
-            schema=judge_schema(kind),
-            prompt_version=prompt_key(tpl),
-            step=kind,
+    asked = [kind for kind, rows in items.items() if rows]
+    outcomes = await asyncio.gather(  # the three kinds side by side: more requests in flight
+        *(
+            uctx.llm_session.ask(
+                items[kind],
+                render=functools.partial(_render, tpl, kind),
+                schema=judge_schema(kind),
+                prompt_version=prompt_key(tpl),
+                step=kind,
+            )
+            for kind in asked
         )
+    )
+    for kind, outcome in zip(asked, outcomes, strict=True):
+        rows = items[kind]
         rejected_by_id = {r.id: r for r in outcome.rejects}
         for r in rows:
             counts = result.source(r["source"])

@@ -32,6 +32,16 @@ from humanllm.llm.runner import Row, RunOutcome, arun_llm
 T = TypeVar("T", bound=BaseModel)
 
 
+async def check_pool(backend: Backend) -> None:
+    """A pool of model servers (an ``openai`` backend with several ``base_urls``) is asked for
+    ``/models`` before the stage starts: none answering stops it here with every URL and its
+    error (:class:`~humanllm.llm.base.OutageError`). One server is not probed (it fails, and is
+    reported, on the first request, as before)."""
+    pool = getattr(backend, "pool", None)
+    if pool is not None and len(getattr(pool, "urls", ())) > 1:
+        await backend.check()  # type: ignore[attr-defined]
+
+
 @dataclass
 class LLMSession:
     backend: Backend
@@ -62,6 +72,7 @@ class LLMSession:
     ) -> AsyncIterator[LLMSession]:
         """Make the backend from its config and open the run's cache; both are closed at exit."""
         backend: Backend = make_backend(backend_cfg)
+        await check_pool(backend)
         cache = RequestCache.in_run(run_root)
         try:
             yield cls(backend, cache, runner, stage, sampling or Sampling())
