@@ -10,7 +10,7 @@ starts from the same filtered/ in a fresh run folder (nothing cached), and the o
 executors are compared row for row.
 
     python benchmarks/ray_overhead.py            # full: 64 units x 40 records, best of 3
-    python benchmarks/ray_overhead.py --quick    # < 1 minute: 64 units x 8 records, 1 round
+    python benchmarks/ray_overhead.py --quick    # < 1 minute: 64 units x 5 records, 1 round
     python benchmarks/ray_overhead.py --json     # one JSON object
 """
 
@@ -152,7 +152,7 @@ def main() -> None:
     p.add_argument("--quick", action="store_true", help="small sizes, under a minute")
     p.add_argument("--json", action="store_true", help="print one JSON object")
     a = p.parse_args()
-    per_unit, rounds = (8, 1) if a.quick else (40, 3)
+    per_unit, rounds = (5, 1) if a.quick else (40, 3)
     result: dict[str, Any] = {"quick": a.quick, **measure(per_unit, rounds)}
     result["targets_met"] = {
         "ray <= 1.15x local": result["ray_vs_local"] <= 1.15,

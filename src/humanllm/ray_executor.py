@@ -141,7 +141,9 @@ def run_in_ray(
     n = 0
     try:
         while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
+            # every task that is done, at least once a second (not one wait per task: the
+            # cost of a wait grows with the number of tasks still pending)
+            ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=1.0)
             for ref in ready:
                 unit = pending.pop(ref)
                 try:
