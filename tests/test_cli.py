@@ -4,7 +4,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from humanllm import executor
+from humanllm import executor, runfolder
 from humanllm.cli import app
 from tests.test_executor import fake_a, fake_b
 
@@ -51,7 +51,7 @@ def test_run_and_stats_json(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
         "b": executor.Stage("b", fake_b, ("sources", "filter"), ("a",), "stage b"),
     }
     monkeypatch.setattr(executor, "STAGES", table)
-    monkeypatch.setattr(executor, "STAGE_DIRS", {})
+    monkeypatch.setattr(runfolder, "STAGE_FOLDERS", {})
     cfg = tmp_path / "c.yaml"
     cfg.write_text("sources:\n  - {kind: reddit, path: x}\n")
     run_dir = tmp_path / "run"

@@ -4,7 +4,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from humanllm import executor
+from humanllm import executor, runfolder
 from humanllm.config import validate_config
 from humanllm.executor import Stage, StageContext, StageError, StageResult, run_stages
 from humanllm.records import RECORD_SCHEMA
@@ -54,7 +54,7 @@ def fake_stages(monkeypatch: pytest.MonkeyPatch) -> None:
         "b": Stage("b", fake_b, ("sources", "filter"), ("a",), "stage b"),
     }
     monkeypatch.setattr(executor, "STAGES", table)
-    monkeypatch.setattr(executor, "STAGE_DIRS", {})
+    monkeypatch.setattr(runfolder, "STAGE_FOLDERS", {})
 
 
 def cfg(min_score: int = 2):
@@ -123,7 +123,7 @@ def test_atomic_shard_write_leaves_no_temp_files(tmp_path: Path) -> None:
 def test_rerun_clears_rejects_of_a_stage_whose_folder_has_another_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fake_stages: None
 ) -> None:
-    monkeypatch.setattr(executor, "STAGE_DIRS", {"b": "b_out"})
+    monkeypatch.setattr(runfolder, "STAGE_FOLDERS", {"b": "b_out"})
 
     runs: list[int] = []
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from humanllm import executor
+from humanllm import executor, runfolder
 from humanllm.config import validate_config
 from humanllm.executor import STARTED, Stage, StageContext, StageResult, run_stages
 
@@ -36,7 +36,7 @@ def fake_stage(monkeypatch: pytest.MonkeyPatch) -> None:
     SEEN.clear()
     table = {"p": Stage("p", partial, ("filter",), (), "partial stage", keep_partial=True)}
     monkeypatch.setattr(executor, "STAGES", table)
-    monkeypatch.setattr(executor, "STAGE_DIRS", {})
+    monkeypatch.setattr(runfolder, "STAGE_FOLDERS", {})
 
 
 def test_interrupted_stage_resumes_with_its_partial_outputs(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import polars as pl
 from rich.console import Console
 
 from humanllm.config import RunConfig, dump_config
-from humanllm.runfolder import RunFolder, atomic_write_text
+from humanllm.runfolder import RunFolder, atomic_write_text, stage_folder
 from humanllm.stage import Stage, StageContext, StageError, StageResult
 from humanllm.units import run_units, shutdown_pool
 
@@ -150,18 +150,6 @@ def _stage_table() -> list[Stage]:
 
 STAGES: dict[str, Stage] = {s.name: s for s in _stage_table()}
 
-#: Folder each stage writes (a stage's name is not always its folder's).
-STAGE_DIRS: dict[str, str] = {
-    "ingest": "records",
-    "filter": "filtered",
-    "clean": "cleaned",
-    "label": "labeled",
-    "train": "checkpoints",
-    "merge": "merged",
-    "evaluate": "eval",
-}
-
-
 #: Marker of a started ``keep_partial`` stage: the fingerprint its partial outputs belong to.
 STARTED = "_STARTED.json"
 
@@ -175,7 +163,7 @@ def _started(path: Path) -> str | None:
 
 
 def stage_dir(name: str) -> str:
-    return STAGE_DIRS.get(name, name)
+    return stage_folder(name)
 
 
 def fingerprint(cfg: RunConfig, stage: Stage) -> str:

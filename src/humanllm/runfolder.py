@@ -21,6 +21,22 @@ from humanllm.records import REJECT_SCHEMA, conform
 
 SUCCESS = "_SUCCESS.json"
 REJECTS = "rejects"
+GENOME = "genome"
+
+#: The folder each stage writes, where it is not the stage's name.
+STAGE_FOLDERS: dict[str, str] = {
+    "ingest": "records",
+    "filter": "filtered",
+    "clean": "cleaned",
+    "label": "labeled",
+    "train": "checkpoints",
+    "merge": "merged",
+    "evaluate": "eval",
+}
+
+
+def stage_folder(stage: str) -> str:
+    return STAGE_FOLDERS.get(stage, stage)
 
 
 def atomic_write_parquet(df: pl.DataFrame, path: Path) -> None:
@@ -56,6 +72,10 @@ class RunFolder:
 
     def stage_dir(self, stage: str) -> Path:
         return self.root / stage
+
+    @property
+    def genome_dir(self) -> Path:
+        return self.root / GENOME
 
     @property
     def rejects_dir(self) -> Path:

@@ -33,7 +33,7 @@ def collect_stats(run_dir: str | Path) -> dict[str, Any]:
         sorted(stages.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order))
     )
     out: dict[str, Any] = {"stages": ordered}
-    genome = run.root / "genome" / "stats.json"
+    genome = run.genome_dir / "stats.json"
     if genome.is_file():
         out["table_a1"] = json.loads(genome.read_text(encoding="utf-8")).get("table_a1", {})
     return out

@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 
 from humanllm.cli import app
 from humanllm.config import load_config
-from humanllm.llm import session
 from humanllm.executor import run_stages, stage_dir
+from humanllm.llm import session
 from humanllm.llm.base import ChatRequest, ChatResponse
 from humanllm.llm.scripted import ScriptedBackend
 from humanllm.plan import make_plan

@@ -39,7 +39,7 @@ def user_chain(
     ids = {r["record_id"] for r in out.get("records", [])} | {user_id}
     ids |= {r["comment_id"] for r in out.get("comments", [])}
     ids |= {r.get("qa_id") for r in out.get("social_qa", [])} - {None}
-    genome_comments = run.stage_dir("genome") / "comments.parquet"
+    genome_comments = run.genome_dir / "comments.parquet"
     if genome_comments.is_file():
         cond = pl.col("user_id") == user_id
         if source:

@@ -297,7 +297,7 @@ async def build_set(
             backends.append(opened[key])
         built = await indomain.build_questions(
             ctx.run.root / "tasks",
-            ctx.run.root / "genome",
+            ctx.run.genome_dir,
             ecfg,
             distractor_backends=backends,
             cache=cache,

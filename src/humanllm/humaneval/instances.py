@@ -22,6 +22,8 @@ from typing import Any, Literal
 import polars as pl
 from pydantic import BaseModel, Field, computed_field
 
+from humanllm.runfolder import GENOME
+
 Kind = Literal["portrait", "scenario", "social_qa"]
 KINDS: tuple[Kind, ...] = ("portrait", "scenario", "social_qa")
 #: How the page and the report name each kind.
@@ -146,7 +148,7 @@ class Genome:
     records they were made from."""
 
     def __init__(self, run_dir: Path) -> None:
-        folder = Path(run_dir) / "genome"
+        folder = Path(run_dir) / GENOME
         if not (folder / "records.parquet").is_file():
             raise GenomeMissing(
                 f"{folder}: no genome (records.parquet); run the curation up to `humanllm genome` first"

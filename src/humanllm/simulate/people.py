@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 
 from humanllm.curation.common import platform_of
 from humanllm.records import SOURCES
+from humanllm.runfolder import GENOME
 
 #: The task builders' defaults, used when the run's config does not say otherwise.
 HISTORY_RECORDS, HISTORY_CHARS, HISTORY_ITEMS = 3, 1000, 10
@@ -120,7 +121,7 @@ class GenomeUsers:
 
     def __init__(self, run_dir: str | Path) -> None:
         self.run_dir = Path(run_dir)
-        folder = self.run_dir / "genome"
+        folder = self.run_dir / GENOME
         if not self.run_dir.is_dir():
             raise GenomeError(f"{self.run_dir}: no such run folder")
         users = folder / "users.parquet"
