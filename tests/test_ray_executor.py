@@ -13,6 +13,8 @@ import json
 import os
 import re
 import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -161,6 +163,51 @@ def test_an_attempt_reads_the_run_cache_and_earlier_attempts_then_settles_into_i
             "c": "first attempt",
             "d": "retry",
         }
+
+
+KILLED_WRITER = """
+import os, sys
+from humanllm.llm.cache import CachedReply, RequestCache
+from humanllm.llm.unit_cache import open_attempt_cache
+root, key = sys.argv[1:3]
+main = RequestCache.in_run(root)
+main.put(CachedReply(key, "ok", text="in the WAL", created_at=1.0))
+main.flush()
+if key == "w":
+    attempt = open_attempt_cache(root, "clean", "u1")
+    attempt.put(CachedReply("k", "ok", text="killed attempt", created_at=1.0))
+    attempt.flush()
+os._exit(0)  # killed: nothing closed, nothing checkpointed
+"""
+
+
+def test_answers_of_a_killed_process_reach_the_next_attempt_and_the_run_cache(
+    tmp_path: Path,
+) -> None:
+    def killed_writer(key: str) -> None:
+        argv = [sys.executable, "-c", KILLED_WRITER, str(tmp_path), key]
+        subprocess.run(argv, check=True, timeout=60)
+
+    killed_writer("w")
+    assert (tmp_path / f"{CACHE_FILE}-wal").is_file()
+    retry = open_attempt_cache(tmp_path, "clean", "u1")
+    assert retry.get("k") is not None  # what the killed attempt of the unit had committed
+    assert retry.get("w") is None  # the run's cache is read immutable: its WAL tail is unseen
+    retry.close()
+    settle_unit_caches(tmp_path, checkpoint=True)  # what the driver does before sending units
+    assert not (tmp_path / f"{CACHE_FILE}-wal").exists() and attempt_files(tmp_path) == []
+    later = open_attempt_cache(tmp_path, "clean", "u2")
+    assert later.get("w") is not None and later.get("k") is not None
+    later.close()
+    settle_unit_caches(tmp_path)  # (later's own file)
+
+    killed_writer("w2")  # a WAL tail and no unit file: only a checkpoint brings it in
+    settle_unit_caches(tmp_path)
+    assert (tmp_path / f"{CACHE_FILE}-wal").is_file()
+    settle_unit_caches(tmp_path, checkpoint=True)
+    last = open_attempt_cache(tmp_path, "clean", "u3")
+    assert last.get("w2") is not None
+    last.close()
 
 
 def test_a_local_rerun_finds_answers_left_in_unit_cache_files(

@@ -127,7 +127,7 @@ def run_in_ray(
     ex = ctx.cfg.executor
     _connect(ex.address)
     root = str(ctx.run.root.resolve())
-    settle_unit_caches(root)  # answers of an earlier, interrupted run: into the run's cache
+    settle_unit_caches(root, checkpoint=True)  # what an interrupted run left: into the run's cache
     task = ray.remote(run_unit_attempt)
     opts = {"num_cpus": ex.num_cpus, "max_retries": ex.max_retries, "retry_exceptions": False}
     cfg_json = ctx.cfg.model_dump_json()

@@ -141,6 +141,18 @@ def connect_read_only(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(uri, uri=True, timeout=30.0, check_same_thread=False)
 
 
+def _answers(path: str | Path) -> sqlite3.Connection | None:
+    """A read-only connection to a cache file that holds a replies table, else None."""
+    if not Path(path).is_file():
+        return None
+    conn = connect_read_only(Path(path))
+    found = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'replies'").fetchone()
+    if found is None:  # e.g. only in a WAL tail, which an immutable reader does not see
+        conn.close()
+        return None
+    return conn
+
+
 class _Flush:
     def __init__(self) -> None:
         self.done = threading.Event()
@@ -171,7 +183,7 @@ class RequestCache:
         self.wal = wal
         self._reader = _connect(self.path, wal)
         self._reader.execute(_CREATE)
-        self._others = [connect_read_only(Path(p)) for p in read_also if Path(p).is_file()]
+        self._others = [c for c in map(_answers, read_also) if c is not None]
         self._read_lock = threading.Lock()
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._error: BaseException | None = None

@@ -66,6 +66,10 @@ def import_replies(conn: sqlite3.Connection, src: Path) -> int:
         except (OSError, sqlite3.DatabaseError):
             return 0
         try:
+            # a copy torn by a writer still at work (a zombie attempt) fails the structure check
+            (check,) = conn.execute("PRAGMA src.quick_check(1)").fetchone()
+            if check != "ok":
+                raise sqlite3.DatabaseError(f"{src}: {check}")
             (n,) = conn.execute("SELECT count(*) FROM src.replies").fetchone()
             conn.execute("BEGIN IMMEDIATE")
             conn.execute(_upsert_sql("src"))
@@ -96,13 +100,18 @@ def open_attempt_cache(run_root: str | Path, stage: str, unit_id: str) -> Reques
     return RequestCache(path, wal=False, read_also=[Path(run_root) / CACHE_FILE])
 
 
-def settle_unit_caches(run_root: str | Path, stage: str | None = None) -> int:
-    """Merge the attempt files (of ``stage``, or all) into the run's cache and delete them. Call
-    it only while no unit of the run is running. Returns the rows read."""
+def settle_unit_caches(
+    run_root: str | Path, stage: str | None = None, *, checkpoint: bool = False
+) -> int:
+    """Merge the attempt files (of ``stage``, or all) into the run's cache and delete them; with
+    ``checkpoint``, also fold a WAL tail left in the run's cache into it (cluster units read it
+    immutable, without the WAL). Call it only while no process uses the run's cache. Returns the
+    rows read."""
     files = attempt_files(run_root, stage)
-    if not files:
+    main = Path(run_root) / CACHE_FILE
+    if not files and not (checkpoint and main.with_name(main.name + "-wal").exists()):
         return 0
-    conn = sqlite3.connect(Path(run_root) / CACHE_FILE, timeout=30.0, isolation_level=None)
+    conn = sqlite3.connect(main, timeout=30.0, isolation_level=None)
     try:
         # exclusive: this process alone, so WAL keeps its index in memory, not in shared memory
         conn.execute("PRAGMA locking_mode=EXCLUSIVE")
