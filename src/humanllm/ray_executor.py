@@ -45,12 +45,21 @@ def _worker_loop() -> asyncio.AbstractEventLoop:
     return _LOOP
 
 
-def _worker_backend(backend_cfg: Any) -> Backend:
+async def _worker_backend(backend_cfg: Any) -> Backend:
+    """This worker's backend for ``backend_cfg``, made (and a pool of servers probed, as a local
+    stage's session does) the first time."""
     from humanllm.llm.backends import make_backend
+    from humanllm.llm.session import check_pool
 
     key = backend_cfg.model_dump_json()
     if key not in _BACKENDS:
-        _BACKENDS[key] = make_backend(backend_cfg)
+        backend = make_backend(backend_cfg)
+        try:
+            await check_pool(backend)
+        except BaseException:
+            await backend.aclose()
+            raise
+        _BACKENDS[key] = backend
     return _BACKENDS[key]
 
 
@@ -76,7 +85,7 @@ def run_unit_attempt(
         if plan.llm is None:
             return await _run_one(ctx, plan, unit, None)
         name, sampling = plan.llm(ctx)
-        backend = _worker_backend(backend_config(ctx, name))
+        backend = await _worker_backend(backend_config(ctx, name))
         cache = open_attempt_cache(root, stage, unit.id)
         try:  # no progress bar per worker: the driver reports units
             session = LLMSession(backend, cache, cfg.llm.runner, stage, sampling, progress=False)
