@@ -9,6 +9,7 @@ from humanllm.llm.config import (
     OpenAIBackendConfig,
     ScriptedBackendConfig,
     TransformersBackendConfig,
+    VLLMBackendConfig,
 )
 
 
@@ -25,6 +26,10 @@ def make_backend(cfg: BackendConfig) -> Backend:
         from humanllm.llm.hf import TransformersBackend
 
         return TransformersBackend(cfg)
+    if isinstance(cfg, VLLMBackendConfig):
+        from humanllm.llm.vllm_backend import VLLMBackend
+
+        return VLLMBackend(cfg)
     if isinstance(cfg, ScriptedBackendConfig):
         raise ValueError(
             "the scripted backend is for tests: build humanllm.llm.scripted.ScriptedBackend in code"

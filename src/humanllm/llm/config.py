@@ -189,6 +189,65 @@ class TransformersBackendConfig(_Planned):
     )
 
 
+class VLLMBackendConfig(_Planned):
+    """An offline ``vllm.LLM`` engine in-process on the GPU(s): no server to start (``gpu`` extra)."""
+
+    kind: Literal["vllm"] = "vllm"
+    model: str = Field(description="HF model id or local checkpoint folder vLLM loads.")
+    tensor_parallel_size: int = Field(
+        default=1, ge=1, description="GPUs one engine spreads the model over (70B: 4 or 8)."
+    )
+    dtype: Literal["auto", "float16", "bfloat16", "float32"] = Field(
+        default="auto", description="Weights and activations dtype ('auto': the checkpoint's)."
+    )
+    max_model_len: int | None = Field(
+        default=None,
+        gt=0,
+        description="Longest prompt + reply in tokens (none: the model's; lower it to fit the "
+        "KV cache on smaller GPUs). A longer request is rejected for good.",
+    )
+    gpu_memory_utilization: float = Field(
+        default=0.9, gt=0, le=1, description="Share of each GPU's memory the engine may take."
+    )
+    seed: int = Field(
+        default=0, description="Engine seed; each request also carries its own (the runner's)."
+    )
+    max_batch: int = Field(
+        default=256,
+        ge=1,
+        description="Most requests handed to the engine in one call; vLLM then schedules them "
+        "(max_num_seqs) itself. Halved after a CUDA out-of-memory error.",
+    )
+    batch_window_s: float = Field(
+        default=0.01,
+        ge=0,
+        description="How long the first request of a batch waits for others to join it "
+        "(requests arriving while the engine is busy join the next batch anyway).",
+    )
+    structured_outputs: bool = Field(
+        default=True,
+        description="Decode under the stage's JSON schema (vLLM structured outputs).",
+    )
+    engine_args: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Further vllm.LLM arguments, passed as given (e.g. enforce_eager, "
+        "quantization, max_num_seqs).",
+    )
+
+    def engine_kwargs(self) -> dict[str, Any]:
+        """The arguments of ``vllm.LLM``."""
+        kwargs: dict[str, Any] = {
+            "model": self.model,
+            "tensor_parallel_size": self.tensor_parallel_size,
+            "dtype": self.dtype,
+            "gpu_memory_utilization": self.gpu_memory_utilization,
+            "seed": self.seed,
+        }
+        if self.max_model_len is not None:
+            kwargs["max_model_len"] = self.max_model_len
+        return {**kwargs, **self.engine_args}
+
+
 class ScriptedBackendConfig(_Cfg):
     """Unit tests only: replies come from a Python callable or a list given in code."""
 
@@ -197,7 +256,11 @@ class ScriptedBackendConfig(_Cfg):
 
 
 BackendConfig = Annotated[
-    OpenAIBackendConfig | LlamaCppBackendConfig | TransformersBackendConfig | ScriptedBackendConfig,
+    OpenAIBackendConfig
+    | LlamaCppBackendConfig
+    | TransformersBackendConfig
+    | VLLMBackendConfig
+    | ScriptedBackendConfig,
     Field(discriminator="kind"),
 ]
 
