@@ -19,6 +19,9 @@ import polars as pl
 
 #: Parts one partitioned sink writes at once; more parts are split in rounds.
 FANOUT = 16
+#: Rows of a Parquet row group this module writes: a sink buffers one row group (polars' default,
+#: hundreds of thousands of rows, would hold a whole table of a few gigabytes).
+ROW_GROUP_ROWS = 1024
 _ids = count()
 
 
@@ -26,7 +29,9 @@ def sink(lf: pl.LazyFrame, path: Path) -> int:
     """Write ``lf`` to ``path`` atomically with the streaming engine; its number of rows."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    lf.sink_parquet(tmp, compression="zstd", statistics=True, engine="streaming")
+    lf.sink_parquet(
+        tmp, compression="zstd", statistics=True, row_group_size=ROW_GROUP_ROWS, engine="streaming"
+    )
     os.replace(tmp, path)
     return rows(path)
 
@@ -58,6 +63,7 @@ def partition(
     lf.with_columns((pl.col(part) // stride).alias("_bucket")).sink_parquet(
         pl.PartitionBy(level, key="_bucket", include_key=False, max_rows_per_file=rows_per_file),
         mkdir=True,
+        row_group_size=min(ROW_GROUP_ROWS, rows_per_file),
         engine="streaming",
     )
     out: list[pl.LazyFrame] = []
@@ -104,6 +110,8 @@ def sort_by_user(
     done = []
     for i, part in enumerate(parts):
         f = tmp / f"sorted-{next(_ids)}-{i:06d}.parquet"
-        part.sort(by, nulls_last=True, maintain_order=True).sink_parquet(f, engine="streaming")
+        part.sort(by, nulls_last=True, maintain_order=True).sink_parquet(
+            f, row_group_size=ROW_GROUP_ROWS, engine="streaming"
+        )
         done.append(f)
     return sink(pl.scan_parquet(done, hive_partitioning=False), path)
