@@ -2,7 +2,13 @@
 (cleaned, labelled high quality and harmless), ``scenarios``, ``social_qa`` (the items that passed
 QC), ``items`` (Amazon) and ``comments`` (Reddit comments / Twitter replies of the genome's users,
 when a source gives them), joined by ``source`` + ``user_id`` / ``record_id`` / ``item_id``; a
-dataset card ``README.md``; ``stats.json`` with the paper's Table A1 layout."""
+dataset card ``README.md``; ``stats.json`` with the paper's Table A1 layout.
+
+Memory does not grow with the corpus: tables stream from their folders to the genome's files
+(Polars' streaming engine), a join holds only its small side (QC's passed keys, the genome's
+users, the posts wanted), counts are lazy aggregations, and ``records`` and ``comments`` are
+sorted by user one part of whole users at a time (``executor.records_per_unit`` rows, see
+:mod:`humanllm.curation.spill`) into the same order one global sort gives."""
 
 from __future__ import annotations
 
