@@ -66,7 +66,9 @@ def corpus(run: RunFolder, n_users: int, per_user: int) -> dict[str, int]:
         pl.lit("high").alias("quality"), pl.lit(False).alias("harmful")
     )
     _shards(run, "labeled", conform(labeled, FOLDER_SCHEMAS["labeled"]))
-    users = labeled.group_by("source", "user_id").agg(pl.len().cast(pl.Int64).alias("n_records"))
+    users = labeled.group_by("source", "user_id", maintain_order=True).agg(
+        pl.len().cast(pl.Int64).alias("n_records")
+    )
     users = users.with_columns(
         pl.format("persona of {}", "user_id").alias("persona"),
         pl.col("n_records").alias("n_records_shown"),
@@ -305,3 +307,16 @@ def test_genome_holds_a_key_table_or_a_part_never_a_table(tmp_path: Path, n_user
     assert max(seen["collect"]) <= 2 * sizes["users"] < sizes["labeled"]
     assert seen["sort"], "records and comments are sorted"
     assert max(seen["sort"]) < rows_per_part + per_user
+
+
+def test_genome_files_do_not_depend_on_the_part_size(tmp_path: Path) -> None:
+    # executor settings never change outputs: rows equal on the sort keys keep one order too
+    frames = []
+    for rows_per_part in (100_000, 25):
+        ctx = run_stage(tmp_path / str(rows_per_part), rows_per_part)
+        corpus(ctx.run, n_users=24, per_user=9)
+        genome.run_genome(ctx)
+        g = ctx.run.stage_dir("genome")
+        frames.append({name: pl.read_parquet(g / f"{name}.parquet") for name in genome.TABLES})
+    for name in genome.TABLES:
+        assert frames[0][name].equals(frames[1][name]), name
