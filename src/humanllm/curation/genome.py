@@ -197,11 +197,10 @@ def _with_posts(run: RunFolder, mine: pl.LazyFrame, rows_per_part: int, tmp: Pat
         parts = [(mine, found)]
     else:
         bucket = (pl.struct(post_key).hash(_HASH_SEED) % n_buckets).cast(pl.Int64).alias("_b")
-        per_file = max(1, rows_per_part // 4)
         parts = list(
             zip(
-                partition(mine.with_columns(bucket), "_b", n_buckets, tmp, per_file),
-                partition(found.with_columns(bucket), "_b", n_buckets, tmp, per_file),
+                partition(mine.with_columns(bucket), "_b", n_buckets, tmp, rows_per_part),
+                partition(found.with_columns(bucket), "_b", n_buckets, tmp, rows_per_part),
                 strict=True,
             )
         )

@@ -22,6 +22,8 @@ FANOUT = 16
 #: Rows of a Parquet row group this module writes: a sink buffers one row group (polars' default,
 #: hundreds of thousands of rows, would hold a whole table of a few gigabytes).
 ROW_GROUP_ROWS = 1024
+#: The fewest rows of a file a partitioned sink writes (fewer, larger files for small parts).
+MIN_FILE_ROWS = 256
 _ids = count()
 
 
@@ -50,13 +52,16 @@ def scan_files(files: list[Path], schema: pl.Schema) -> pl.LazyFrame:
 
 
 def partition(
-    lf: pl.LazyFrame, part: str, n_parts: int, tmp: Path, rows_per_file: int
+    lf: pl.LazyFrame, part: str, n_parts: int, tmp: Path, rows_per_part: int
 ) -> list[pl.LazyFrame]:
     """``lf`` split by its integer column ``part`` (values ``0 .. n_parts - 1``) into ``n_parts``
     frames on disk under ``tmp``, in part order, without the column; rows keep their order within
-    a part. At most :data:`FANOUT` parts are open at once, each buffering ``rows_per_file`` rows."""
+    a part. At most :data:`FANOUT` parts are open at once; an open part buffers the rows of its
+    current file (a partitioned sink writes a file when it closes it), so files are small: the
+    buffers together hold about ``rows_per_part`` rows."""
     if n_parts <= 1:
         return [lf.drop(part)]
+    rows_per_file = max(MIN_FILE_ROWS, rows_per_part // FANOUT)
     stride = math.ceil(n_parts / FANOUT)
     level = tmp / f"split-{next(_ids)}"
     schema = lf.collect_schema()
@@ -71,7 +76,7 @@ def partition(
         lo = bucket * stride
         files = sorted((level / f"_bucket={bucket}").glob("*.parquet"))
         sub = scan_files(files, schema).with_columns(pl.col(part) - lo)
-        out += partition(sub, part, min(n_parts, lo + stride) - lo, tmp, rows_per_file)
+        out += partition(sub, part, min(n_parts, lo + stride) - lo, tmp, rows_per_part)
     return out
 
 
@@ -106,7 +111,7 @@ def sort_by_user(
         maintain_order="left",
         build_side="force_right",
     )
-    parts = partition(keyed, "_part", n_parts, tmp, max(1, rows_per_part // 4))
+    parts = partition(keyed, "_part", n_parts, tmp, rows_per_part)
     done = []
     for i, part in enumerate(parts):
         f = tmp / f"sorted-{next(_ids)}-{i:06d}.parquet"
