@@ -13,7 +13,7 @@ import pytest
 import zstandard
 
 from humanllm.config import validate_config
-from humanllm.curation.genome import genome_comments
+from humanllm.curation.genome import write_comments
 from humanllm.executor import run_stages
 from humanllm.records import COMMENT_SCHEMA, RECORD_SCHEMA
 from humanllm.runfolder import RunFolder
@@ -22,6 +22,27 @@ from humanllm.sources.comments import read_comments
 from humanllm.sources.config import RedditSource, TwitterSource
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+def genome_comments(
+    run: RunFolder, records: pl.DataFrame
+) -> tuple[pl.DataFrame | None, pl.DataFrame]:
+    """The genome's comments and their rejects, with ``records`` as the genome's records
+    (``labeled/``): what the genome stage writes to ``genome/comments.parquet`` and ``rejects/``."""
+    run.write_shard("labeled", "all-00000", records)
+    out = run.root / "genome-out"
+    work = run.root / "genome-work"
+    out.mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+    n, _ = write_comments(run, out, "genome", 1000, work)
+    table = None if n is None else pl.read_parquet(out / "comments.parquet")
+    dropped = run.scan_rejects("genome")
+    cols = ["source", "record_id", "reason", "detail"]
+    return table, (
+        pl.DataFrame(schema={c: pl.String for c in cols})
+        if dropped is None
+        else dropped.select(cols).collect()
+    )
 
 
 def read_all(cfg: RedditSource | TwitterSource) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -133,7 +154,7 @@ def test_ingest_writes_comments_and_the_genome_joins_them_with_their_posts(tmp_p
     records = pl.read_parquet(run.root / "records" / "*.parquet")
     users = ["maple_and_moss", "breadcrumbs_42", "nightnurse_jo"]
     genome_records = records.filter(pl.col("user_id").is_in(users))
-    table, dropped = genome_comments(run, {"records": genome_records})
+    table, dropped = genome_comments(run, genome_records)
     assert table is not None
     assert set(table["user_id"]) == set(users)
     assert "rc019" not in table["comment_id"].to_list()  # "[removed]"
@@ -158,8 +179,7 @@ def test_comments_on_posts_never_ingested_are_rejects(tmp_path: Path) -> None:
         for cid, pid in (("c1", "p1"), ("c2", "gone"))
     ]  # fmt: skip
     run.write_shard("comments", "reddit-c", pl.DataFrame(rows, schema=COMMENT_SCHEMA))
-    tables = {"records": pl.DataFrame([post], schema=RECORD_SCHEMA)}
-    table, dropped = genome_comments(run, tables)
+    table, dropped = genome_comments(run, pl.DataFrame([post], schema=RECORD_SCHEMA))
     assert table is not None and table["comment_id"].to_list() == ["c1"]
     assert dropped.rows() == [
         ("reddit", "c2", "comments.unknown_post", "post gone is not among the ingested records")
@@ -181,7 +201,7 @@ def test_genome_comments_pass_the_pii_net(tmp_path: Path) -> None:
     }  # fmt: skip
     run.write_shard("comments", "reddit-c", pl.DataFrame([comment], schema=COMMENT_SCHEMA))
     mine = pl.DataFrame([{**post, "user_id": "ann", "record_id": "p2"}], schema=RECORD_SCHEMA)
-    table, _ = genome_comments(run, {"records": mine})
+    table, _ = genome_comments(run, mine)
     assert table is not None and table.height == 1
     row = table.row(0, named=True)
     assert "7946" not in row["text"] and "555-0100" in row["text"]
