@@ -151,16 +151,21 @@ def child_corpus(root: Path, n: int) -> None:
 
 
 # --- the scenario -------------------------------------------------------------------------------
-def write_config(path: Path, data: dict[str, str], url: str) -> None:
+def write_config(path: Path, data: dict[str, str], url: str, unit: int) -> None:
+    """``unit``: the unit size (records) of every stage — ingest shards (so the per-record
+    stages' shards), user buckets of users/qc, task buckets, and the in-flight window — fixed
+    across sizes, so a bigger corpus means more units, not bigger ones."""
     import yaml
 
     stub = {"backend": "stub"}
+    shard = {"batch_size": unit}
     cfg = {
         "sources": [
-            {"kind": "blogger", "path": data["blogger"]},
-            {"kind": "reddit", "path": data["reddit"]},
-            {"kind": "amazon", "path": data["amazon"], "meta_path": data["amazon_meta"]},
+            {"kind": "blogger", "path": data["blogger"], **shard},
+            {"kind": "reddit", "path": data["reddit"], **shard},
+            {"kind": "amazon", "path": data["amazon"], "meta_path": data["amazon_meta"], **shard},
         ],
+        "executor": {"records_per_unit": unit, "rows_in_flight": unit},
         "llm": {
             "backends": {"stub": {"kind": "openai", "base_url": url, "model": "stub"}},
         },
@@ -169,7 +174,7 @@ def write_config(path: Path, data: dict[str, str], url: str) -> None:
         "curation": {
             name: dict(stub) for name in ("clean", "label", "users", "scenarios", "social_qa", "qc")
         },
-        "tasks": {},
+        "tasks": {"bucket_records": unit},
     }
     path.write_text(yaml.safe_dump(cfg, sort_keys=False))
 
@@ -182,7 +187,7 @@ def one_size(
     if "error" in got:
         raise SystemExit(f"corpus generation failed at {n:,} records:\n{err}")
     config, run = root / "config.yaml", root / "run"
-    write_config(config, got, url)
+    write_config(config, got, url, unit=base)
     rows: list[StageRun] = []
     for stage in stages:
         res, rss, err = measured("stage", str(config), str(run), stage)

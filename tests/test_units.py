@@ -209,3 +209,16 @@ def test_a_pool_where_no_server_answers_stops_the_stage_before_any_unit(
         run_stages(validate_config(data), run, ["clean"])
     assert all(u in str(e.value) for u in urls) and "/models" in str(e.value)
     assert not list((run / "cleaned" / units.UNITS_DIR).glob("*.json"))
+
+
+def test_a_shard_bigger_than_a_unit_is_cut_into_row_ranges(
+    tmp_path: Path, server: ModelServer, reference: Path
+) -> None:
+    run = tmp_path / "run"
+    run_stages(config(tmp_path, server.url, records_per_unit=3), run, FLOW[:4])
+    markers = sorted(p.stem for p in (run / "cleaned" / units.UNITS_DIR).glob("*.json"))
+    shards = [p.stem for p in (run / "filtered").glob("*.parquet")]
+    assert len(markers) > len(shards) and any(".r00001" in m for m in markers)
+    mine = ["cleaned", "labeled"]
+    assert outputs(run, mine) == outputs(reference, mine)
+    assert counts(run)["clean"] == counts(reference)["clean"]

@@ -52,8 +52,10 @@ class ExecutorConfig(BaseModel):
     records_per_unit: int = Field(
         default=5000,
         ge=1,
-        description="Size of a user bucket, the unit of `users` and `qc`: the number of buckets "
-        "is labeled/'s records divided by this (all records of a user are in one bucket).",
+        description="Size of a unit in records: a user bucket of `users` and `qc` (labeled/'s "
+        "records divided by this; all records of a user are in one bucket), and the most rows "
+        "of an input shard one unit of clean/label/scenarios/social_qa takes (a bigger shard is "
+        "cut into row ranges).",
     )
     kind: Literal["local", "ray"] = Field(
         default="local",

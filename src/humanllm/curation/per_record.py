@@ -104,8 +104,9 @@ def per_record_plan(make_spec: SpecFactory) -> UnitPlan:
 
 
 def _units(ctx: StageContext, spec: PerRecordStage) -> list[Unit]:
-    """One unit per input shard of a source that takes part; a quick run (subsampled input)
-    passes each unit the record ids it keeps, chosen across all shards."""
+    """One unit per input shard of a source that takes part (a shard of more than
+    ``executor.records_per_unit`` rows: one unit per row range of it, ``<shard>.r<i>``); a quick
+    run (subsampled input) passes each unit the record ids it keeps, chosen across all shards."""
     if not has_input(ctx, spec.input_folder):
         return []
     kinds = source_kinds(ctx)
@@ -130,11 +131,19 @@ def _units(ctx: StageContext, spec: PerRecordStage) -> list[Unit]:
         for shard, rid in kept.select("_shard", "record_id").iter_rows():
             keep[shard].append(str(rid))
     out = []
+    size = ctx.cfg.executor.records_per_unit
     for p in paths:
         if keep is not None:
             out.append(Unit(p.stem, rows=len(keep[p.stem]), params={"keep": sorted(keep[p.stem])}))
-        else:
-            out.append(Unit(p.stem, rows=pl.scan_parquet(p).select(pl.len()).collect().item()))
+            continue
+        n = pl.scan_parquet(p).select(pl.len()).collect().item()
+        if n <= size:
+            out.append(Unit(p.stem, rows=n))
+            continue
+        for i, start in enumerate(range(0, n, size)):  # a big shard: row ranges of it
+            rows = min(size, n - start)
+            params = {"shard": p.stem, "offset": start, "length": rows}
+            out.append(Unit(f"{p.stem}.r{i:05d}", rows=rows, params=params))
     return out
 
 
@@ -146,7 +155,11 @@ def shard_source(stem: str) -> str:
 async def _run_unit(uctx: UnitContext, spec: PerRecordStage) -> UnitResult:
     ctx, unit, llm = uctx.ctx, uctx.unit, uctx.llm_session
     shard, source = unit.id, shard_source(unit.id)
-    df = pl.read_parquet(ctx.run.stage_dir(spec.input_folder) / f"{shard}.parquet")
+    path = ctx.run.stage_dir(spec.input_folder) / f"{unit.params.get('shard', shard)}.parquet"
+    if "offset" in unit.params:  # one row range of a shard bigger than a unit
+        df = pl.scan_parquet(path).slice(unit.params["offset"], unit.params["length"]).collect()
+    else:
+        df = pl.read_parquet(path)
     if "keep" in unit.params:
         df = df.filter(pl.col("record_id").cast(pl.String).is_in(unit.params["keep"]))
     result = UnitResult()
