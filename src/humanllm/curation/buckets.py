@@ -26,8 +26,13 @@ def bucket_of(source: str, user_id: str, n: int) -> int:
     return int.from_bytes(digest, "big") % n
 
 
-def bucket_count(ctx: StageContext, folder: str = "labeled") -> int:
-    rows = sum(pl.scan_parquet(p).select(pl.len()).collect().item() for p in ctx.run.shards(folder))
+def folder_rows(ctx: StageContext, folder: str = "labeled") -> int:
+    """Rows of a folder's shards, from their Parquet metadata."""
+    return sum(pl.scan_parquet(p).select(pl.len()).collect().item() for p in ctx.run.shards(folder))
+
+
+def bucket_count(ctx: StageContext, rows: int) -> int:
+    """Buckets for ``rows`` records: ``executor.records_per_unit`` each."""
     return max(1, math.ceil(rows / ctx.cfg.executor.records_per_unit))
 
 

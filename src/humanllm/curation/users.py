@@ -15,7 +15,14 @@ from typing import Any
 
 import polars as pl
 
-from humanllm.curation.buckets import bucket_count, bucket_dir, read_bucket, scatter, unit_id
+from humanllm.curation.buckets import (
+    bucket_count,
+    bucket_dir,
+    folder_rows,
+    read_bucket,
+    scatter,
+    unit_id,
+)
 from humanllm.curation.common import (
     has_input,
     item_context,
@@ -90,13 +97,11 @@ def bucket_units(ctx: StageContext, inputs: tuple[str, ...]) -> list[Unit]:
     """The user buckets of a stage reading ``inputs`` (``labeled`` first), scattered once."""
     if not has_input(ctx, "labeled"):
         return []
-    n = bucket_count(ctx)
+    rows = folder_rows(ctx, "labeled")
+    n = bucket_count(ctx, rows)
     into = bucket_dir(ctx, ctx.stage, n)
     for folder in inputs:
         scatter(ctx, folder, into, n)
-    rows = sum(
-        pl.scan_parquet(p).select(pl.len()).collect().item() for p in ctx.run.shards("labeled")
-    )
     return [Unit(unit_id(b), rows=-(-rows // n), params={"bucket": b, "n": n}) for b in range(n)]
 
 
