@@ -7,6 +7,7 @@ Relative source paths resolve against the folder of the config file.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import re
 from pathlib import Path
@@ -82,9 +83,30 @@ class ExecutorConfig(BaseModel):
     )
 
 
+def import_plugins(modules: object) -> None:
+    """Import the config's ``plugins:`` modules, which register source kinds, tasks or benchmarks
+    in their registries. Raises :class:`ConfigError` naming a module that cannot be imported."""
+    if modules is None:
+        return
+    if not isinstance(modules, list) or not all(isinstance(m, str) and m for m in modules):
+        raise ConfigError(f"plugins: expected a list of module names, got {modules!r}")
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except Exception as e:  # any failure while importing the user's module
+            raise ConfigError(
+                f"plugins: cannot import module {name!r} ({type(e).__name__}: {e})"
+            ) from e
+
+
 class RunConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    plugins: list[str] = Field(
+        default_factory=list,
+        description="Python modules imported before the rest of the config is checked; each "
+        "registers source kinds, tasks or benchmarks (see docs/extending.md).",
+    )
     sources: list[SourceConfig] = Field(
         min_length=1, description="Input files, one entry per source."
     )
@@ -96,6 +118,14 @@ class RunConfig(BaseModel):
     merge: MergeConfig = Field(default_factory=MergeConfig)
     evaluate: EvaluateConfig = Field(default_factory=EvaluateConfig)
     executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _import_plugins(cls, data: Any) -> Any:
+        # here too (not only in validate_config): worker processes re-validate the dumped config
+        if isinstance(data, dict):
+            import_plugins(data.get("plugins"))
+        return data
 
     @model_validator(mode="after")
     def _unique_source_names(self) -> RunConfig:
@@ -217,6 +247,10 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
 
 
 def validate_config(data: dict[str, Any], origin: str = "<config>") -> RunConfig:
+    try:
+        import_plugins(data.get("plugins"))
+    except ConfigError as e:
+        raise ConfigError(f"{origin}: {e}") from e
     try:
         return RunConfig.model_validate(data)
     except ValidationError as e:
