@@ -11,6 +11,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from humanllm.llm.fingerprint import checkpoint_fingerprint
 from humanllm.train import merge as merge_mod
 from humanllm.train.merge import MergeError, merge_checkpoints
 from humanllm.train.shards import INDEX, weight_files
@@ -47,7 +48,11 @@ def test_one_to_one_is_the_mean_exactly(
         str(tiny_model_b.resolve()),
     ]
     assert [i["normalised_weight"] for i in record["inputs"]] == [0.5, 0.5]
-    assert all(len(i["fingerprint"]) == 16 for i in record["inputs"])
+    # the same fingerprint as the backend's model_id names the checkpoint by
+    assert [i["fingerprint"] for i in record["inputs"]] == [
+        checkpoint_fingerprint(tiny_model),
+        checkpoint_fingerprint(tiny_model_b),
+    ]
     assert record["inputs"][0]["fingerprint"] != record["inputs"][1]["fingerprint"]
     # config, tokenizer and chat template come along; training leftovers do not
     for name in (

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import polars as pl
 
 from humanllm.curation.config import LLMStageConfig
+from humanllm.llm.backends import UnknownBackendError, named_backend
 from humanllm.llm.base import Sampling
 from humanllm.llm.progress import RunSummary
 from humanllm.llm.prompts import PromptTemplate, package_template
@@ -104,13 +105,10 @@ def has_input(ctx: StageContext, folder: str) -> bool:
 
 
 def backend_config(ctx: StageContext, name: str) -> Any:
-    backends = ctx.cfg.llm.backends
-    if name not in backends:
-        raise StageError(
-            f"stage {ctx.stage!r} uses backend {name!r}, which llm.backends does not define "
-            f"(defined: {', '.join(backends) or 'none'})"
-        )
-    return backends[name]
+    try:
+        return named_backend(ctx.cfg.llm.backends, name, f"stage {ctx.stage!r}")
+    except UnknownBackendError as e:
+        raise StageError(str(e)) from e
 
 
 def run_async(main: Callable[[], Awaitable[T]]) -> T:

@@ -10,7 +10,6 @@ on. The QC judge scores leakage again."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from humanllm.curation.common import (
@@ -24,6 +23,7 @@ from humanllm.curation.per_record import Ask, Drop, PerRecordStage, per_record_p
 from humanllm.curation.schemas import QA, RefinedScenario, SocialQA
 from humanllm.curation.tables import SOCIAL_QA_SCHEMA
 from humanllm.stage import StageContext
+from humanllm.text import alnum_words
 
 TEMPLATE = "social_qa.v2.txt"
 REFINE_TEMPLATE = "social_qa_refine.v1.txt"
@@ -31,14 +31,10 @@ LEAK = "social_qa.answer_in_scenario"
 MIN_LEAK_CHARS = 12  # shorter answers ("yes", "she cried") may appear by chance
 
 
-def _norm(s: str) -> str:
-    return re.sub(r"[^a-z0-9]+", " ", s.lower()).strip()
-
-
 def leaks(qa: QA) -> bool:
     """True when the answer is restated verbatim (up to case and punctuation) in the scenario."""
-    answer = _norm(qa.answer)
-    return len(answer) >= MIN_LEAK_CHARS and answer in _norm(qa.scenario)
+    answer = alnum_words(qa.answer)
+    return len(answer) >= MIN_LEAK_CHARS and answer in alnum_words(qa.scenario)
 
 
 def _fields(row: dict[str, Any], kind: str) -> dict[str, Any]:

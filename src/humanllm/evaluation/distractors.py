@@ -22,6 +22,7 @@ from humanllm.llm.base import Backend, Sampling
 from humanllm.llm.cache import RequestCache
 from humanllm.llm.config import RunnerConfig
 from humanllm.llm.prompts import Messages
+from humanllm.text import fold
 
 PROMPT_VERSION = "distractor@1"  # the prompt is the task's own; this names how it is asked
 
@@ -35,10 +36,6 @@ class Pending:
     real: str
     found: list[tuple[str, str]] = field(default_factory=list)  # (text, writer)
     seen: set[str] = field(default_factory=set)
-
-
-def _norm(text: str) -> str:
-    return " ".join(text.lower().split())
 
 
 @dataclass(frozen=True)
@@ -75,7 +72,7 @@ async def generate(
     for the questions left short.
     """
     for p in pending:
-        p.seen = {_norm(p.real)}
+        p.seen = {fold(p.real)}
     plan = slots(n, len(specs))
     todo: dict[str, list[Slot]] = {p.id: list(plan) for p in pending}
     by_id = {p.id: p for p in pending}
@@ -106,8 +103,8 @@ async def generate(
                 reply = replies.get(_request_id(qid, s, rnd))
                 text = "" if reply is None or reply.error else reply.text
                 text = trim_cut_off(text) if reply is not None and reply.truncated else text.strip()
-                if text and _norm(text) not in p.seen:
-                    p.seen.add(_norm(text))
+                if text and fold(text) not in p.seen:
+                    p.seen.add(fold(text))
                     p.found.append((text, writer_label(specs[s.spec], s.turn, describe)))
                 else:
                     still.append(s)

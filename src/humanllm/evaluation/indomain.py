@@ -13,9 +13,7 @@ random choice depends only on the seed and the question id, never on processing 
 
 from __future__ import annotations
 
-import hashlib
 import json
-import random
 import re
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -33,14 +31,11 @@ from humanllm.evaluation.mc import REAL, MCQuestion
 from humanllm.llm.base import Backend, Sampling
 from humanllm.llm.cache import RequestCache
 from humanllm.llm.config import RunnerConfig
+from humanllm.seeds import rng_for
 from humanllm.tasks.prompts import item_choice
+from humanllm.text import fold
 
 _LABELLED = re.compile(r"^([A-Z])\.\s+(.*\S)\s*$")
-
-
-def rng_for(seed: int, *parts: object) -> random.Random:
-    key = "\x1f".join(str(p) for p in (seed, *parts))
-    return random.Random(int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big"))
 
 
 def read_split(tasks_dir: Path, task: str, split: str = "test") -> list[dict[str, Any]]:
@@ -122,12 +117,8 @@ class ItemPool:
                     pool.owned.setdefault(key, set()).add(asin)
                     title = titles.get((str(source), asin))
                     if title:
-                        pool.owned_titles.setdefault(key, set()).add(_norm(title))
+                        pool.owned_titles.setdefault(key, set()).add(fold(title))
         return pool
-
-
-def _norm(title: str) -> str:
-    return " ".join(title.lower().split())
 
 
 def candidate_block(lines: Sequence[str], n: int | None) -> tuple[int, int] | None:
@@ -171,11 +162,11 @@ def item_question(
     if isinstance(shown, list) and pick < len(shown):
         true_id = str(shown[pick])
     owned = pool.owned.get((source, user), set()) | {true_id}
-    banned = pool.owned_titles.get((source, user), set()) | {_norm(true_title)}
+    banned = pool.owned_titles.get((source, user), set()) | {fold(true_title)}
     eligible = []
     for item_id, title in pool.items.get(source, []):
-        if item_id not in owned and _norm(title) not in banned:
-            banned.add(_norm(title))  # no two candidates titled alike
+        if item_id not in owned and fold(title) not in banned:
+            banned.add(fold(title))  # no two candidates titled alike
             eligible.append((item_id, title))
     rng = rng_for(seed, "item_selection", qid)
     negatives = rng.sample(eligible, min(n_options - 1, len(eligible)))

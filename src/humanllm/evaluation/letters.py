@@ -16,7 +16,11 @@ import re
 import string
 from collections.abc import Sequence
 
+from humanllm.text import fold
+
 LETTERS = string.ascii_uppercase
+#: Stripped from both ends of a reply before it is compared with the options' text.
+_EDGES = " .!\"'"
 
 _DOUBLE = re.compile(r"\[\[\s*([A-Za-z])\s*\]\]")
 _ALONE = re.compile(r"^[\s*_`'\"(\[{<]*([A-Za-z])[\s*_`'\")\]}>.:,;!]*$")
@@ -36,10 +40,6 @@ def letter_index(letter: str, n_options: int) -> int | None:
         return None
     i = LETTERS.index(letter.upper())
     return i if i < n_options else None
-
-
-def _norm(text: str) -> str:
-    return " ".join(text.lower().split()).strip(" .!\"'")
 
 
 def _cues(text: str) -> set[str]:
@@ -77,8 +77,8 @@ def parse_letter(text: str, n_options: int, options: Sequence[str] = ()) -> int 
     if len(labelled) == 1:  # one option quoted as "D. ..." (several: the options echoed)
         return letter_index(labelled.pop(), n_options)
     if options:
-        reply = _norm(text)
-        hits = [i for i, o in enumerate(options) if _norm(o) == reply]
+        reply = fold(text, trim=_EDGES)
+        hits = [i for i, o in enumerate(options) if fold(o, trim=_EDGES) == reply]
         if len(hits) == 1:
             return hits[0]
     return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from humanllm.llm.backends import make_backend
+from humanllm.llm.backends import UnknownBackendError, make_backend, named_backend
 from humanllm.llm.base import Backend, LLMError
 from humanllm.llm.config import BackendConfig, LLMConfig
 from humanllm.llm.embedded import EmbeddedModelError
@@ -19,12 +19,10 @@ from humanllm.stage import StageError
 def resolve(value: str | BackendConfig, llm: LLMConfig, run_dir: Path, what: str) -> Any:
     """The backend config ``value`` names (or is), with ``{run_dir}`` filled in."""
     if isinstance(value, str):
-        if value not in llm.backends:
-            raise StageError(
-                f"{what} uses backend {value!r}, which llm.backends does not define "
-                f"(defined: {', '.join(llm.backends) or 'none'})"
-            )
-        cfg: Any = llm.backends[value]
+        try:
+            cfg: Any = named_backend(llm.backends, value, what)
+        except UnknownBackendError as e:
+            raise StageError(str(e)) from e
     else:
         cfg = value
     path = getattr(cfg, "model_path", None)

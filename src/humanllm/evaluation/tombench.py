@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import Any
 
 from humanllm.evaluation.asking import ask_texts
-from humanllm.evaluation.indomain import rng_for
 from humanllm.evaluation.letters import LETTERS, parse_letter
 from humanllm.llm.base import Backend, Sampling
 from humanllm.llm.cache import RequestCache
 from humanllm.llm.config import RunnerConfig
 from humanllm.llm.prompts import PromptTemplate, package_template
+from humanllm.seeds import rng_for
 
 #: The six ability categories, in Table 3's column order.
 CATEGORIES = ("Emotion", "Desire", "Intention", "Knowledge", "Belief", "Non-Literal Communication")

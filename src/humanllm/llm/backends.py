@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from humanllm.llm.base import Backend
 from humanllm.llm.config import (
     BackendConfig,
@@ -11,6 +13,30 @@ from humanllm.llm.config import (
     TransformersBackendConfig,
     VLLMBackendConfig,
 )
+
+
+class UnknownBackendError(KeyError):
+    """A backend name that ``llm.backends`` does not define; ``known`` lists the names it does."""
+
+    def __init__(self, name: str, known: list[str], what: str) -> None:
+        super().__init__(name)
+        self.name, self.known, self.what = name, known, what
+
+    def __str__(self) -> str:
+        return (
+            f"{self.what} uses backend {self.name!r}, which llm.backends does not define "
+            f"(defined: {', '.join(self.known) or 'none'})"
+        )
+
+
+def named_backend(
+    backends: Mapping[str, BackendConfig], name: str, what: str = "a stage"
+) -> BackendConfig:
+    """The config ``llm.backends`` names ``name``; :class:`UnknownBackendError` naming ``what``
+    (the stage or option that asked) when there is none."""
+    if name not in backends:
+        raise UnknownBackendError(name, list(backends), what)
+    return backends[name]
 
 
 def make_backend(cfg: BackendConfig) -> Backend:

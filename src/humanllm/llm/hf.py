@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import copy
-import hashlib
 import inspect
 import json
 import random
@@ -38,28 +37,11 @@ from humanllm.llm.config import TransformersBackendConfig
 from humanllm.llm.constrained import SchemaGuides
 from humanllm.llm.constrained import available as constrained_available
 from humanllm.llm.embedded import embedded_hf_checkpoint
+from humanllm.llm.fingerprint import checkpoint_fingerprint
 from humanllm.llm.hf_batch import BatchQueue, Job, Row, decode
 
 #: Requests decoded together in one batch (unless the backend is built with another value).
 MAX_BATCH = 16
-
-_SAMPLE_BYTES = 4 * 1024 * 1024
-
-
-def checkpoint_fingerprint(folder: Path) -> str:
-    """``config.json`` plus name, size and first/last 4 MiB of each weights file, hashed."""
-    h = hashlib.sha256()
-    config = folder / "config.json"
-    if config.is_file():
-        h.update(config.read_bytes())
-    for f in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
-        size = f.stat().st_size
-        h.update(f"{f.name}:{size}".encode())
-        with f.open("rb") as fh:
-            h.update(fh.read(_SAMPLE_BYTES))
-            fh.seek(max(0, size - _SAMPLE_BYTES))
-            h.update(fh.read(_SAMPLE_BYTES))
-    return h.hexdigest()[:12]
 
 
 def schema_instruction(schema: dict[str, Any]) -> str:

@@ -39,6 +39,7 @@ from humanllm.simulate.schemas import (
     WriteInput,
 )
 from humanllm.tasks import prompts as P
+from humanllm.text import fold
 
 T = TypeVar("T")
 TRANSIENT_RETRIES = 3  # a 429/5xx/time-out is retried this often, with backoff
@@ -102,22 +103,18 @@ def application_of(inp: AppInput) -> str:
     return names[type(inp)]
 
 
-def _norm(value: str) -> str:
-    return " ".join(value.lower().split())
-
-
 def parse_selection(reply: str, candidates: Sequence[str]) -> int | None:
     """The candidate a reply names: by its leading letter (:func:`~humanllm.tasks.prompts.parse_choice`,
     the trained answer format), else by the one title it contains (the longest when titles nest)."""
     index = P.parse_choice(reply, len(candidates))
     if index is not None:
         return index
-    text = _norm(reply)
-    hits = [i for i, c in enumerate(candidates) if _norm(c) and _norm(c) in text]
+    text = fold(reply)
+    hits = [i for i, c in enumerate(candidates) if fold(c) and fold(c) in text]
     if not hits:
         return None
     best = max(hits, key=lambda i: len(candidates[i]))
-    if all(_norm(candidates[i]) in _norm(candidates[best]) for i in hits):
+    if all(fold(candidates[i]) in fold(candidates[best]) for i in hits):
         return best
     return None
 

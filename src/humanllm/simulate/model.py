@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from humanllm.llm.backends import UnknownBackendError, named_backend
 from humanllm.llm.config import (
     BackendConfig,
     LlamaCppBackendConfig,
@@ -50,10 +51,13 @@ def _run_backend(run_dir: Path, name: str) -> BackendConfig:
         llm = LLMConfig.model_validate(data.get("llm") or {})
     except (OSError, yaml.YAMLError, ValidationError, AttributeError) as e:
         raise ModelChoiceError(f"{path}: cannot read its llm section ({e})") from e
-    if name not in llm.backends:
-        known = ", ".join(sorted(llm.backends)) or "none"
-        raise ModelChoiceError(f"--backend {name}: {path} has no such backend (it has: {known})")
-    cfg = llm.backends[name]
+    try:
+        cfg = named_backend(llm.backends, name)
+    except UnknownBackendError as e:
+        known = ", ".join(sorted(e.known)) or "none"
+        raise ModelChoiceError(
+            f"--backend {name}: {path} has no such backend (it has: {known})"
+        ) from e
     if cfg.kind == "scripted":
         raise ModelChoiceError(f"--backend {name}: the scripted backend is for tests only")
     return cfg

@@ -35,6 +35,7 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from humanllm.seeds import rng_for
 from humanllm.tasks import prompts as P
 from humanllm.tasks.commenting import personalized_commenting
 from humanllm.tasks.inputs import Genome
@@ -50,11 +51,11 @@ from humanllm.tasks.rows import (
     persona_or_profile,
     portraits,
     rating_of,
-    rng_for,
     sharegpt,
     text,
     user_histories,
 )
+from humanllm.text import fold
 
 Builder = Callable[[Genome, BuildOptions], Built]
 
@@ -192,10 +193,6 @@ def writing_imitation(g: Genome, o: BuildOptions) -> Built:
     return out
 
 
-def _norm(title: str) -> str:
-    return " ".join(title.lower().split())
-
-
 def draw_negatives(
     pool: list[tuple[str, str]],
     exclude_ids: set[str],
@@ -208,8 +205,8 @@ def draw_negatives(
     seen = set(exclude_titles)
 
     def take(item: tuple[str, str]) -> None:
-        if item[0] not in exclude_ids and _norm(item[1]) not in seen:
-            seen.add(_norm(item[1]))
+        if item[0] not in exclude_ids and fold(item[1]) not in seen:
+            seen.add(fold(item[1]))
             out.append(item)
 
     if len(pool) > 8 * (k + len(exclude_ids)):  # large pool: rejection sampling, O(k)
@@ -238,7 +235,7 @@ def item_selection(g: Genome, o: BuildOptions) -> Built:
             continue
         user = users.get((source, user_id))
         owned = {str(meta_of(x).get("parent_asin") or "") for x in rows}
-        owned_titles = {_norm(t) for t in (item_title(x, items)[0] for x in rows) if t}
+        owned_titles = {fold(t) for t in (item_title(x, items)[0] for x in rows) if t}
         for i, r in enumerate(rows):
             title, _ = item_title(r, items)
             if i == 0:

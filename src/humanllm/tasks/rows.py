@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 from collections import Counter
@@ -76,12 +75,6 @@ def sharegpt(
         "ref": ref,
         **extra,
     }
-
-
-def rng_for(seed: int, *parts: object) -> random.Random:
-    """A generator that depends only on the seed and ``parts``, not on processing order."""
-    key = "\x1f".join(str(p) for p in (seed, *parts))
-    return random.Random(int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big"))
 
 
 def text(value: Any) -> str:

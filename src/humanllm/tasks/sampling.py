@@ -27,7 +27,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from humanllm.tasks.rows import rng_for
+from humanllm.seeds import rng_for
 
 K = TypeVar("K", bound=Hashable)
 T = TypeVar("T")

@@ -23,9 +23,10 @@ from typing import Any
 
 import polars as pl
 
+from humanllm.seeds import rng_for
 from humanllm.tasks import prompts as P
 from humanllm.tasks.config import RAW_TASK
-from humanllm.tasks.rows import BuildOptions, Row, full_text, rng_for, sharegpt, text
+from humanllm.tasks.rows import BuildOptions, Row, full_text, sharegpt, text
 from humanllm.tasks.sampling import sample_cell
 from humanllm.train.data import _check_row
 

@@ -39,6 +39,7 @@ from typing import IO, Any
 
 import torch
 
+from humanllm.llm.fingerprint import checkpoint_fingerprint
 from humanllm.train.shards import (
     DTYPES,
     FLOATS,
@@ -51,7 +52,6 @@ from humanllm.train.shards import (
     read_elements,
     shard_names,
     tensor_index,
-    weight_files,
 )
 
 MERGE_RECORD = "merge.json"
@@ -133,19 +133,6 @@ def tokenizer_fingerprint(folder: Path) -> str | None:
             found = True
             h.update(name.encode() + b"\0" + (folder / name).read_bytes())
     return h.hexdigest()[:16] if found else None
-
-
-def checkpoint_fingerprint(folder: Path) -> str:
-    """A cheap content fingerprint: config + every weights file's size, header and first/last MiB."""
-    h = hashlib.sha256((folder / "config.json").read_bytes())
-    for f in weight_files(folder):
-        size = f.stat().st_size
-        h.update(f"{f.name}:{size}".encode())
-        with f.open("rb") as fh:
-            h.update(fh.read(1 << 20))
-            fh.seek(max(0, size - (1 << 20)))
-            h.update(fh.read(1 << 20))
-    return h.hexdigest()[:16]
 
 
 def _check_compatible(
