@@ -14,6 +14,7 @@ import polars as pl
 from rich.console import Console
 
 from humanllm.config import RunConfig, dump_config
+from humanllm.llm.config import VLLMBackendConfig
 from humanllm.runfolder import RunFolder, atomic_write_text, stage_folder
 from humanllm.stage import Stage, StageContext, StageError, StageResult
 from humanllm.units import run_units, shutdown_pool
@@ -217,6 +218,21 @@ def run_stages(
         return _run_stages(cfg, run_dir, stages, force=force, console=console)
     finally:
         shutdown_pool()  # a pool of unit workers lives as long as the run
+        _release_engine_actors(cfg)
+
+
+def _release_engine_actors(cfg: RunConfig) -> None:
+    """vLLM engine actors on a Ray cluster live as long as the run (shared by its stages)."""
+    addresses = {
+        b.ray_address
+        for b in cfg.llm.backends.values()
+        if isinstance(b, VLLMBackendConfig) and b.ray_address is not None
+    }
+    if addresses:
+        from humanllm.llm.vllm_ray import release_engines
+
+        for address in sorted(addresses):
+            release_engines(address, connect_first=True)
 
 
 def _run_stages(

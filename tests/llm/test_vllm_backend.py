@@ -1,17 +1,10 @@
-"""The vllm backend on the CPU: everything around the engine, against a fake ``vllm.LLM``.
-
-``FakeLLM`` has the part of ``vllm.LLM``'s interface the backend uses: ``chat(conversations,
-sampling_params, use_tqdm=...)`` and ``generate(prompts, sampling_params, use_tqdm=...)``
-returning request outputs (``prompt_token_ids``, ``outputs[i].text/.finish_reason/.token_ids``,
-``prompt_logprobs``), and ``get_tokenizer()``. It records every call.
-"""
+"""The vllm backend on the CPU: everything around the engine, against a fake ``vllm.LLM``
+(tests/llm/fake_vllm.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -30,102 +23,16 @@ from humanllm.llm.base import (
 from humanllm.llm.cache import RequestCache
 from humanllm.llm.config import LLMConfig, VLLMBackendConfig
 from humanllm.llm.runner import arun_llm
-from humanllm.llm.vllm_backend import VLLMApi, VLLMBackend, api_from_module
-
-
-class FakeSamplingParams:
-    def __init__(self, **kwargs: Any) -> None:
-        self.kwargs = kwargs
-        self.n = kwargs.get("n", 1)
-
-
-@dataclass
-class FakeStructured:
-    json: Any = None
-
-
-@dataclass
-class FakeLogprob:
-    logprob: float
-
-
-def token_logprob(token: int) -> float:
-    return -0.25 * (token % 5) - 0.1
-
-
-class FakeTokenizer:
-    """One token per character (its code point); a template with turn markers."""
-
-    def __call__(
-        self, text: str, add_special_tokens: bool = False, split_special_tokens: bool = True
-    ) -> dict[str, list[int]]:
-        return {"input_ids": [ord(c) for c in text]}
-
-    def apply_chat_template(
-        self, chat: list[dict[str, str]], tokenize: bool, add_generation_prompt: bool
-    ) -> str:
-        body = "".join(f"<{m['role']}>{m['content']}\n" for m in chat)
-        return body + ("<assistant>" if add_generation_prompt else "")
-
-
-class OutOfMemoryError(RuntimeError):  # torch.cuda.OutOfMemoryError's name
-    pass
-
-
-class EngineDeadError(RuntimeError):  # vllm.v1.engine.exceptions.EngineDeadError's name
-    pass
-
-
-Reply = Callable[[list[dict[str, str]], FakeSamplingParams], Any]
-
-
-def echo(messages: list[dict[str, str]], params: FakeSamplingParams) -> Any:
-    return messages[-1]["content"]
-
-
-@dataclass
-class FakeLLM:
-    reply: Reply = echo
-    chats: list[list[FakeSamplingParams]] = field(default_factory=list)
-    conversations: list[list[list[dict[str, str]]]] = field(default_factory=list)
-    generated: list[tuple[list[dict[str, list[int]]], FakeSamplingParams]] = field(
-        default_factory=list
-    )
-
-    def chat(self, messages: list[Any], sampling_params: Any, use_tqdm: bool = True) -> list[Any]:
-        assert isinstance(sampling_params, list) and len(sampling_params) == len(messages)
-        self.chats.append(sampling_params)
-        self.conversations.append(messages)
-        outs = []
-        for conv, p in zip(messages, sampling_params, strict=True):
-            got = self.reply(conv, p)  # may raise
-            text, reason = got if isinstance(got, tuple) else (got, "stop")
-            prompt = "".join(m["content"] for m in conv)
-            choices = [
-                SimpleNamespace(
-                    text=f"{text}#{i}" if p.n > 1 else text,
-                    finish_reason=reason,
-                    token_ids=list(range(len(text.split()))),
-                )
-                for i in range(p.n)
-            ]
-            outs.append(SimpleNamespace(prompt_token_ids=[0] * len(prompt), outputs=choices))
-        return outs
-
-    def generate(self, prompts: list[Any], sampling_params: Any, use_tqdm: bool = True) -> Any:
-        self.generated.append((prompts, sampling_params))
-        outs = []
-        for p in prompts:
-            ids = p["prompt_token_ids"]
-            lps = [None] + [{t: FakeLogprob(token_logprob(t))} for t in ids[1:]]
-            outs.append(SimpleNamespace(prompt_token_ids=ids, prompt_logprobs=lps, outputs=[]))
-        return outs
-
-    def get_tokenizer(self) -> FakeTokenizer:
-        return FakeTokenizer()
-
-
-API = VLLMApi(FakeSamplingParams, FakeStructured, "structured_outputs")
+from humanllm.llm.vllm_backend import VLLMBackend, api_from_module
+from tests.llm.fake_vllm import (
+    API,
+    EngineDeadError,
+    FakeLLM,
+    FakeSamplingParams,
+    FakeStructured,
+    OutOfMemoryError,
+    token_logprob,
+)
 
 
 def backend(fake: FakeLLM, built: list[int] | None = None, **cfg: Any) -> VLLMBackend:

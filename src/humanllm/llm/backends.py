@@ -53,6 +53,10 @@ def make_backend(cfg: BackendConfig) -> Backend:
 
         return TransformersBackend(cfg)
     if isinstance(cfg, VLLMBackendConfig):
+        if cfg.ray_address is not None:
+            from humanllm.llm.vllm_ray import ray_backend
+
+            return ray_backend(cfg)
         from humanllm.llm.vllm_backend import VLLMBackend
 
         return VLLMBackend(cfg)

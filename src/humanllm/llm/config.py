@@ -233,6 +233,39 @@ class VLLMBackendConfig(_Planned):
         description="Further vllm.LLM arguments, passed as given (e.g. enforce_eager, "
         "quantization, max_num_seqs).",
     )
+    engines: int = Field(
+        default=1,
+        ge=1,
+        description="Engines serving this model. With ray_address unset there is one, in this "
+        "process; with it, this many Ray actors on the cluster, each holding one vllm.LLM on "
+        "gpus_per_engine GPUs, shared by every unit, worker and stage of the run that asks "
+        "for the same engine settings (released when the run ends).",
+    )
+    ray_address: str | None = Field(
+        default=None,
+        description="Run the engines as Ray actors on this cluster ('auto': the one this "
+        "machine belongs to, or ray://host:10001); unset: one engine in this process.",
+    )
+    gpus_per_engine: float | None = Field(
+        default=None,
+        ge=0,
+        description="GPUs Ray reserves for each engine actor (unset: tensor_parallel_size; "
+        "the engine then sees exactly those GPUs, all on one node).",
+    )
+    engine_restarts: int = Field(
+        default=3,
+        ge=0,
+        description="Times Ray restarts an engine actor whose process died (its requests in "
+        "flight fail as transient errors and the runner asks them again).",
+    )
+
+    @model_validator(mode="after")
+    def _engines_need_ray(self) -> VLLMBackendConfig:
+        if self.engines > 1 and self.ray_address is None:
+            raise ValueError(
+                "engines > 1 runs one engine per Ray actor: set ray_address (e.g. 'auto')"
+            )
+        return self
 
     def engine_kwargs(self) -> dict[str, Any]:
         """The arguments of ``vllm.LLM``."""

@@ -42,7 +42,7 @@ import asyncio
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from humanllm.llm.base import ChatRequest, ChatResponse, PermanentError, TransientError
 from humanllm.llm.chat_tokens import Chat, chat_segments, chat_token_ids
@@ -97,6 +97,10 @@ class _Job:
     loop: asyncio.AbstractEventLoop = field(repr=False)
 
 
+#: What an engine gives back for one request: its ``n`` replies, or the runner's error.
+Answer = list[ChatResponse] | Exception
+
+
 def _is_oom(exc: BaseException) -> bool:
     return type(exc).__name__ == "OutOfMemoryError" or "out of memory" in str(exc).lower()
 
@@ -105,8 +109,10 @@ def _is_dead(exc: BaseException) -> bool:
     return type(exc).__name__ == "EngineDeadError"
 
 
-class VLLMBackend:
-    """``vllm.LLM`` in-process; the engine is built on first use (in a worker thread)."""
+class EngineWorker:
+    """One ``vllm.LLM`` and the mapping around it: requests -> engine inputs, outputs -> replies,
+    engine errors -> the runner's errors. Lives in the backend's process (:class:`LocalEngine`) or
+    in a Ray actor (:mod:`humanllm.llm.vllm_ray`); built on first use; one call at a time."""
 
     def __init__(
         self,
@@ -120,14 +126,9 @@ class VLLMBackend:
         self._api = api
         self._engine: Any = None
         self._lock = threading.Lock()  # one engine call at a time (vllm.LLM is not thread-safe)
-        self._pending: list[_Job] = []
-        self._collector: asyncio.Task[None] | None = None
         self.batch_cap = cfg.max_batch
         self.batch_sizes: list[int] = []  # requests per engine call, for tests and benchmarks
-
-    @property
-    def model_id(self) -> str:
-        return f"vllm:{self.cfg.model}"
+        self.builds = 0  # engines built (a dead one is built again)
 
     # -- engine ---------------------------------------------------------------------------------
 
@@ -144,6 +145,7 @@ class VLLMBackend:
                 ) from e
             except Exception as e:  # e.g. GPU memory still held: retry later
                 raise TransientError(f"vllm: cannot build the engine: {e}") from e
+            self.builds += 1
         return self._engine, self._api
 
     def _mapped(self, exc: Exception) -> Exception:
@@ -178,44 +180,19 @@ class VLLMBackend:
             kwargs[api.structured_field] = api.structured(json=request.json_schema)
         return api.sampling_params(**kwargs)
 
-    # -- chat ------------------------------------------------------------------------------------
+    # -- one batch -------------------------------------------------------------------------------
 
-    async def chat(self, request: ChatRequest) -> ChatResponse:
-        return (await self.chat_n(request, 1))[0]
-
-    async def chat_n(self, request: ChatRequest, n: int) -> list[ChatResponse]:
-        """``n`` replies to one request, sampled together (vLLM's ``SamplingParams.n``)."""
-        if n < 1:
-            raise PermanentError(f"n must be at least 1, got {n}")
-        loop = asyncio.get_running_loop()
-        job = _Job(request, n, loop.create_future(), loop)
-        self._pending.append(job)
-        if self._collector is None or self._collector.done():
-            self._collector = loop.create_task(self._collect())
-        return await job.future
-
-    async def _collect(self) -> None:
-        while self._pending:
-            if len(self._pending) < self.batch_cap and self.cfg.batch_window_s > 0:
-                await asyncio.sleep(self.cfg.batch_window_s)
-            else:
-                await asyncio.sleep(0)  # let requests made in the same step join
-            batch = self._pending[: self.batch_cap]
-            del self._pending[: len(batch)]
-            await asyncio.to_thread(self._run_batch, batch)
-
-    def _run_batch(self, jobs: list[_Job]) -> None:
+    def answer(self, jobs: Sequence[tuple[ChatRequest, int]]) -> list[Answer]:
+        """Replies to ``(request, n)`` pairs, in one engine call."""
         with self._lock:
-            results = self._answer(jobs)
-        for job, res in zip(jobs, results, strict=True):
-            job.loop.call_soon_threadsafe(_settle, job.future, res)
+            return self._answer(list(jobs))
 
-    def _answer(self, jobs: list[_Job]) -> list[list[ChatResponse] | Exception]:
+    def _answer(self, jobs: list[tuple[ChatRequest, int]]) -> list[Answer]:
         try:
             engine, api = self._ready()
-            params = [self.sampling_params(j.request, j.n, api) for j in jobs]
+            params = [self.sampling_params(r, n, api) for r, n in jobs]
             self.batch_sizes.append(len(jobs))
-            outs = engine.chat([j.request.openai_messages() for j in jobs], params, use_tqdm=False)
+            outs = engine.chat([r.openai_messages() for r, _ in jobs], params, use_tqdm=False)
         except Exception as e:  # mapped to the runner's errors
             err = self._mapped(e)
             if isinstance(err, PermanentError) and len(jobs) > 1 and self._engine is not None:
@@ -224,9 +201,9 @@ class VLLMBackend:
         if len(outs) != len(jobs):
             err = TransientError(f"vllm returned {len(outs)} outputs for {len(jobs)} requests")
             return [err] * len(jobs)
-        return [self._responses(out, j.n) for out, j in zip(outs, jobs, strict=True)]
+        return [self._responses(out, n) for out, (_, n) in zip(outs, jobs, strict=True)]
 
-    def _responses(self, out: Any, n: int) -> list[ChatResponse] | Exception:
+    def _responses(self, out: Any, n: int) -> Answer:
         prompt_tokens = len(out.prompt_token_ids or [])
         if len(out.outputs) < n:
             return TransientError(f"vllm returned {len(out.outputs)} of {n} replies")
@@ -248,7 +225,7 @@ class VLLMBackend:
 
     # -- scoring --------------------------------------------------------------------------------
 
-    def loglikelihoods(self, messages: list[tuple[str, str]], options: list[str]) -> list[float]:
+    def loglikelihoods(self, messages: Chat, options: list[str]) -> list[float]:
         """Sum of log-probs of each option's tokens as the assistant's reply to ``messages``,
         from the engine's prompt log-probabilities (one engine call for all options)."""
         with self._lock:
@@ -274,11 +251,151 @@ class VLLMBackend:
             for out, c in zip(outs, conts, strict=True)
         ]
 
+    def close(self) -> None:
+        with self._lock:
+            self._engine = None
+
+
+class LocalEngine:
+    """An :class:`EngineWorker` in this process; its calls run in a worker thread."""
+
+    def __init__(self, worker: EngineWorker) -> None:
+        self.worker = worker
+
+    @property
+    def batch_cap(self) -> int:
+        return self.worker.batch_cap
+
+    async def answer(self, jobs: list[tuple[ChatRequest, int]]) -> list[Answer]:
+        return await asyncio.to_thread(self.worker.answer, jobs)
+
+    def loglikelihoods(self, messages: Chat, options: list[str]) -> list[float]:
+        return self.worker.loglikelihoods(messages, options)
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.worker.close)
+
+
+class EngineHandle(Protocol):
+    """Where a batch goes: an engine in this process or a Ray actor holding one."""
+
+    @property
+    def batch_cap(self) -> int: ...
+
+    async def answer(self, jobs: list[tuple[ChatRequest, int]]) -> list[Answer]: ...
+
+    def loglikelihoods(self, messages: Chat, options: list[str]) -> list[float]: ...
+
+    async def aclose(self) -> None: ...
+
+
+class VLLMBackend:
+    """Requests batched onto one or more engines: ``vllm.LLM`` in this process (default), or
+    ``engines: N`` Ray actors each holding one (:mod:`humanllm.llm.vllm_ray`). A batch goes to
+    an idle engine; requests arriving meanwhile form the next batch."""
+
+    def __init__(
+        self,
+        cfg: VLLMBackendConfig,
+        *,
+        engine_factory: Callable[[VLLMBackendConfig], Any] = _make_engine,
+        api: VLLMApi | None = None,
+        engines: Sequence[EngineHandle] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        if engines is None:
+            self.worker: EngineWorker | None = EngineWorker(
+                cfg, engine_factory=engine_factory, api=api
+            )
+            engines = [LocalEngine(self.worker)]
+        else:
+            self.worker = None
+        self.engines = list(engines)
+        self._idle: asyncio.Queue[EngineHandle] | None = None  # engines with no batch
+        self._idle_loop: asyncio.AbstractEventLoop | None = None
+        self._pending: list[_Job] = []
+        self._collector: asyncio.Task[None] | None = None
+        self._sends: set[asyncio.Task[None]] = set()
+        self.batch_sizes: list[int] = []  # requests per engine call, for tests and benchmarks
+
+    @property
+    def model_id(self) -> str:
+        return f"vllm:{self.cfg.model}"
+
+    @property
+    def batch_cap(self) -> int:
+        return min(e.batch_cap for e in self.engines)
+
+    def sampling_params(self, request: ChatRequest, n: int = 1, api: VLLMApi | None = None) -> Any:
+        assert self.worker is not None, "sampling parameters are built where the engine is"
+        return self.worker.sampling_params(request, n, api)
+
+    # -- chat ------------------------------------------------------------------------------------
+
+    async def chat(self, request: ChatRequest) -> ChatResponse:
+        return (await self.chat_n(request, 1))[0]
+
+    async def chat_n(self, request: ChatRequest, n: int) -> list[ChatResponse]:
+        """``n`` replies to one request, sampled together (vLLM's ``SamplingParams.n``)."""
+        if n < 1:
+            raise PermanentError(f"n must be at least 1, got {n}")
+        loop = asyncio.get_running_loop()
+        job = _Job(request, n, loop.create_future(), loop)
+        self._pending.append(job)
+        if self._collector is None or self._collector.done():
+            self._collector = loop.create_task(self._collect())
+        return await job.future
+
+    async def _collect(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._idle is None or self._idle_loop is not loop:  # a queue serves one event loop
+            self._idle, self._idle_loop = asyncio.Queue(), loop
+            for e in self.engines:
+                self._idle.put_nowait(e)
+        while self._pending:
+            engine = await self._idle.get()
+            cap = engine.batch_cap
+            if len(self._pending) < cap and self.cfg.batch_window_s > 0:
+                await asyncio.sleep(self.cfg.batch_window_s)
+            else:
+                await asyncio.sleep(0)  # let requests made in the same step join
+            batch = self._pending[:cap]
+            del self._pending[: len(batch)]
+            if not batch:
+                self._idle.put_nowait(engine)
+                continue
+            task = loop.create_task(self._send(engine, batch))
+            self._sends.add(task)
+            task.add_done_callback(self._sends.discard)
+
+    async def _send(self, engine: EngineHandle, batch: list[_Job]) -> None:
+        assert self._idle is not None
+        try:
+            self.batch_sizes.append(len(batch))
+            try:
+                results = await engine.answer([(j.request, j.n) for j in batch])
+            except Exception as e:  # the engine's transport failed (e.g. a Ray actor died)
+                err = e if isinstance(e, TransientError) else TransientError(f"vllm: {e}")
+                results = [err] * len(batch)
+            for job, res in zip(batch, results, strict=True):
+                _settle(job.future, res)
+        finally:
+            self._idle.put_nowait(engine)
+
+    # -- scoring --------------------------------------------------------------------------------
+
+    def loglikelihoods(self, messages: list[tuple[str, str]], options: list[str]) -> list[float]:
+        """Sum of log-probs of each option's tokens as the assistant's reply to ``messages``,
+        from the engine's prompt log-probabilities (one engine call for all options)."""
+        return self.engines[0].loglikelihoods(messages, options)
+
     async def aclose(self) -> None:
         if self._collector is not None and not self._collector.done():
             await self._collector
-        with self._lock:
-            self._engine = None
+        if self._sends:
+            await asyncio.gather(*list(self._sends), return_exceptions=True)
+        for e in self.engines:
+            await e.aclose()
 
 
 def _settle(fut: asyncio.Future[list[ChatResponse]], res: list[ChatResponse] | Exception) -> None:
