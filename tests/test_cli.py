@@ -5,7 +5,7 @@ import pytest
 from typer.testing import CliRunner
 
 from humanllm import executor, runfolder
-from humanllm.cli import app
+from humanllm.cli import COMMANDS, GROUPS, app
 from tests.test_executor import fake_a, fake_b
 
 runner = CliRunner()
@@ -25,6 +25,23 @@ def test_every_stage_has_a_command_with_help() -> None:
     for argv in (["plan", "--help"], ["human-eval", "--help"], ["human-eval", "sample", "--help"]):
         result = runner.invoke(app, argv)
         assert result.exit_code == 0, result.output
+
+
+def test_the_app_is_the_command_table() -> None:
+    names = [c.name for c in app.registered_commands]
+    assert names == list(COMMANDS)  # each once (no command registered and then replaced)
+    assert [c.callback for c in app.registered_commands] == list(COMMANDS.values())
+    assert [g.name for g in app.registered_groups] == list(GROUPS)
+    assert names[: 1 + len(executor.STAGES)] == ["run", *executor.STAGES]
+    for name in [*COMMANDS, *GROUPS]:
+        result = runner.invoke(app, [name, "--help"])
+        assert result.exit_code == 0, result.output
+    for name, stage in executor.STAGES.items():  # a stage command's help is the stage's
+        result = runner.invoke(app, [name, "--help"], env={"COLUMNS": "400"})
+        assert stage.help.split(":")[0] in result.output, name
+    evaluate = runner.invoke(app, ["evaluate", "--help"]).output
+    train = runner.invoke(app, ["train", "--help"]).output
+    assert "--report-only" in evaluate and "--launcher" in train and "--num-processes" in train
 
 
 def test_unknown_stage_is_a_clear_error(tmp_path: Path) -> None:

@@ -1,9 +1,14 @@
-"""The ``humanllm`` command line: one subcommand per stage, ``run`` for the flow, ``stats``."""
+"""The ``humanllm`` command line: one subcommand per stage, ``run`` for the flow, ``stats``.
+
+Every command is in one table, :data:`COMMANDS` (name -> function), and every command group in
+:data:`GROUPS` (name -> typer app); :func:`build_app` makes the ``humanllm`` app from both, once.
+"""
 
 from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -19,13 +24,6 @@ from humanllm.plan import cli as plan_cli
 from humanllm.simulate import cli as simulate_cli
 from humanllm.sources import SourceError
 
-app = typer.Typer(
-    name="humanllm",
-    help="Build a Cognitive Genome dataset from user logs, train, merge, evaluate and serve user simulators.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
 err = Console(stderr=True)
 
 ConfigArg = Annotated[
@@ -90,7 +88,6 @@ def _run(
         _fail(str(e))
 
 
-@app.command("run")
 def run_cmd(
     config: ConfigArg,
     run_dir: RunDirOpt,
@@ -123,8 +120,8 @@ def _with_executor(overrides: list[str] | None, executor: str | None) -> list[st
     return [*(overrides or []), *([f"executor.kind={executor}"] if executor else [])]
 
 
-def _stage_command(name: str) -> None:
-    stage = STAGES[name]
+def _stage_command(name: str) -> Callable[..., None]:
+    """``humanllm NAME CONFIG -r RUN``: run the one stage ``name``."""
 
     def command(
         config: ConfigArg,
@@ -136,52 +133,37 @@ def _stage_command(name: str) -> None:
     ) -> None:
         _run(config, run_dir, [name], _with_executor(set_, executor), force, retry_rejects)
 
-    command.__doc__ = stage.help
-    app.command(name, help=stage.help)(command)
+    command.__doc__ = STAGES[name].help
+    return command
 
 
-def _train_command() -> None:
-    stage = STAGES["train"]
-
-    def command(
-        config: ConfigArg,
-        run_dir: RunDirOpt,
-        set_: SetOpt = None,
-        force: ForceOpt = False,
-        launcher: Annotated[
-            str | None,
-            typer.Option(
-                "--launcher",
-                help="'accelerate': run training under `accelerate launch` (multi-GPU, "
-                "multi-node); default: in this process (train.launch.launcher).",
-            ),
-        ] = None,
-        num_processes: Annotated[
-            int | None,
-            typer.Option(
-                "--num-processes", min=1, help="Processes for --launcher accelerate (GPUs)."
-            ),
-        ] = None,
-    ) -> None:
-        overrides = list(set_ or [])
-        if launcher is not None:
-            overrides.append(f"train.launch.launcher={launcher}")
-        if num_processes is not None:
-            overrides.append(f"train.launch.num_processes={num_processes}")
-        _run(config, run_dir, ["train"], overrides, force)
-
-    command.__doc__ = stage.help
-    app.command("train", help=stage.help)(command)
+def train_cmd(
+    config: ConfigArg,
+    run_dir: RunDirOpt,
+    set_: SetOpt = None,
+    force: ForceOpt = False,
+    launcher: Annotated[
+        str | None,
+        typer.Option(
+            "--launcher",
+            help="'accelerate': run training under `accelerate launch` (multi-GPU, "
+            "multi-node); default: in this process (train.launch.launcher).",
+        ),
+    ] = None,
+    num_processes: Annotated[
+        int | None,
+        typer.Option("--num-processes", min=1, help="Processes for --launcher accelerate (GPUs)."),
+    ] = None,
+) -> None:
+    """The train stage, plus how training is launched."""
+    overrides = list(set_ or [])
+    if launcher is not None:
+        overrides.append(f"train.launch.launcher={launcher}")
+    if num_processes is not None:
+        overrides.append(f"train.launch.num_processes={num_processes}")
+    _run(config, run_dir, ["train"], overrides, force)
 
 
-for _name in STAGES:
-    if _name == "train":  # + how training is launched
-        _train_command()
-    else:
-        _stage_command(_name)
-
-
-@app.command("stats")
 def stats_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
     as_json: Annotated[
@@ -206,7 +188,6 @@ def stats_cmd(
             out.print(table_a1(stats["table_a1"]))
 
 
-@app.command("inspect")
 def inspect_cmd(
     run_dir: Annotated[Path, typer.Argument(help="A run folder.")],
     user_id: Annotated[str, typer.Argument(help="The user's id (as in records/).")],
@@ -230,13 +211,11 @@ def inspect_cmd(
         render_chain(chain, Console())
 
 
-@app.command("version")
 def version_cmd() -> None:
     """Print the version."""
     typer.echo(__version__)
 
 
-@app.command("serve-model")
 def serve_model_cmd(
     model_path: Annotated[
         Path | None,
@@ -298,18 +277,6 @@ def serve_model_cmd(
         _fail(str(e))
 
 
-# The simulator: `humanllm simulate <application>` and `humanllm serve` (humanllm.simulate.cli).
-app.add_typer(simulate_cli.app, name="simulate")
-app.command("serve")(simulate_cli.serve_cmd)
-app.add_typer(humaneval_cli.app, name="human-eval")  # humanllm.humaneval.cli
-app.command("plan")(plan_cli.plan_cmd)  # humanllm.plan.cli
-
-
-# `humanllm evaluate`: the stage command plus --report-only (it replaces the generic one above).
-app.registered_commands[:] = [c for c in app.registered_commands if c.name != "evaluate"]
-
-
-@app.command("evaluate", help=STAGES["evaluate"].help)
 def evaluate_cmd(
     config: ConfigArg,
     run_dir: RunDirOpt,
@@ -340,6 +307,49 @@ def evaluate_cmd(
         return
     for written in write_report(results, path.parent):
         err.print(f"wrote {written}")
+
+
+#: Stage commands with more options than the generic one (:func:`_stage_command`).
+_STAGE_COMMANDS: dict[str, Callable[..., None]] = {"train": train_cmd, "evaluate": evaluate_cmd}
+
+#: ``humanllm NAME``, in the order ``humanllm --help`` lists them: ``run``, one command per stage
+#: (help: the stage's), then the rest.
+COMMANDS: dict[str, Callable[..., None]] = {
+    "run": run_cmd,
+    **{name: _STAGE_COMMANDS.get(name) or _stage_command(name) for name in STAGES},
+    "stats": stats_cmd,
+    "inspect": inspect_cmd,
+    "version": version_cmd,
+    "serve-model": serve_model_cmd,
+    "serve": simulate_cli.serve_cmd,  # the simulator's web service
+    "plan": plan_cli.plan_cmd,
+}
+
+#: ``humanllm NAME SUBCOMMAND``: command groups, each a typer app of its package.
+GROUPS: dict[str, typer.Typer] = {
+    "simulate": simulate_cli.app,  # one subcommand per application
+    "human-eval": humaneval_cli.app,
+}
+
+
+def build_app() -> typer.Typer:
+    """The ``humanllm`` app: every command of :data:`COMMANDS`, every group of :data:`GROUPS`."""
+    cli = typer.Typer(
+        name="humanllm",
+        help="Build a Cognitive Genome dataset from user logs, train, merge, evaluate and serve "
+        "user simulators.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+    )
+    for name, command in COMMANDS.items():
+        cli.command(name, help=STAGES[name].help if name in STAGES else None)(command)
+    for name, group in GROUPS.items():
+        cli.add_typer(group, name=name)
+    return cli
+
+
+app = build_app()
 
 
 def main() -> None:

@@ -207,3 +207,37 @@ def test_no_accelerate_is_a_clear_error(
     monkeypatch.setattr(launch, "find_accelerate", lambda: None)
     with pytest.raises(StageError, match="pip install accelerate"):
         run_stages(cfg, run, ["train"])
+
+
+def test_the_stage_and_the_launched_process_train_through_one_function(
+    tiny_model: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``humanllm train`` in process and the module ``accelerate launch`` runs both call
+    :func:`~humanllm.train.launch.fine_tune` (a recording stand-in here: nothing is trained)."""
+    import humanllm.train.launch as launch
+
+    calls: list[tuple[list[Path], Path, list[Path] | None]] = []
+
+    def recording(cfg: Any, train: list[Path], out: Path, eval_: list[Path] | None = None) -> Path:
+        calls.append((list(train), out, eval_))
+        (out / "final").mkdir(parents=True, exist_ok=True)
+        summary = {"global_step": 1, "base_model_path": "fake", "wall_s": 0.0, "metrics": {}}
+        (out / "final" / "humanllm-train.json").write_text(json.dumps(summary))
+        return out / "final"
+
+    monkeypatch.setattr(launch, "fine_tune", recording)
+    path = _run_config(tmp_path, tiny_model)
+    cfg = load_config(path)
+    run = tmp_path / "run"
+    genome_run(run, cfg, tables(users_per_source=3))
+    run_stages(cfg, run, ["tasks"])
+    result = CliRunner().invoke(app, ["train", str(path), "-r", str(run)])
+    assert result.exit_code == 0, result.output
+    child = CliRunner().invoke(
+        launch.app, [str(path), "--train", str(run / "tasks"), "--out", str(tmp_path / "ck")]
+    )
+    assert child.exit_code == 0, child.output
+    assert calls == [
+        ([run / "tasks"], run / "checkpoints", None),
+        ([run / "tasks"], tmp_path / "ck", None),
+    ]

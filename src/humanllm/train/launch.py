@@ -20,6 +20,9 @@ the main process; resuming reads them back on all). Re-running the same command 
 interruption resumes from the newest checkpoint. The multi-GPU and DeepSpeed paths are untested on
 CPU-only CI.
 
+Training has one path, :func:`fine_tune`: the ``train`` stage calls it in process (through
+:func:`run_training`) and every process ``accelerate launch`` starts calls it from :func:`main`.
+
 ``humanllm train CONFIG -r RUN --launcher accelerate --num-processes 8`` runs this module under
 ``accelerate launch`` itself (:func:`accelerate_command`), inside the ``train`` stage, so the
 stage's markers are written and a later ``humanllm train`` finds the run finished. accelerate
@@ -105,6 +108,25 @@ def accelerate_command(
     return cmd + (["--eval", str(eval_)] if eval_ is not None else [])
 
 
+def fine_tune(
+    cfg: Any, train_paths: list[Path], out: Path, eval_paths: list[Path] | None = None
+) -> Path:
+    """Fine-tune in this process on task files or tasks folders (``<task>/train.jsonl``, and
+    ``<task>/test.jsonl`` for ``eval_paths``); returns ``out/final``. The one path training takes:
+    the ``train`` stage in process, and each process ``accelerate launch`` starts (:func:`main`)."""
+    from humanllm.train.sft import train
+
+    return train(cfg, _expand(train_paths, "train"), out, _expand(eval_paths or [], "test") or None)
+
+
+def run_training(cfg: Any, tasks: Path, out: Path, eval_: Path | None = None) -> Path:
+    """Fine-tune on a tasks folder as ``cfg.launch`` says: in this process, or under
+    ``accelerate launch`` (whose processes run :func:`fine_tune` too); returns ``out/final``."""
+    if cfg.launch.launcher == "accelerate":
+        return train_under_accelerate(cfg, tasks, out, eval_)
+    return fine_tune(cfg, [tasks], out, [eval_] if eval_ is not None else None)
+
+
 def train_under_accelerate(cfg: Any, train: Path, out: Path, eval_: Path | None = None) -> Path:
     """Run :func:`main` under ``accelerate launch`` with ``cfg`` (a :class:`TrainConfig`) and
     wait; returns ``out/final``. Raises :class:`~humanllm.train.sft.TrainError` when it fails."""
@@ -158,16 +180,10 @@ def main(
     """Fine-tune on ShareGPT task files; writes OUT/final (HF checkpoint)."""
     from humanllm.config import ConfigError
     from humanllm.train.data import SFTDataError
-    from humanllm.train.sft import TrainError, train
+    from humanllm.train.sft import TrainError
 
     try:
-        cfg = load_train_config(config, set_)
-        final = train(
-            cfg,
-            _expand(train_paths, "train"),
-            out,
-            _expand(eval_paths or [], "test") or None,
-        )
+        final = fine_tune(load_train_config(config, set_), train_paths, out, eval_paths)
     except (ConfigError, SFTDataError, TrainError) as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from e

@@ -35,8 +35,8 @@ def _rows_per_source(files: list[Path]) -> Counter[str]:
 
 def run_train(ctx: StageContext) -> StageResult:
     from humanllm.train.data import SFTDataError, task_files
-    from humanllm.train.launch import train_under_accelerate
-    from humanllm.train.sft import TrainError, train
+    from humanllm.train.launch import run_training
+    from humanllm.train.sft import TrainError
 
     cfg = ctx.cfg.train
     tasks = ctx.run.stage_dir(TASKS_DIR)
@@ -49,10 +49,7 @@ def run_train(ctx: StageContext) -> StageResult:
             + ", ".join(f.parent.name for f in train_files),
             highlight=False,
         )
-        if cfg.launch.launcher == "accelerate":
-            final = train_under_accelerate(cfg, tasks, out, tasks if eval_files else None)
-        else:
-            final = train(cfg, train_files, out, eval_files)
+        final = run_training(cfg, tasks, out, tasks if eval_files else None)
         rows = _rows_per_source(train_files)
     except (TrainError, SFTDataError) as e:
         raise StageError(str(e)) from e
