@@ -1,5 +1,6 @@
 """The tasks stage unit by unit: user buckets, exact hash-selected quotas, resume between buckets."""
 
+import dataclasses
 import io
 import json
 import math
@@ -15,7 +16,7 @@ from humanllm.config import RunConfig
 from humanllm.records import RECORD_SCHEMA
 from humanllm.runfolder import RunFolder
 from humanllm.stage import StageContext
-from humanllm.tasks import build, parts, select
+from humanllm.tasks import build, parts, registry, select
 from humanllm.tasks.config import TASKS
 from humanllm.tasks.inputs import Genome
 from humanllm.tasks.rows import BuildOptions, Built
@@ -125,7 +126,8 @@ def test_builders_see_one_bucket_at_a_time(
 
         return run
 
-    monkeypatch.setattr(select, "BUILDERS", {t: spy(t, b) for t, b in select.BUILDERS.items()})
+    spied = tuple(dataclasses.replace(t, build=spy(t.name, t.build)) for t in registry.tasks())
+    monkeypatch.setattr(select, "tasks", lambda: spied)
     cfg, run = make_run(tmp_path, bucket_records=N_RECORDS // 5, **totals)
     assert stage(cfg, run)["buckets"] == 5
     # five buckets, six builders; a counting pass first only when a total has to be met

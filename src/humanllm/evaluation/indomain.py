@@ -1,11 +1,12 @@
 """Building the in-domain multiple-choice questions (§4.2, Table 1) once, from the test split.
 
-- item selection, 20-way: the true item and 19 items drawn at random from the same source's item
-  pool (genome ``items``), none of them an item the user reviewed (``records``) or titled like
-  one; the candidate block of the task prompt is rewritten with these candidates in a seeded
-  random order. The prompt asks for the letter itself, so it is asked as it is.
-- profile generation, scenario generation, social QA, writing imitation, 8-way: the real reply
-  and 7 distractors (:mod:`humanllm.evaluation.distractors`), in a seeded random order.
+Each task says how its questions are made (``Task.questions``, :mod:`humanllm.tasks.task`):
+
+- its own question maker: item selection, 20-way: the true item and 19 items drawn at random from
+  the same source's item pool (:mod:`humanllm.tasks.defs.item_selection`);
+- generated answers (profile generation, scenario generation, social QA, writing imitation),
+  8-way: the real reply and 7 distractors (:mod:`humanllm.evaluation.distractors`), in a seeded
+  random order.
 
 Each task's rows are a seeded sample of ``per_task`` rows of ``tasks/<task>/test.jsonl``; every
 random choice depends only on the seed and the question id, never on processing order.
@@ -14,28 +15,22 @@ random choice depends only on the seed and the question id, never on processing 
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import polars as pl
 
 from humanllm.evaluation import distractors
 from humanllm.evaluation.config import EvaluateConfig
 from humanllm.evaluation.distractors import Pending
-from humanllm.evaluation.letters import LETTERS
 from humanllm.evaluation.mc import REAL, MCQuestion
 from humanllm.llm.base import Backend, Sampling
 from humanllm.llm.cache import RequestCache
 from humanllm.llm.config import RunnerConfig
 from humanllm.seeds import rng_for
-from humanllm.tasks.prompts import item_choice
-from humanllm.text import fold
-
-_LABELLED = re.compile(r"^([A-Z])\.\s+(.*\S)\s*$")
+from humanllm.tasks.registry import get_task
+from humanllm.tasks.task import GENERATED, QuestionContext, QuestionMaker
 
 
 def read_split(tasks_dir: Path, task: str, split: str = "test") -> list[dict[str, Any]]:
@@ -80,120 +75,6 @@ def question_ids(task: str, rows: Sequence[dict[str, Any]]) -> list[str]:
     return out
 
 
-# --- item selection -----------------------------------------------------------------------------
-
-
-@dataclass
-class ItemPool:
-    """Titled items per source, and what each user reviewed (ids and normalised titles)."""
-
-    items: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    owned: dict[tuple[str, str], set[str]] = field(default_factory=dict)
-    owned_titles: dict[tuple[str, str], set[str]] = field(default_factory=dict)
-
-    @classmethod
-    def from_genome(cls, genome: Path) -> ItemPool:
-        pool = cls()
-        items_path, records_path = genome / "items.parquet", genome / "records.parquet"
-        titles: dict[tuple[str, str], str] = {}
-        if items_path.is_file():
-            df = pl.read_parquet(items_path)
-            if "source" not in df.columns:
-                df = df.with_columns(pl.lit("amazon").alias("source"))
-            for r in df.select("source", "item_id", "title").sort("source", "item_id").iter_rows():
-                source, item_id, title = (str(r[0]), str(r[1]), (r[2] or "").strip())
-                if title:
-                    pool.items.setdefault(source, []).append((item_id, title))
-                    titles[(source, item_id)] = title
-        if records_path.is_file():
-            rec = pl.read_parquet(records_path, columns=["source", "user_id", "meta"])
-            for source, user_id, meta in rec.iter_rows():
-                try:
-                    asin = str((json.loads(meta or "{}") or {}).get("parent_asin") or "")
-                except (json.JSONDecodeError, AttributeError):
-                    asin = ""
-                if asin:
-                    key = (str(source), str(user_id))
-                    pool.owned.setdefault(key, set()).add(asin)
-                    title = titles.get((str(source), asin))
-                    if title:
-                        pool.owned_titles.setdefault(key, set()).add(fold(title))
-        return pool
-
-
-def candidate_block(lines: Sequence[str], n: int | None) -> tuple[int, int] | None:
-    """``(start, length)`` of the one run of lines labelled ``A. ``, ``B. ``, ... in the prompt."""
-    runs = []
-    i = 0
-    while i < len(lines):
-        if lines[i].startswith("A. "):
-            k = 1
-            while (
-                i + k < len(lines)
-                and k < len(LETTERS)
-                and lines[i + k].startswith(f"{LETTERS[k]}. ")
-            ):
-                k += 1
-            if k >= 2 and (n is None or k == n):
-                runs.append((i, k))
-            i += k
-        else:
-            i += 1
-    return runs[0] if len(runs) == 1 else None
-
-
-def item_question(
-    row: dict[str, Any], qid: str, pool: ItemPool, n_options: int, seed: int
-) -> MCQuestion | str:
-    """The 20-way question of one item-selection row, or why the row cannot be one."""
-    system, human, gpt = turns(row)
-    m = _LABELLED.match(gpt.strip())
-    if not m:
-        return "answer is not '<letter>. <title>'"
-    true_title = m.group(2)
-    source, user = str(row.get("source", "")), str(row.get("user_id", ""))
-    shown = row.get("candidates")
-    lines = human.splitlines()
-    block = candidate_block(lines, len(shown) if isinstance(shown, list) else None)
-    if block is None:
-        return "prompt has no single labelled candidate block"
-    true_id = ""
-    pick = LETTERS.index(m.group(1))
-    if isinstance(shown, list) and pick < len(shown):
-        true_id = str(shown[pick])
-    owned = pool.owned.get((source, user), set()) | {true_id}
-    banned = pool.owned_titles.get((source, user), set()) | {fold(true_title)}
-    eligible = []
-    for item_id, title in pool.items.get(source, []):
-        if item_id not in owned and fold(title) not in banned:
-            banned.add(fold(title))  # no two candidates titled alike
-            eligible.append((item_id, title))
-    rng = rng_for(seed, "item_selection", qid)
-    negatives = rng.sample(eligible, min(n_options - 1, len(eligible)))
-    if not negatives:
-        return "item pool has no other item"
-    options = [(true_id, true_title, REAL), *[(i, t, "pool") for i, t in negatives]]
-    rng.shuffle(options)
-    answer = next(k for k, o in enumerate(options) if o[2] == REAL)
-    start, length = block
-    new_block = [item_choice(k, title) for k, (_, title, _) in enumerate(options)]
-    prompt = "\n".join([*lines[:start], *new_block, *lines[start + length :]])
-    return MCQuestion(
-        id=qid,
-        task="item_selection",
-        source=source,
-        user_id=user,
-        ref=str(row.get("ref", "")),
-        system=system,
-        prompt=prompt,
-        options=[title for _, title, _ in options],
-        continuations=new_block,
-        answer=answer,
-        origins=[origin if origin == REAL else f"pool:{i}" for i, _, origin in options],
-        native=True,
-    )
-
-
 # --- the generated-answer tasks -----------------------------------------------------------------
 
 
@@ -232,7 +113,20 @@ def generated_question(task: str, row: dict[str, Any], p: Pending, seed: int) ->
     )
 
 
-# --- building the whole set once ----------------------------------------------------------------
+# --- building the whole set once ---
+
+
+def _maker(name: str) -> QuestionMaker | str:
+    """The question maker of a task; a task the registry does not know (or that has none) gets
+    the generated-answer questions, as every task but item selection does."""
+    try:
+        made = get_task(name).questions
+    except KeyError:
+        return GENERATED
+    return GENERATED if made is None or made == GENERATED else made
+
+
+# --- the whole set --------------------------------------------------------------------------------
 
 
 @dataclass
@@ -259,25 +153,24 @@ async def build_questions(
     dropped: dict[str, str] = {}
     available: dict[str, int] = {}
     waiting: list[tuple[str, dict[str, Any], Pending]] = []
-    pool: ItemPool | None = None
-    for task in ind.tasks:
-        rows = read_split(tasks_dir, task)
-        available[task] = len(rows)
-        rows = sample(rows, ind.per_task, cfg.seed, task)
-        ids = question_ids(task, rows)
-        if task == "item_selection":
-            pool = pool or ItemPool.from_genome(genome_dir)
-            for qid, row in zip(ids, rows, strict=True):
-                q = item_question(row, qid, pool, ind.item_options, cfg.seed)
+    ctx = QuestionContext(genome_dir=genome_dir, config=ind, seed=cfg.seed)
+    for name in ind.tasks:
+        rows = read_split(tasks_dir, name)
+        available[name] = len(rows)
+        rows = sample(rows, ind.per_task, cfg.seed, name)
+        ids = question_ids(name, rows)
+        maker = _maker(name)
+        if maker != GENERATED:
+            for qid, q in zip(ids, maker(rows, ids, ctx), strict=True):
                 if isinstance(q, str):
                     dropped[qid] = q
                 else:
                     questions.append(q)
             continue
-        ready, skipped = pending(task, rows, ids)
+        ready, skipped = pending(name, rows, ids)
         dropped.update(skipped)
         by_id = dict(zip(ids, rows, strict=True))
-        waiting.extend((task, by_id[p.id], p) for p in ready)
+        waiting.extend((name, by_id[p.id], p) for p in ready)
     if waiting:
         short = await distractors.generate(
             [p for _, _, p in waiting],

@@ -1,5 +1,6 @@
 """The application studies (§4.5, Tables B2-B4): each model answers application prompts from the
-test split, and a judge model scores every answer 1-10 per metric, with a rationale.
+test split, and a judge model scores every answer 1-10 per metric, with a rationale. Each study is
+owned by the task it draws from (``Task.judge``, its judgement schema beside it):
 
 - profile generation (``profile_generation`` rows): faithfulness, realism, coverage;
 - human explainer (``social_qa`` rows): contextual relevance, logical consistency, alignment with
@@ -35,24 +36,6 @@ class Score(BaseModel):
     score: int = Field(ge=1, le=10)
 
 
-class ProfileJudgement(BaseModel):
-    faithfulness: Score
-    realism: Score
-    coverage: Score
-
-
-class ExplainerJudgement(BaseModel):
-    contextual_relevance: Score
-    logical_consistency: Score
-    alignment: Score
-
-
-class WritingJudgement(BaseModel):
-    style_match: Score
-    content_relevance: Score
-    content_similarity: Score
-
-
 @dataclass(frozen=True)
 class Application:
     name: str
@@ -61,42 +44,20 @@ class Application:
     template: str
     schema: type[BaseModel]
     labels: Mapping[str, str]  # metric field -> column label, in column order
+    package: str = "humanllm.evaluation"  # where ``prompts/<template>`` is found
 
 
-APPLICATIONS = (
-    Application(
-        "profile_generation",
-        "Profile Generation",
-        "profile_generation",
-        "judge_profile.v1.txt",
-        ProfileJudgement,
-        {"faithfulness": "Faithfulness", "realism": "Realism", "coverage": "Coverage"},
-    ),
-    Application(
-        "human_explainer",
-        "Human Explainer",
-        "social_qa",
-        "judge_explainer.v1.txt",
-        ExplainerJudgement,
-        {
-            "contextual_relevance": "Contextual Relevance",
-            "logical_consistency": "Logical Consistency",
-            "alignment": "Alignment",
-        },
-    ),
-    Application(
-        "personalized_writing",
-        "Personalized Writing",
-        "writing_imitation",
-        "judge_writing.v1.txt",
-        WritingJudgement,
-        {
-            "style_match": "Style Match",
-            "content_relevance": "Content Relevance",
-            "content_similarity": "Content Similarity",
-        },
-    ),
-)
+def applications() -> tuple[Application, ...]:
+    """Every task's application study, in the task registry's order (Tables B2, B3, B4)."""
+    from humanllm.tasks.registry import tasks
+
+    return tuple(t.judge for t in tasks() if t.judge is not None)
+
+
+def __getattr__(name: str) -> Any:
+    if name == "APPLICATIONS":  # the name callers used when this was a table
+        return applications()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
@@ -125,7 +86,7 @@ def samples(tasks_dir: Any, app: Application, k: int, seed: int) -> list[Sample]
 
 
 def template(app: Application) -> PromptTemplate:
-    return package_template("humanllm.evaluation", f"prompts/{app.template}")
+    return package_template(app.package, f"prompts/{app.template}")
 
 
 async def answer(

@@ -1,7 +1,7 @@
-"""The six applications as a Python API: a person's inputs -> simulated answers.
+"""The applications as a Python API: a person's inputs -> simulated answers.
 
-Every prompt comes from :mod:`humanllm.tasks.prompts`, the functions the training data was built
-with, so the model is asked exactly what it learned to answer. ``n`` answers are sampled at once
+Each task owns its application (:class:`SimApp`, ``Task.app``), whose prompt is the function the
+task's training data was built with, so the model is asked exactly what it learned to answer. ``n`` answers are sampled at once
 (temperature 0.7 by default, as the paper), with distinct seeds ``seed, seed + 1, ...``.
 
 The :class:`humanllm.simulate.simulator.Simulator` wraps them for scripts, the CLI and the
@@ -17,29 +17,27 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Coroutine, Iterable, Sequence
-from typing import Any, TypedDict, TypeVar
+from collections.abc import Callable, Coroutine, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 
 from humanllm.llm.base import Backend, ChatRequest, ChatResponse, Sampling, TransientError
 from humanllm.simulate.schemas import (
-    DEFAULT_MAX_TOKENS,
     AppInput,
-    CommentInput,
-    ExplainInput,
-    ProfileInput,
     PromptText,
     Result,
     Review,
     Sample,
     SampleOptions,
-    ScenarioInput,
-    SelectInput,
     Selection,
     SelectResult,
-    WriteInput,
+    apps,
 )
 from humanllm.tasks import prompts as P
 from humanllm.text import fold
+
+if TYPE_CHECKING:
+    from humanllm.simulate.people import History, Person
 
 T = TypeVar("T")
 TRANSIENT_RETRIES = 3  # a 429/5xx/time-out is retried this often, with backoff
@@ -62,45 +60,54 @@ class Options(TypedDict, total=False):
     seed: int | None
 
 
-# --- prompts ----------------------------------------------------------------------------------
+# --- the applications -------------------------------------------------------------------------
 
 
-def _history(reviews: Sequence[Review], default_item: str) -> list[P.Review]:
+def _nothing(person: Person, history: History) -> dict[str, Any]:
+    return {}
+
+
+@dataclass(frozen=True)
+class SimApp:
+    """One application: the options model a person's inputs are checked against, the training
+    prompt they fill, and how it is answered. Owned by its task (``Task.app``); the CLI command,
+    the HTTP endpoint and the page's form are made from it."""
+
+    name: str  # the command (``humanllm simulate <name>``) and the endpoint (``/api/<name>``)
+    input: type[SampleOptions]  # its options model
+    prompt: Callable[[Any], P.Prompt]  # an ``input`` -> the training prompt of the task
+    max_tokens: int  # reply budget when the input gives none
+    help: str  # one line: what goes in and what comes out
+    # the fields it takes from a genome user (others come from the caller)
+    from_person: Callable[[Person, History], dict[str, Any]] = _nothing
+    # a choice application: the options a reply must name (by letter or title), re-asked until
+    # it names one; None: the replies are the answers
+    candidates: Callable[[Any], Sequence[str]] | None = None
+    # its place in the list of applications (commands, endpoints, the page's tabs); None: after
+    # the placed ones, in the registry's order
+    position: int | None = None
+
+
+def history_of(reviews: Sequence[Review], default_item: str) -> list[P.Review]:
+    """Earlier reviews or comments of an input as the prompts take them."""
     return [P.Review(r.item.strip() or default_item, r.text, r.rating) for r in reviews]
+
+
+def app_of(inp: AppInput) -> SimApp:
+    """The application whose options model ``inp`` is."""
+    for app in apps():
+        if type(inp) is app.input:
+            return app
+    raise TypeError(f"not an application input: {type(inp).__name__}")
 
 
 def build_prompt(inp: AppInput) -> P.Prompt:
     """The training prompt of the application ``inp`` is for, filled with ``inp``."""
-    if isinstance(inp, ProfileInput):
-        return P.profile_generation(inp.persona)
-    if isinstance(inp, ExplainInput):
-        return P.social_qa(inp.scenario, inp.question, persona=inp.persona, profile=inp.profile)
-    if isinstance(inp, WriteInput):
-        return P.writing_imitation(
-            inp.topic, inp.kind, history=inp.samples, writing_style=inp.style
-        )
-    if isinstance(inp, CommentInput):
-        default = "an item" if inp.kind == "review" else "a post"
-        return P.personalized_commenting(inp.post, _history(inp.history, default), kind=inp.kind)
-    if isinstance(inp, SelectInput):
-        bought = [P.Review(r.item.strip(), rating=r.rating) for r in inp.history if r.item.strip()]
-        return P.item_selection(inp.candidates, bought, persona=inp.persona, profile=inp.profile)
-    if isinstance(inp, ScenarioInput):
-        cast = [(c.name, c.description) for c in inp.characters]
-        return P.scenario_generation(cast, inp.time, inp.place)
-    raise TypeError(f"not an application input: {type(inp).__name__}")
+    return app_of(inp).prompt(inp)
 
 
 def application_of(inp: AppInput) -> str:
-    names = {
-        ProfileInput: "profile",
-        ExplainInput: "explain",
-        WriteInput: "write",
-        CommentInput: "comment",
-        SelectInput: "select",
-        ScenarioInput: "scenario",
-    }
-    return names[type(inp)]
+    return app_of(inp).name
 
 
 def parse_selection(reply: str, candidates: Sequence[str]) -> int | None:
@@ -156,23 +163,24 @@ async def simulate(
     backend: Backend, inp: AppInput, *, select_attempts: int = 4
 ) -> Result | SelectResult:
     """Answer one application input with ``inp.n`` samples drawn concurrently."""
-    app = application_of(inp)
-    prompt = build_prompt(inp)
-    max_tokens = inp.max_tokens or DEFAULT_MAX_TOKENS[app]
+    app = app_of(inp)
+    prompt = app.prompt(inp)
+    max_tokens = inp.max_tokens or app.max_tokens
     base = inp.seed if inp.seed is not None else random.getrandbits(31)
     start = time.perf_counter()
     shown = PromptText(system=prompt.system, human=prompt.human)
-    if isinstance(inp, SelectInput):
+    if app.candidates is not None:
+        candidates = list(app.candidates(inp))
         picks = await _gather(
-            _select_one(backend, prompt, inp, max_tokens, base, i, select_attempts)
+            _select_one(backend, prompt, inp, candidates, max_tokens, base, i, select_attempts)
             for i in range(inp.n)
         )
         return SelectResult(
-            application="select",
+            application=app.name,
             model=backend.model_id,
             prompt=shown,
             elapsed_s=round(time.perf_counter() - start, 4),
-            candidates=list(inp.candidates),
+            candidates=candidates,
             samples=list(picks),
         )
     replies = await _gather(
@@ -183,7 +191,7 @@ async def simulate(
         for i, r in enumerate(replies)
     ]
     return Result(
-        application=app,  # type: ignore[arg-type]
+        application=app.name,
         model=backend.model_id,
         prompt=shown,
         elapsed_s=round(time.perf_counter() - start, 4),
@@ -194,7 +202,8 @@ async def simulate(
 async def _select_one(
     backend: Backend,
     prompt: P.Prompt,
-    inp: SelectInput,
+    inp: SampleOptions,
+    candidates: Sequence[str],
     max_tokens: int,
     base: int,
     i: int,
@@ -204,19 +213,19 @@ async def _select_one(
     for attempt in range(attempts):
         seed = base + i + attempt * inp.n  # sample i's re-asks never reuse another sample's seed
         reply = await _chat(backend, _request(prompt, inp, max_tokens, seed))
-        choice = parse_selection(reply.text, inp.candidates)
+        choice = parse_selection(reply.text, candidates)
         if choice is not None:
             return Selection(
                 text=reply.text.strip(),
                 seed=seed,
                 finish_reason=reply.finish_reason,
                 choice=choice,
-                item=inp.candidates[choice],
+                item=candidates[choice],
                 attempts=attempt + 1,
             )
         replies.append(reply.text.strip())
     shown = "; ".join(repr(r[:80]) for r in replies[-2:])
     raise SelectionError(
-        f"the model named none of the {len(inp.candidates)} candidates in {attempts} replies "
+        f"the model named none of the {len(candidates)} candidates in {attempts} replies "
         f"(last: {shown}); try another model, a lower temperature or fewer candidates"
     )

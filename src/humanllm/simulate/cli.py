@@ -1,5 +1,8 @@
 """``humanllm simulate <application>`` and ``humanllm serve``.
 
+One command per application (:func:`commands`), made from its options model
+(:mod:`humanllm.simulate.options`): a new task's application needs no edit here.
+
 Inputs, each overriding the one before: a genome user (``--run-dir DIR --user ID [--source S]``),
 a JSON/YAML file (``--input FILE``, the fields of the application's input model), then flags.
 Model: see :mod:`humanllm.simulate.model` (default: the embedded GGUF through llama.cpp).
@@ -7,9 +10,11 @@ Model: see :mod:`humanllm.simulate.model` (default: the embedded GGUF through ll
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -21,13 +26,25 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.text import Text
 
+from humanllm.simulate.apps import SimApp
 from humanllm.simulate.model import ModelChoiceError, choose_backend, describe
+from humanllm.simulate.options import command, field_options, field_values
 from humanllm.simulate.people import GenomeError, GenomeUsers, Person, UnknownUser, inputs_for
-from humanllm.simulate.schemas import INPUTS, MAX_N, AppInput, Result, SelectResult
+from humanllm.simulate.schemas import (
+    MAX_N,
+    AppInput,
+    Result,
+    SampleOptions,
+    SelectResult,
+    apps,
+    get_app,
+)
 
 app = typer.Typer(
     name="simulate",
-    help="Simulate a person with the trained tasks' prompts: profile, explain, write, comment, select, scenario.",
+    help="Simulate a person with the trained tasks' prompts: "
+    + ", ".join(a.name for a in apps())
+    + ".",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -50,19 +67,6 @@ UserOpt = Annotated[
 SourceOpt = Annotated[
     str | None, typer.Option("--source", help="Source of --user (ids can repeat across sources).")
 ]
-NOpt = Annotated[
-    int | None, typer.Option("--n", "-n", min=1, max=MAX_N, help="Answers to sample (default 1).")
-]
-TemperatureOpt = Annotated[
-    float | None,
-    typer.Option(
-        "--temperature", "-t", min=0.0, max=2.0, help="Sampling temperature (default 0.7)."
-    ),
-]
-MaxTokensOpt = Annotated[
-    int | None, typer.Option("--max-tokens", min=1, help="Reply budget (default: per application).")
-]
-SeedOpt = Annotated[int | None, typer.Option("--seed", min=0, help="Seed of the first answer.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the result as JSON.")]
 ModelPathOpt = Annotated[
     Path | None,
@@ -78,10 +82,6 @@ OpenAIModelOpt = Annotated[
 ]
 BackendOpt = Annotated[
     str | None, typer.Option("--backend", help="A backend of the run's config.yaml (llm.backends).")
-]
-PersonaOpt = Annotated[str | None, typer.Option("--persona", help="Brief persona of the person.")]
-ProfileOpt = Annotated[
-    str | None, typer.Option("--profile", help="Detailed profile of the person.")
 ]
 
 
@@ -104,24 +104,9 @@ def _read_input(path: Path) -> dict[str, Any]:
     return data
 
 
-def _split(value: str, sep: str = "|") -> tuple[str, str]:
-    head, found, tail = value.partition(sep)
-    return (head.strip(), tail.strip()) if found else ("", value.strip())
-
-
-def _purchase(value: str) -> dict[str, Any]:
-    """'TITLE | STARS' -> {item, rating}; anything else is a title."""
-    title, sep, stars = value.rpartition("|")
-    if sep and title.strip():
-        try:
-            return {"item": title.strip(), "rating": float(stars)}
-        except ValueError:
-            pass
-    return {"item": value.strip()}
-
-
 def _execute(application: str, flags: dict[str, Any], opts: dict[str, Any]) -> None:
-    """Gather the inputs, pick the model, answer, print."""
+    """Gather the inputs, pick the model, answer, print. ``flags``: the input fields the options
+    set; ``opts``: the options every application takes."""
     fields: dict[str, Any] = {}
     person: Person | None = None
     run_dir, as_json = opts.pop("run_dir"), opts.pop("as_json")
@@ -140,10 +125,9 @@ def _execute(application: str, flags: dict[str, Any], opts: dict[str, Any]) -> N
         _fail(f"{run_dir}: {e}")
     except ValueError as e:  # GenomeError is a ValueError
         _fail(str(e))
-    fields.update({k: v for k, v in flags.items() if v not in (None, [], ())})
-    fields.update({k: v for k, v in opts.items() if v is not None})
+    fields.update(flags)
     try:
-        inp: AppInput = INPUTS[application].model_validate(fields)  # type: ignore[assignment]
+        inp: AppInput = get_app(application).input.model_validate(fields)
     except ValidationError as e:
         lines = [
             f"  {'.'.join(str(x) for x in x['loc']) or 'input'}: {x['msg']}" for x in e.errors()
@@ -208,186 +192,59 @@ def _render(result: Result | SelectResult, person: Person | None) -> None:
     out.print(Text(f"{result.model} · {result.elapsed_s:.2f} s", style="dim"))
 
 
-# --- the six applications ----------------------------------------------------------------------
+# --- the applications: one command per task's application, made from its options model --------
+
+#: The options every application command takes besides its input fields.
+_RUN_OPTIONS: dict[str, Any] = {
+    "input_file": InputOpt,
+    "run_dir": RunDirOpt,
+    "user": UserOpt,
+    "source": SourceOpt,
+}
+_MODEL_OPTIONS: dict[str, Any] = {
+    "as_json": JsonOpt,
+    "model_path": ModelPathOpt,
+    "openai_url": OpenAIUrlOpt,
+    "openai_model": OpenAIModelOpt,
+    "backend": BackendOpt,
+}
 
 
-@app.command("profile")
-def profile_cmd(
-    persona: PersonaOpt = None,
-    input_file: InputOpt = None,
-    run_dir: RunDirOpt = None,
-    user: UserOpt = None,
-    source: SourceOpt = None,
-    n: NOpt = None,
-    temperature: TemperatureOpt = None,
-    max_tokens: MaxTokensOpt = None,
-    seed: SeedOpt = None,
-    as_json: JsonOpt = False,
-    model_path: ModelPathOpt = None,
-    openai_url: OpenAIUrlOpt = None,
-    openai_model: OpenAIModelOpt = None,
-    backend: BackendOpt = None,
-) -> None:
-    """Profile generation: a brief persona -> a detailed profile."""
-    opts = dict(locals())
-    flags = {"persona": opts.pop("persona")}
-    _execute("profile", flags, opts)
+def _params(options: dict[str, Any]) -> list[inspect.Parameter]:
+    kw = inspect.Parameter.KEYWORD_ONLY
+    return [
+        inspect.Parameter(name, kw, default=False if name == "as_json" else None, annotation=a)
+        for name, a in options.items()
+    ]
 
 
-@app.command("explain")
-def explain_cmd(
-    scenario: Annotated[str | None, typer.Option("--scenario", help="The situation.")] = None,
-    question: Annotated[str | None, typer.Option("--question", help="What to explain.")] = None,
-    persona: PersonaOpt = None,
-    profile: ProfileOpt = None,
-    input_file: InputOpt = None,
-    run_dir: RunDirOpt = None,
-    user: UserOpt = None,
-    source: SourceOpt = None,
-    n: NOpt = None,
-    temperature: TemperatureOpt = None,
-    max_tokens: MaxTokensOpt = None,
-    seed: SeedOpt = None,
-    as_json: JsonOpt = False,
-    model_path: ModelPathOpt = None,
-    openai_url: OpenAIUrlOpt = None,
-    openai_model: OpenAIModelOpt = None,
-    backend: BackendOpt = None,
-) -> None:
-    """Human explainer: persona or profile + scenario + question -> the person's action, thought or reason."""
-    opts = dict(locals())
-    flags = {k: opts.pop(k) for k in ("scenario", "question", "persona", "profile")}
-    _execute("explain", flags, opts)
+def application_command(sim: SimApp) -> Callable[..., None]:
+    """The ``humanllm simulate <name>`` command of one application: its input fields (those of
+    :class:`SampleOptions` after the run options), then the output and model options."""
+    shared = tuple(SampleOptions.model_fields)
+    own = field_options(sim.input, skip=shared)
+    sampling = [o for o in field_options(sim.input) if o.field in shared]
+
+    def run(**values: Any) -> None:
+        opts = {k: values.pop(k) for k in (*_RUN_OPTIONS, *_MODEL_OPTIONS)}
+        _execute(sim.name, field_values([*own, *sampling], values), opts)
+
+    params = [
+        *(o.param for o in own),
+        *_params(_RUN_OPTIONS),
+        *(o.param for o in sampling),
+        *_params(_MODEL_OPTIONS),
+    ]
+    return command(run, params, sim.name, sim.help)
 
 
-@app.command("write")
-def write_cmd(
-    topic: Annotated[str | None, typer.Option("--topic", help="What to write about.")] = None,
-    kind: Annotated[
-        str | None, typer.Option("--kind", help='"Reddit post", "tweet", "blog post" ...')
-    ] = None,
-    sample: Annotated[
-        list[str] | None, typer.Option("--sample", help="An earlier text (repeatable).")
-    ] = None,
-    style: Annotated[str | None, typer.Option("--style", help="How the person writes.")] = None,
-    input_file: InputOpt = None,
-    run_dir: RunDirOpt = None,
-    user: UserOpt = None,
-    source: SourceOpt = None,
-    n: NOpt = None,
-    temperature: TemperatureOpt = None,
-    max_tokens: MaxTokensOpt = None,
-    seed: SeedOpt = None,
-    as_json: JsonOpt = False,
-    model_path: ModelPathOpt = None,
-    openai_url: OpenAIUrlOpt = None,
-    openai_model: OpenAIModelOpt = None,
-    backend: BackendOpt = None,
-) -> None:
-    """Personalized writing: earlier texts or a style description + a topic -> a text in the person's voice."""
-    opts = dict(locals())
-    flags = {k: opts.pop(k) for k in ("topic", "kind", "style")}
-    flags["samples"] = opts.pop("sample")
-    _execute("write", flags, opts)
+def commands() -> list[tuple[str, Callable[..., None], str]]:
+    """``(name, function, help)`` of every application's command, in the applications' order."""
+    return [(a.name, application_command(a), a.help) for a in apps()]
 
 
-@app.command("comment")
-def comment_cmd(
-    post: Annotated[str | None, typer.Option("--post", help="The new post (or item).")] = None,
-    history: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--history", help="An earlier comment, 'TEXT' or 'ON WHAT | TEXT' (repeatable)."
-        ),
-    ] = None,
-    kind: Annotated[
-        str | None, typer.Option("--kind", help="comment (default) or review (Amazon).")
-    ] = None,
-    input_file: InputOpt = None,
-    run_dir: RunDirOpt = None,
-    user: UserOpt = None,
-    source: SourceOpt = None,
-    n: NOpt = None,
-    temperature: TemperatureOpt = None,
-    max_tokens: MaxTokensOpt = None,
-    seed: SeedOpt = None,
-    as_json: JsonOpt = False,
-    model_path: ModelPathOpt = None,
-    openai_url: OpenAIUrlOpt = None,
-    openai_model: OpenAIModelOpt = None,
-    backend: BackendOpt = None,
-) -> None:
-    """Personalized commenting: earlier comments + a new post -> the person's comment."""
-    opts = dict(locals())
-    flags: dict[str, Any] = {k: opts.pop(k) for k in ("post", "kind")}
-    earlier = [_split(h) for h in opts.pop("history") or []]
-    flags["history"] = [{"item": item, "text": text} for item, text in earlier]
-    _execute("comment", flags, opts)
-
-
-@app.command("select")
-def select_cmd(
-    candidate: Annotated[
-        list[str] | None,
-        typer.Option("--candidate", "-c", help="A candidate item title (repeatable)."),
-    ] = None,
-    bought: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--bought", help="An item bought before, 'TITLE' or 'TITLE | STARS' (repeatable)."
-        ),
-    ] = None,
-    persona: PersonaOpt = None,
-    profile: ProfileOpt = None,
-    input_file: InputOpt = None,
-    run_dir: RunDirOpt = None,
-    user: UserOpt = None,
-    source: SourceOpt = None,
-    n: NOpt = None,
-    temperature: TemperatureOpt = None,
-    max_tokens: MaxTokensOpt = None,
-    seed: SeedOpt = None,
-    as_json: JsonOpt = False,
-    model_path: ModelPathOpt = None,
-    openai_url: OpenAIUrlOpt = None,
-    openai_model: OpenAIModelOpt = None,
-    backend: BackendOpt = None,
-) -> None:
-    """Item selection: history + persona or profile + candidates -> the chosen item (always a candidate)."""
-    opts = dict(locals())
-    flags: dict[str, Any] = {k: opts.pop(k) for k in ("persona", "profile")}
-    flags["candidates"] = opts.pop("candidate")
-    flags["history"] = [_purchase(b) for b in opts.pop("bought") or []]
-    _execute("select", flags, opts)
-
-
-@app.command("scenario")
-def scenario_cmd(
-    character: Annotated[
-        list[str] | None,
-        typer.Option("--character", help="'NAME: DESCRIPTION' or 'NAME' (repeatable)."),
-    ] = None,
-    time: Annotated[str | None, typer.Option("--time", help="When it happens.")] = None,
-    place: Annotated[str | None, typer.Option("--place", help="Where it happens.")] = None,
-    input_file: InputOpt = None,
-    run_dir: RunDirOpt = None,
-    user: UserOpt = None,
-    source: SourceOpt = None,
-    n: NOpt = None,
-    temperature: TemperatureOpt = None,
-    max_tokens: MaxTokensOpt = None,
-    seed: SeedOpt = None,
-    as_json: JsonOpt = False,
-    model_path: ModelPathOpt = None,
-    openai_url: OpenAIUrlOpt = None,
-    openai_model: OpenAIModelOpt = None,
-    backend: BackendOpt = None,
-) -> None:
-    """Scenario generation: characters + time and place -> the plots."""
-    opts = dict(locals())
-    flags: dict[str, Any] = {k: opts.pop(k) for k in ("time", "place")}
-    flags["characters"] = opts.pop("character")
-    _execute("scenario", flags, opts)
+for _name, _fn, _help in commands():
+    app.command(_name, help=_help)(_fn)
 
 
 # --- serve -----------------------------------------------------------------------------------

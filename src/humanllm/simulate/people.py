@@ -266,19 +266,24 @@ def _full(r: RecordView) -> str:
     return r.text
 
 
-def inputs_for(person: Person, history: History | None = None) -> dict[str, dict[str, Any]]:
-    """The fields each application takes from ``person`` (others come from the caller). Where the
-    paper says "persona or profile" (or "earlier texts or style") both are given when the person
-    has both: the prompts take both, the training rows showed one of them at random."""
-    h = history or History()
-    about = {"persona": person.persona or None, "profile": person.profile or None}
+def about(person: Person) -> dict[str, Any]:
+    """Persona and profile (None where empty): the paper's "persona or profile" inputs."""
+    return {"persona": person.persona or None, "profile": person.profile or None}
+
+
+def writings(person: Person, h: History) -> list[str]:
+    """The person's most recent texts, each cut, oldest first."""
     recent = person.records[-h.records :] if h.records > 0 else []
-    writings = [_cut(_full(r), h.chars) for r in recent if _full(r)]
+    return [_cut(_full(r), h.chars) for r in recent if _full(r)]
+
+
+def earlier_comments(person: Person, h: History) -> list[dict[str, Any]]:
+    """The person's real comments when the genome has them (as the commenting task was trained),
+    else their reviews (Amazon) or, as a stand-in, their own posts; as review fields."""
     amazon = person.kind == "amazon"
-    # earlier comments: the person's real comments when the genome has them (as the commenting
-    # task was trained), else their reviews (Amazon) or, as a stand-in, their own posts
+    recent = person.records[-h.records :] if h.records > 0 else []
     said = person.comments[-h.records :] if person.comments and h.records > 0 else recent
-    earlier = [
+    return [
         {
             "item": r.item or r.title or ("an item" if amazon else "a post"),
             "text": _cut(_full(r) if amazon else r.text or r.title, h.chars),
@@ -287,16 +292,20 @@ def inputs_for(person: Person, history: History | None = None) -> dict[str, dict
         for r in said
         if r.text or r.title
     ]
-    purchases = person.records[-h.items :] if h.items > 0 else []
-    bought = [{"item": r.item, "rating": r.rating} for r in purchases if r.item]
-    write: dict[str, Any] = {"kind": person.platform, "samples": writings}
-    if person.writing_style:
-        write["style"] = person.writing_style
-    return {
-        "profile": {"persona": person.persona},
-        "explain": dict(about),
-        "write": write,
-        "comment": {"history": earlier, "kind": "review" if amazon else "comment"},
-        "select": {**about, "history": bought},
-        "scenario": {},
-    }
+
+
+def purchases(person: Person, h: History) -> list[dict[str, Any]]:
+    """The items the person reviewed most recently (title and stars), oldest first."""
+    recent = person.records[-h.items :] if h.items > 0 else []
+    return [{"item": r.item, "rating": r.rating} for r in recent if r.item]
+
+
+def inputs_for(person: Person, history: History | None = None) -> dict[str, dict[str, Any]]:
+    """The fields each application takes from ``person`` (others come from the caller), by
+    application (``SimApp.from_person``). Where the paper says "persona or profile" (or "earlier
+    texts or style") both are given when the person has both: the prompts take both, the training
+    rows showed one of them at random."""
+    from humanllm.simulate.schemas import apps
+
+    h = history or History()
+    return {app.name: app.from_person(person, h) for app in apps()}

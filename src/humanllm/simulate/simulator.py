@@ -18,31 +18,37 @@ The prompts, sampling and selection checks are those of :mod:`humanllm.simulate.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Sequence
+import functools
+from collections.abc import Callable, Coroutine, Sequence
 from types import TracebackType
-from typing import Any, TypeVar, Unpack
+from typing import Any, Concatenate, ParamSpec, TypeVar, Unpack
 
 from humanllm.llm.base import Backend, ChatRequest, Sampling
 from humanllm.llm.config import BackendConfig, LlamaCppBackendConfig
-from humanllm.simulate.apps import (
-    Options,
-    simulate,
-)
-from humanllm.simulate.schemas import (
-    AppInput,
-    Character,
-    CommentInput,
-    ExplainInput,
-    ProfileInput,
-    Result,
-    Review,
-    ScenarioInput,
-    SelectInput,
-    SelectResult,
-    WriteInput,
-)
+from humanllm.simulate.apps import Options, simulate
+from humanllm.simulate.schemas import AppInput, Character, Result, Review, SelectResult, get_app
+from humanllm.tasks.defs.item_selection import SelectInput
+from humanllm.tasks.defs.personalized_commenting import CommentInput
+from humanllm.tasks.defs.profile_generation import ProfileInput
+from humanllm.tasks.defs.scenario_generation import ScenarioInput
+from humanllm.tasks.defs.social_qa import ExplainInput
+from humanllm.tasks.defs.writing_imitation import WriteInput
 
 T = TypeVar("T")
+A = ParamSpec("A")
+
+
+def _blocking(
+    method: Callable[Concatenate[Simulator, A], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate[Simulator, A], T]:
+    """The blocking twin of an ``a``-method: the same signature, run on the private loop."""
+
+    @functools.wraps(method)
+    def run(self: Simulator, *args: A.args, **kwargs: A.kwargs) -> T:
+        return self._sync(method(self, *args, **kwargs))
+
+    run.__name__ = run.__qualname__ = method.__name__.removeprefix("a")
+    return run
 
 
 class Simulator:
@@ -80,8 +86,12 @@ class Simulator:
     async def arun(self, inp: AppInput) -> Result | SelectResult:
         return await simulate(self.backend, inp, select_attempts=self.select_attempts)
 
-    def run(self, inp: AppInput) -> Result | SelectResult:
-        return self._sync(self.arun(inp))
+    async def aask(self, application: str, **fields: Any) -> Result | SelectResult:
+        """Any application by name, its input given as fields (e.g. a registered task's)."""
+        return await self.arun(get_app(application).input.model_validate(fields))
+
+    run = _blocking(arun)
+    ask = _blocking(aask)
 
     async def _text(self, inp: AppInput) -> Result:
         out = await self.arun(inp)
@@ -169,64 +179,12 @@ class Simulator:
         )
         return await self._text(inp)
 
-    def profile(self, persona: str, **opts: Unpack[Options]) -> Result:
-        return self._sync(self.aprofile(persona, **opts))
-
-    def explain(
-        self,
-        scenario: str,
-        question: str,
-        *,
-        persona: str | None = None,
-        profile: str | None = None,
-        **opts: Unpack[Options],
-    ) -> Result:
-        return self._sync(
-            self.aexplain(scenario, question, persona=persona, profile=profile, **opts)
-        )
-
-    def write(
-        self,
-        topic: str,
-        kind: str = "social-media post",
-        *,
-        samples: Sequence[str] = (),
-        style: str | None = None,
-        **opts: Unpack[Options],
-    ) -> Result:
-        return self._sync(self.awrite(topic, kind, samples=samples, style=style, **opts))
-
-    def comment(
-        self,
-        post: str,
-        history: Sequence[str | Review],
-        *,
-        kind: str = "comment",
-        **opts: Unpack[Options],
-    ) -> Result:
-        return self._sync(self.acomment(post, history, kind=kind, **opts))
-
-    def select(
-        self,
-        candidates: Sequence[str],
-        history: Sequence[str | Review] = (),
-        *,
-        persona: str | None = None,
-        profile: str | None = None,
-        **opts: Unpack[Options],
-    ) -> SelectResult:
-        return self._sync(
-            self.aselect(candidates, history, persona=persona, profile=profile, **opts)
-        )
-
-    def scenario(
-        self,
-        characters: Sequence[str | Character | tuple[str, str]],
-        time: str = "",
-        place: str = "",
-        **opts: Unpack[Options],
-    ) -> Result:
-        return self._sync(self.ascenario(characters, time, place, **opts))
+    profile = _blocking(aprofile)
+    explain = _blocking(aexplain)
+    write = _blocking(awrite)
+    comment = _blocking(acomment)
+    select = _blocking(aselect)
+    scenario = _blocking(ascenario)
 
     # -- lifetime ------------------------------------------------------------------------------
 

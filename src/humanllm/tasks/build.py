@@ -42,9 +42,10 @@ from humanllm.tasks.buckets import (
     read_bucket,
     read_raw,
 )
-from humanllm.tasks.config import RAW_TASK, TASKS, TasksConfig
+from humanllm.tasks.config import RAW_TASK, TasksConfig
 from humanllm.tasks.inputs import read_table
 from humanllm.tasks.parts import merge_parts, write_jsonl, write_part
+from humanllm.tasks.registry import task_names
 from humanllm.tasks.rows import BuildOptions
 from humanllm.tasks.sampling import UserSplit, quotas
 from humanllm.tasks.select import (
@@ -264,7 +265,8 @@ def _report(
 ) -> TaskData:
     data = TaskData(files=files)
     data.users = {where: dict(sorted(stats.users.get(where, {}).items())) for where in SPLITS}
-    for task in TASKS:
+    names = task_names()
+    for task in names:
         skipped = dict(sorted(stats.skipped.get(task, {}).items()))
         data.skipped[task] = skipped
         data.available[task] = dict(sorted(stats.available.get(task, {}).items()))
@@ -272,7 +274,7 @@ def _report(
             why = ", ".join(f"{n} {reason}" for reason, n in skipped.items()) or "empty input table"
             data.skipped_tasks[task] = why
             data.notices.append(f"{task}: no rows ({why}); task skipped")
-    for task in TASKS:
+    for task in names:
         for where in SPLITS:
             if task in data.skipped_tasks or (task, where) in files:
                 continue

@@ -3,23 +3,27 @@ how it is split (§3.1-3.2) — plus the ablation variants of §4.4."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-#: The six tasks, in the paper's order; also their folder names under ``tasks/``.
-TASKS = (
-    "profile_generation",
-    "scenario_generation",
-    "social_qa",
-    "writing_imitation",
-    "personalized_commenting",
-    "item_selection",
-)
-#: Task groups of the ablation (§4.4, Q3).
-TASK_GROUPS = {"t1": TASKS[:3], "t2": TASKS[3:]}
 #: The task (and folder) of the ``raw`` variant.
 RAW_TASK = "text_completion"
+#: The ablation groups of tasks (§4.4, Q3); a task says which it belongs to (``Task.group``).
+GROUPS = ("t1", "t2")
+
+
+def __getattr__(name: str) -> Any:
+    """``TASKS`` (every registered task's name, the paper's six first, in its order) and
+    ``TASK_GROUPS`` (the names of each ablation group), from the task registry."""
+    if name not in ("TASKS", "TASK_GROUPS"):
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from humanllm.tasks import registry
+
+    if name == "TASKS":
+        return registry.task_names()
+    return {g: registry.task_group(g) for g in GROUPS}
+
 
 Variant = Literal["full", "raw", "gen-mix", "t1", "t2"]
 
@@ -122,6 +126,10 @@ class TasksConfig(BaseModel):
 
     def train_tasks(self) -> tuple[str, ...]:
         """Tasks (folders) of the training split under this variant."""
+        from humanllm.tasks import registry
+
         if self.variant == "raw":
             return (RAW_TASK,)
-        return TASK_GROUPS.get(self.variant, TASKS)
+        if self.variant in GROUPS:
+            return registry.task_group(self.variant)
+        return registry.task_names()

@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from humanllm.tasks.builders import BUILDERS
-from humanllm.tasks.config import RAW_TASK, TASKS, TasksConfig
+from humanllm.tasks.config import RAW_TASK, TasksConfig
 from humanllm.tasks.inputs import Genome
+from humanllm.tasks.registry import tasks
 from humanllm.tasks.rows import BuildOptions, Row
 from humanllm.tasks.sampling import UserSplit, key_hash
 from humanllm.tasks.variants import long_enough, raw_completion_rows
@@ -102,8 +102,8 @@ def bucket_candidates(
         _bump(stats.users, "test" if user in test_users else "train", user[0])
     train_tasks = cfg.train_tasks()
     tagged: list[tuple[str, str, Row]] = []  # (task, split, row)
-    for task in TASKS:
-        built = BUILDERS[task](genome, o)
+    for t in tasks():
+        task, built = t.name, t.build(genome, o)
         stats.skipped[task] = dict(built.skipped)
         stats.available[task] = dict(Counter(r["source"] for r in built.rows))
         for r in built.rows:

@@ -30,6 +30,7 @@ from humanllm.tasks.build import Inputs, TaskData, build_tasks
 from humanllm.tasks.card import tasks_card
 from humanllm.tasks.inputs import GenomeError, check_tables
 from humanllm.tasks.prompts import PROMPT_VERSION
+from humanllm.tasks.registry import source_files
 from humanllm.tasks.variants import GeneralDataError
 
 DATASET_INFO = "dataset_info.json"
@@ -44,12 +45,14 @@ SHAREGPT_TAGS = {
 
 
 def code_version() -> str:
-    """The stage's version: a digest of the code that decides what rows are written."""
+    """The stage's version: a digest of the code that decides what rows are written (the shared
+    modules here, then each registered task's module)."""
     h = hashlib.sha256()
     for name in (
         "prompts",
-        "builders",
-        "commenting",
+        "task",
+        "registry",
+        "sharegpt",
         "rows",
         "inputs",
         "sampling",
@@ -61,6 +64,8 @@ def code_version() -> str:
         "card",
     ):
         h.update(Path(__file__).with_name(f"{name}.py").read_bytes())
+    for path in source_files():
+        h.update(path.read_bytes())
     return h.hexdigest()[:12]
 
 

@@ -28,7 +28,7 @@ from humanllm.tasks import prompts as P
 from humanllm.tasks.config import RAW_TASK
 from humanllm.tasks.rows import BuildOptions, Row, full_text, sharegpt, text
 from humanllm.tasks.sampling import sample_cell
-from humanllm.train.data import _check_row
+from humanllm.tasks.sharegpt import check_row
 
 GENERAL_TASK = "general"
 _ROLE = {"human": "human", "user": "human", "gpt": "gpt", "assistant": "gpt", "system": "system"}
@@ -135,7 +135,7 @@ def to_sharegpt(obj: Any) -> Row | None:
     if parsed is None:
         return None
     row: Row = {"system": parsed[0], "conversations": parsed[1]}
-    return None if _check_row(row) else row
+    return None if check_row(row) else row
 
 
 def _line_count(path: Path) -> int:

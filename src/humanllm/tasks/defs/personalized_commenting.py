@@ -1,5 +1,5 @@
-"""The personalized commenting task (§3.1): earlier comments (reviews) + a new post (item) -> the
-comment (review) the user wrote on it; see :mod:`humanllm.tasks.builders` for the table of tasks.
+"""Personalized commenting (§3.1, T2): earlier comments (reviews) + a new post (item) -> the
+comment (review) the user wrote on it.
 
 - Amazon: the user's most recent earlier reviews (item, stars, text) + the new item's description
   (title, category, price, store, features, description) -> the review (headline and text).
@@ -8,11 +8,19 @@ comment (review) the user wrote on it; see :mod:`humanllm.tasks.builders` for th
   or the start, of the post it answers) + the new post (title and text, cut to ``history_chars``)
   -> the comment.
 
-A user's first review or comment has no history and is skipped (counted).
+A user's first review or comment has no history and is skipped (counted). Not asked in-domain
+(Table 1 has no column for it); simulator: ``humanllm simulate comment``.
 """
 
 from __future__ import annotations
 
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, field_validator
+
+from humanllm.simulate.apps import SimApp, history_of
+from humanllm.simulate.people import History, Person, earlier_comments
+from humanllm.simulate.schemas import ITEMS, LONG, Flag, Review, SampleOptions, plain_reviews
 from humanllm.tasks import prompts as P
 from humanllm.tasks.inputs import Genome
 from humanllm.tasks.rows import (
@@ -28,6 +36,7 @@ from humanllm.tasks.rows import (
     text,
     user_histories,
 )
+from humanllm.tasks.task import Task
 
 
 def describe_item(title: str, item: Row | None, limit: int) -> str:
@@ -130,3 +139,67 @@ def _commenting_on_items(g: Genome, o: BuildOptions) -> Built:
                 )
             )
     return out
+
+
+build = personalized_commenting
+
+
+def _earlier(value: str) -> dict[str, str]:
+    """'ON WHAT | TEXT' -> {item, text}; without a '|', all of it is the text."""
+    head, found, tail = value.partition("|")
+    return (
+        {"item": head.strip(), "text": tail.strip()}
+        if found
+        else {"item": "", "text": value.strip()}
+    )
+
+
+class CommentInput(SampleOptions):
+    """Personalized commenting: earlier comments (reviews) + a new post (item) -> the comment."""
+
+    post: Annotated[str, Flag(help="The new post (or item).")] = Field(
+        min_length=1, max_length=LONG, description="The new post or item."
+    )
+    history: Annotated[
+        list[Review],
+        Flag(help="An earlier comment, 'TEXT' or 'ON WHAT | TEXT' (repeatable).", parse=_earlier),
+    ] = Field(
+        min_length=1,
+        max_length=ITEMS,
+        description="Earlier comments, oldest first (a plain string is a comment's text).",
+    )
+    kind: Annotated[
+        Literal["comment", "review"], Flag(help="comment (default) or review (Amazon).")
+    ] = "comment"
+
+    @field_validator("history", mode="before")
+    @classmethod
+    def _plain(cls, value: Any) -> Any:
+        return plain_reviews(value, "text")
+
+
+def prompt(inp: CommentInput) -> P.Prompt:
+    default = "an item" if inp.kind == "review" else "a post"
+    return P.personalized_commenting(inp.post, history_of(inp.history, default), kind=inp.kind)
+
+
+def _from_person(person: Person, h: History) -> dict[str, Any]:
+    kind = "review" if person.kind == "amazon" else "comment"
+    return {"history": earlier_comments(person, h), "kind": kind}
+
+
+TASK = Task(
+    name="personalized_commenting",
+    build=build,
+    label="Personalized Commenting",
+    group="t2",
+    app=SimApp(
+        name="comment",
+        input=CommentInput,
+        prompt=prompt,
+        position=3,
+        max_tokens=400,
+        help="Personalized commenting: earlier comments + a new post -> the person's comment.",
+        from_person=_from_person,
+    ),
+)

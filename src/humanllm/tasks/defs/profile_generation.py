@@ -1,0 +1,88 @@
+"""Profile generation (§3.1, T1): a user's brief persona -> their detailed profile.
+
+One row per user with both a persona and a profile. In-domain: 8-way with generated distractors;
+application study: Profile Generation (Table B2); simulator: ``humanllm simulate profile``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, Field
+
+from humanllm.evaluation.judge import Application, Score
+from humanllm.simulate.apps import SimApp
+from humanllm.simulate.people import History, Person
+from humanllm.simulate.schemas import LONG, Flag, SampleOptions
+from humanllm.tasks import prompts as P
+from humanllm.tasks.inputs import Genome
+from humanllm.tasks.rows import BuildOptions, Built, sharegpt, text
+from humanllm.tasks.task import GENERATED, Task
+
+NAME = "profile_generation"
+
+
+def build(g: Genome, o: BuildOptions) -> Built:
+    out = Built()
+    for u in g.users.to_dicts():
+        persona, profile = text(u["persona"]), text(u["profile"])
+        if not persona or not profile:
+            out.skipped["user without persona or profile"] += 1
+            continue
+        prompt = P.profile_generation(persona)
+        out.rows.append(
+            sharegpt(
+                prompt,
+                profile,
+                task=NAME,
+                source=u["source"],
+                user_id=u["user_id"],
+                ref=u["user_id"],
+            )
+        )
+    return out
+
+
+class ProfileInput(SampleOptions):
+    """Profile generation: a brief persona -> a detailed profile."""
+
+    persona: Annotated[str, Flag(help="Brief persona of the person.")] = Field(
+        min_length=1, max_length=LONG
+    )
+
+
+def _from_person(person: Person, h: History) -> dict[str, object]:
+    return {"persona": person.persona}
+
+
+class ProfileJudgement(BaseModel):
+    faithfulness: Score
+    realism: Score
+    coverage: Score
+
+
+TASK = Task(
+    name=NAME,
+    build=build,
+    label="Profile Generation",
+    group="t1",
+    questions=GENERATED,
+    table_column=1,
+    judge=Application(
+        "profile_generation",
+        "Profile Generation",
+        NAME,
+        "judge_profile.v1.txt",
+        ProfileJudgement,
+        {"faithfulness": "Faithfulness", "realism": "Realism", "coverage": "Coverage"},
+    ),
+    app=SimApp(
+        name="profile",
+        input=ProfileInput,
+        prompt=lambda inp: P.profile_generation(inp.persona),
+        position=0,
+        max_tokens=700,
+        help="Profile generation: a brief persona -> a detailed profile.",
+        from_person=_from_person,
+    ),
+)
