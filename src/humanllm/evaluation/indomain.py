@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from humanllm.evaluation import distractors
 from humanllm.evaluation.config import EvaluateConfig
@@ -116,14 +116,14 @@ def generated_question(task: str, row: dict[str, Any], p: Pending, seed: int) ->
 # --- building the whole set once ---
 
 
-def _maker(name: str) -> QuestionMaker | str:
+def _maker(name: str) -> QuestionMaker | Literal["generated"]:
     """The question maker of a task; a task the registry does not know (or that has none) gets
     the generated-answer questions, as every task but item selection does."""
     try:
         made = get_task(name).questions
     except KeyError:
         return GENERATED
-    return GENERATED if made is None or made == GENERATED else made
+    return GENERATED if made is None or isinstance(made, str) else made
 
 
 # --- the whole set --------------------------------------------------------------------------------
@@ -160,7 +160,7 @@ async def build_questions(
         rows = sample(rows, ind.per_task, cfg.seed, name)
         ids = question_ids(name, rows)
         maker = _maker(name)
-        if maker != GENERATED:
+        if not isinstance(maker, str):  # the task's own questions
             for qid, q in zip(ids, maker(rows, ids, ctx), strict=True):
                 if isinstance(q, str):
                     dropped[qid] = q

@@ -35,7 +35,7 @@ Builder = Callable[[Genome, BuildOptions], Built]
 Group = Literal["t1", "t2"]
 
 #: The in-domain question kind whose wrong options the distractor models write.
-GENERATED = "generated"
+GENERATED: Literal["generated"] = "generated"
 
 
 @dataclass(frozen=True)
