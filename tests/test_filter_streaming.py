@@ -20,12 +20,13 @@ from rich.console import Console
 
 from humanllm.config import RunConfig, validate_config
 from humanllm.executor import run_stages
-from humanllm.filters import decide, get_rules
+from humanllm.filters import amazon, decide
 from humanllm.filters import stage as filter_stage
 from humanllm.filters.reddit import read_filtered
 from humanllm.records import RECORD_SCHEMA, REJECT_SCHEMA, conform
 from humanllm.runfolder import RunFolder
 from humanllm.sources.config import RedditSource
+from humanllm.sources.kind import SourceKind, kind_of
 from humanllm.stage import StageContext, StageResult
 from tests.test_reddit import post, write_parquet
 
@@ -82,8 +83,9 @@ def reference(root: Path, cfg: RunConfig) -> dict[str, pl.DataFrame]:
         else:
             lf = run.scan("records", f"{name}-")
             assert lf is not None
-            kind = getattr(src, "filter_as", src.kind)
-            flagged = get_rules(kind)(lf, fcfg, src).collect()
+            kind = kind_of(src)  # the whole-frame rules: Amazon's k-core in memory too
+            rules = amazon.flag if kind.item_kcore else kind.flag()
+            flagged = rules(lf, fcfg, src).collect()
         df = _common_rules(flagged, fcfg.min_records_per_user)
         rejected = df.filter(pl.col("reason").is_not_null()).with_columns(
             pl.lit("filter").alias("stage"), pl.lit(name).alias("source")
@@ -322,9 +324,9 @@ def test_rules_see_one_shard_and_the_kcore_only_integer_pairs(
     cfg = validate_config({"sources": sources})
     largest = max(pl.read_parquet(p).height for p in RunFolder(tmp_path).shards("records"))
     seen: list[int] = []
-    real = filter_stage.get_rules
+    real = filter_stage.rules_of
 
-    def counting_rules(kind: str) -> Any:
+    def counting_rules(kind: SourceKind) -> Any:
         rules = real(kind)
 
         def spy(records: pl.LazyFrame, *args: Any) -> pl.LazyFrame:
@@ -340,10 +342,11 @@ def test_rules_see_one_shard_and_the_kcore_only_integer_pairs(
         kcore_inputs.append(pairs.schema)
         return real_kcore(pairs, *args)
 
-    monkeypatch.setattr(filter_stage, "get_rules", counting_rules)
+    monkeypatch.setattr(filter_stage, "rules_of", counting_rules)
     monkeypatch.setattr(decide, "kcore_rounds", kcore_spy)
     run_filter(tmp_path, cfg)
-    assert len(seen) == 3 * 5 and max(seen) <= largest  # twitter, blogger, jsonl: per shard
+    # twitter, blogger, jsonl and amazon's row rules: per shard
+    assert len(seen) == 4 * 5 and max(seen) <= largest
     (schema,) = kcore_inputs
     assert all(dtype.is_integer() for dtype in schema.dtypes())
     assert set(schema) == {"user_id", "item_id"}

@@ -22,6 +22,7 @@ from humanllm.evaluation.config import resolve_paths as _resolve_eval_paths
 from humanllm.filters.config import FilterConfig
 from humanllm.llm.config import LLMConfig
 from humanllm.sources.config import SourceConfig
+from humanllm.sources.kind import source_kinds
 from humanllm.tasks.config import TasksConfig
 from humanllm.train.config import MergeConfig, TrainConfig
 
@@ -198,10 +199,11 @@ def apply_override(data: dict[str, Any], assignment: str) -> None:
 
 
 def _resolve_paths(data: dict[str, Any], base: Path) -> None:
+    kinds = source_kinds()
     for src in data.get("sources") or []:
-        if not isinstance(src, dict):
-            continue
-        for key in ("path", "users_path", "meta_path", "comments", "replies"):
+        if not isinstance(src, dict) or src.get("kind") not in kinds:
+            continue  # not a source of a known kind: validation says so
+        for key in kinds[src["kind"]].path_fields:
             val = src.get(key)
             if isinstance(val, str) and val and not Path(val).expanduser().is_absolute():
                 src[key] = str((base / val).resolve())
@@ -242,6 +244,10 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConf
         raise ConfigError(f"{path}: the top level must be a mapping")
     for assignment in overrides or []:
         apply_override(data, assignment)
+    try:  # before the paths: a plugin's kind names its own path fields
+        import_plugins(data.get("plugins"))
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}") from e
     _resolve_paths(data, path.resolve().parent)
     return validate_config(data, str(path))
 

@@ -4,30 +4,15 @@ Contract: a rule set is ``flag(records: LazyFrame, rules: FilterConfig, source: 
 LazyFrame`` returning the same rows with an added ``reason`` column: null where every rule keeps
 the record, else the name of the first rule that drops it (``"<source>.<rule>"``). The stage
 driver writes the flagged rows to ``rejects/`` and applies the per-user minimum afterwards.
+A source kind names its rule set (``SourceKind.rules``, see :mod:`humanllm.sources.kind`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import polars as pl
 
 from humanllm.filters.config import FilterConfig
-
-RuleSet = Callable[..., pl.LazyFrame]
-
-
-def get_rules(kind: str) -> RuleSet:
-    from humanllm.filters import amazon, blogger, generic, reddit, twitter
-
-    table: dict[str, RuleSet] = {
-        "reddit": reddit.flag,
-        "twitter": twitter.flag,
-        "blogger": blogger.flag,
-        "amazon": amazon.flag,
-        "none": generic.flag,
-    }
-    return table[kind]
+from humanllm.sources.kind import RuleSet
 
 
 def first_reason(checks: list[tuple[str, pl.Expr]]) -> pl.Expr:
@@ -38,4 +23,4 @@ def first_reason(checks: list[tuple[str, pl.Expr]]) -> pl.Expr:
     return expr.alias("reason")
 
 
-__all__ = ["FilterConfig", "RuleSet", "first_reason", "get_rules"]
+__all__ = ["FilterConfig", "RuleSet", "first_reason"]

@@ -1,8 +1,17 @@
-"""Thresholds of the paper's rule filters (§2.1); every default is the paper's number."""
+"""Thresholds of the paper's rule filters (§2.1); every default is the paper's number.
+
+The built-in kinds' groups are fields here; a kind registered at run time (see
+:mod:`humanllm.sources.kind`) has its group under ``filter.<kind>`` too, validated by its
+``rules_config``: :meth:`FilterConfig.group` finds either.
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from humanllm.sources.config import located
 
 
 class _Group(BaseModel):
@@ -77,6 +86,8 @@ class AmazonRules(_Group):
 class FilterConfig(_Group):
     """Stage ``filter``: the paper's rule-based data filtering."""
 
+    model_config = ConfigDict(extra="allow")  # rule groups of kinds registered at run time
+
     reddit: RedditRules = Field(default_factory=RedditRules)
     twitter: TwitterRules = Field(default_factory=TwitterRules)
     blogger: BloggerRules = Field(default_factory=BloggerRules)
@@ -98,3 +109,44 @@ class FilterConfig(_Group):
         description="Rows per hash partition of the counts over a whole source (duplicate "
         "record ids, records per user): bounds their memory; the outputs do not depend on it.",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _registered_groups(cls, data: Any) -> Any:
+        """Keys other than the fields: the rule group of a registered kind, by its model."""
+        if not isinstance(data, dict):
+            return data
+        extra = [k for k in data if k not in cls.model_fields]
+        if not extra:
+            return data
+        from humanllm.sources.kind import source_kinds
+
+        models = {n: k.rules_config for n, k in source_kinds().items() if k.rules_config}
+        out = dict(data)
+        for key in extra:
+            model = models.get(key)
+            if model is None:  # as extra="forbid" reports it
+                raise ValidationError.from_exception_data(
+                    cls.__name__, [{"type": "extra_forbidden", "loc": (key,), "input": out[key]}]
+                )
+            value = out[key]
+            if isinstance(value, model):
+                continue
+            try:
+                out[key] = model.model_validate(value if value is not None else {})
+            except ValidationError as e:
+                raise located(e, key) from None
+        return out
+
+    def group(self, kind: str) -> BaseModel | None:
+        """The rule group of a kind (its defaults when the config gives none; None: it has none)."""
+        if kind in type(self).model_fields:
+            value = getattr(self, kind)
+            return value if isinstance(value, BaseModel) else None
+        given = (self.model_extra or {}).get(kind)
+        if isinstance(given, BaseModel):
+            return given
+        from humanllm.sources.kind import source_kinds
+
+        known = source_kinds().get(kind)
+        return known.rules_config() if known and known.rules_config else None

@@ -18,38 +18,25 @@ Rules, in the order a record is checked (the first that fails names the reject):
 - ``reddit.min_chars``: normalised ``text`` (title + body) shorter than ``min_chars``.
 
 Author and numeric rules come first and the text rules last. :func:`flag` applies them to
-ingested records (the stage ``filter``). :func:`read_filtered` runs reader and rules as one
-pass and reaches the same verdicts faster: every rule that needs no normalisation runs inside
-the Parquet scan, and only the rows it keeps are parsed, normalised and encoded (see
-``benchmarks/filters.py``).
+ingested records (the stage ``filter``). :func:`read_filtered` hands them to the fused reader
+(:mod:`humanllm.sources.reddit_scan`), which reaches the same verdicts faster: every rule that
+needs no normalisation runs inside the Parquet scan, and only the rows it keeps are parsed,
+normalised and encoded (see ``benchmarks/filters.py``).
 """
 
 from __future__ import annotations
 
 import re
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Mapping
 from functools import partial
-from pathlib import Path
-from typing import TypeVar
 
 import polars as pl
 
 from humanllm.filters import first_reason
 from humanllm.filters.config import FilterConfig, RedditRules
-from humanllm.sources import expand_paths, reddit
-from humanllm.sources._rt_io import PATTERNS, batches, is_parquet, parquet_scan
-from humanllm.sources._rt_parse import as_text, with_meta_fields
 from humanllm.sources.config import RedditSource
-from humanllm.sources.reddit import RULE_FIELDS, to_records
-
-T = TypeVar("T")
-R = TypeVar("R")
-_NO_DETAIL = pl.lit(None, dtype=pl.String).alias("detail")
-_NO_REJECTS = pl.DataFrame(
-    schema={"record_id": pl.String, "reason": pl.String, "detail": pl.String}
-)
+from humanllm.sources.reddit import RULE_FIELDS, with_rule_fields
+from humanllm.sources.reddit_scan import Pushdown, read_pushdown
 
 #: System accounts (compared lowercased).
 SYSTEM_USERS = frozenset({"automoderator", "reddit", "redditcareresources"})
@@ -141,104 +128,21 @@ def early_checks(
 def flag(records: pl.LazyFrame, rules: FilterConfig, source: object = None) -> pl.LazyFrame:
     """The staged path: ingested records (rule fields read back from ``meta``) plus ``reason``."""
     r = rules.reddit
-    lf = with_meta_fields(records, RULE_FIELDS)
+    lf = with_rule_fields(records)
     lf = lf.with_columns(first_reason([*cheap_checks(r), *text_checks(r)]))
     return lf.drop(list(RULE_FIELDS))
 
 
-def flag_typed(
-    typed: pl.DataFrame, rules: FilterConfig, source: str = "reddit", *, early_done: bool = False
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Parsed rows (``sources.reddit.typed_batches``) -> ``(kept records, rejects)``: the same
-    verdicts as :func:`flag` on ``to_records(typed)``, normalising only the rows that
-    :func:`early_checks` keep. ``early_done``: every row already passed them (in the scan)."""
-    r = rules.reddit
-    early = _NO_REJECTS
-    if not early_done:
-        verdict = typed.select("record_id", first_reason(early_checks(r)), _NO_DETAIL)
-        dropped = verdict["reason"].is_not_null()
-        early, typed = verdict.filter(dropped), typed.filter(~dropped)
-    records = to_records(typed, source).with_columns(first_reason(text_checks(r)[1:]))
-    short = records["reason"].is_not_null()
-    late = records.filter(short).select("record_id", "reason", _NO_DETAIL)
-    return records.filter(~short).drop("reason"), pl.concat([early, late])
+def pushdown(r: RedditRules) -> Pushdown:
+    """The rules as the fused reader takes them: :func:`early_checks` in the scan, the length
+    rule on the normalised text after it."""
+    return Pushdown(early=partial(early_checks, r), late=text_checks(r)[1:])
 
 
 def read_filtered(
     cfg: RedditSource, rules: FilterConfig
 ) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
     """The fused path (reader and rules in one pass): ``(kept records, rejects)`` per batch,
-    the same verdicts as ingest followed by :func:`flag`, rejects included.
-
-    For Parquet the rules of :func:`early_checks` run inside the scan, on the raw columns: a row
-    they drop that surely parses gets its reject there, its title and body never parsed or
-    normalised; only the rows they keep (and the rare ones that might not parse, which take the
-    reader's parser and every rule) are parsed, normalised and measured.
-    """
-    r = rules.reddit
-    for path in expand_paths(cfg.path, PATTERNS):
-        if not is_parquet(path):
-            for typed, bad in reddit.typed_batches(cfg.model_copy(update={"path": str(path)})):
-                kept, rejects = flag_typed(typed, rules, cfg.source_name)
-                yield kept, pl.concat([bad, rejects])
-            continue
-        lf = parquet_scan(path, reddit.COLUMNS, reddit.REQUIRED)
-        schema = lf.collect_schema()
-        fields = {**reddit.rule_inputs(schema), **reddit.text_inputs(schema)}
-        checks = early_checks(r, fields)
-        code: pl.Expr = pl.lit(None, dtype=pl.UInt8)  # index of the first rule that drops
-        for i, (_, cond) in reversed(list(enumerate(checks))):
-            code = pl.when(cond).then(pl.lit(i, dtype=pl.UInt8)).otherwise(code)
-        lf = lf.with_columns(code.alias("_code"), reddit.parse_suspect(schema).alias("_suspect"))
-        record_id = as_text(pl.col("id"), schema["id"]).alias("record_id")
-        finish = partial(
-            _finish_batch,
-            path=path,
-            record_id=record_id,
-            reasons=pl.Series("reason", [name for name, _ in checks]),
-            rules=rules,
-            source=cfg.source_name,
-        )
-        yield from map_ordered(finish, batches(lf, path, cfg.batch_size), WORKERS)
-
-
-def _finish_batch(
-    raw: pl.DataFrame,
-    *,
-    path: Path,
-    record_id: pl.Expr,
-    reasons: pl.Series,
-    rules: FilterConfig,
-    source: str,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """One scanned batch (with ``_code``, the index in ``reasons`` of the first early rule that
-    drops the row, and ``_suspect``) -> ``(kept records, rejects)``."""
-    settled = raw["_code"].is_not_null() & ~raw["_suspect"]
-    early = raw.filter(settled)
-    early = early.select(record_id, reasons.gather(early["_code"]), _NO_DETAIL)
-    rest = raw.filter(~settled)
-    typed, bad = reddit.parse_batch(rest.drop("_code", "_suspect"), path, "row ")
-    exact = bool(rest["_suspect"].any())  # those rows still need every rule
-    kept, rejects = flag_typed(typed, rules, source, early_done=not exact)
-    return kept, pl.concat([bad, early, rejects])
-
-
-#: Batches finished at once by the fused path. Polars releases the GIL and runs each string
-#: kernel of an eager call on one thread, so two batches in flight keep two cores busy.
-WORKERS = 2
-
-
-def map_ordered(fn: Callable[[T], R], items: Iterable[T], workers: int) -> Iterator[R]:
-    """``map(fn, items)`` on ``workers`` threads, in order, at most ``workers`` items ahead of
-    the consumer (so memory stays that of a few batches)."""
-    if workers <= 1:
-        yield from map(fn, items)
-        return
-    with ThreadPoolExecutor(workers) as pool:
-        pending: deque[Future[R]] = deque()
-        for item in items:
-            pending.append(pool.submit(fn, item))
-            if len(pending) >= workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
+    the same verdicts as ingest followed by :func:`flag`, rejects included (the reader is
+    :func:`humanllm.sources.reddit_scan.read_pushdown`)."""
+    return read_pushdown(cfg, pushdown(rules.reddit))

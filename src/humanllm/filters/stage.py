@@ -25,7 +25,8 @@ from pathlib import Path
 
 import polars as pl
 
-from humanllm.filters import amazon, get_rules, twitter
+from humanllm.filters import RuleSet
+from humanllm.filters.config import FilterConfig
 from humanllm.filters.decide import by_unit, decide
 from humanllm.filters.units import (
     Codes,
@@ -37,26 +38,39 @@ from humanllm.filters.units import (
     staged_units,
 )
 from humanllm.runfolder import SourceCounts
-from humanllm.sources.config import RedditSource, SourceConfig
+from humanllm.sources.config import SourceConfig
+from humanllm.sources.kind import SourceKind, get_source_kind, kind_of
 from humanllm.stage import StageContext, StageError, StageResult
 
 WORK = ".work"
 
 
+def rules_of(kind: SourceKind) -> RuleSet:
+    """The rule set a kind runs on each ``records/`` shard."""
+    return kind.flag()
+
+
+def is_fused(src: SourceConfig, fcfg: FilterConfig) -> bool:
+    """The source is filtered straight from its raw files (its kind has a fused read, on)."""
+    own = get_source_kind(src.kind)
+    return own.fused is not None and bool(getattr(fcfg.group(own.name), "fused", False))
+
+
 def _units(ctx: StageContext, src: SourceConfig, work_dir: Path, codes: Codes) -> list[Unit]:
     fcfg = ctx.cfg.filter
-    if isinstance(src, RedditSource) and fcfg.reddit.fused:
-        return list(fused_units(src, fcfg, work_dir, codes))
-    kind = getattr(src, "filter_as", src.kind)
+    if is_fused(src, fcfg):
+        read = get_source_kind(src.kind).fused_reader()
+        return list(fused_units(read, src, fcfg, work_dir, codes))
     try:
-        rules = amazon.row_flag if kind == "amazon" else get_rules(kind)
-    except KeyError as e:
-        raise StageError(f"no rule set for source kind {kind!r}") from e
+        kind = kind_of(src)
+        rules = rules_of(kind)
+    except (KeyError, ImportError, AttributeError) as e:
+        raise StageError(f"no rule set for source {src.source_name!r}: {e}") from e
     own = re.compile(rf"{re.escape(src.source_name)}-\d+\.parquet")
     shards = [p for p in ctx.run.shards("records", f"{src.source_name}-") if own.fullmatch(p.name)]
-    early = twitter.EARLY_REASONS if kind == "twitter" else ()
+    early = kind.first_reasons()
     return list(
-        staged_units(shards, rules, fcfg, src, work_dir, codes, early=early, item=kind == "amazon")
+        staged_units(shards, rules, fcfg, src, work_dir, codes, early=early, item=kind.item_kcore)
     )
 
 
@@ -72,12 +86,12 @@ def _filter_source(ctx: StageContext, src: SourceConfig, counts: SourceCounts) -
         if rows == 0:
             ctx.console.print(f"[yellow]filter {name}: ingest produced no records[/yellow]")
             return {}
-        kind = getattr(src, "filter_as", src.kind)
+        kcore = kind_of(src).item_kcore
         flags = pl.scan_parquet([u.flags for u in units])
-        decisions = decide(flags, rows, fcfg, codes.index, kcore=kind == "amazon")
+        decisions = decide(flags, rows, fcfg, codes.index, kcore=kcore)
         changes = by_unit(decisions.changes, len(units))
         short = by_unit(decisions.short_rows, len(units))
-        fused = isinstance(src, RedditSource) and fcfg.reddit.fused
+        fused = is_fused(src, fcfg)
         outputs: list[UnitOutput] = []
         for unit in units:
             outputs.append(
@@ -88,7 +102,7 @@ def _filter_source(ctx: StageContext, src: SourceConfig, counts: SourceCounts) -
                     codes,
                     stage=ctx.stage,
                     source=name,
-                    detail=fused or kind == "amazon",
+                    detail=fused or kcore,
                     buckets=fcfg.user_buckets,
                     work=work,
                 )

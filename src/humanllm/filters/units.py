@@ -19,7 +19,7 @@ before the rows its rules dropped.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,10 +28,8 @@ import polars as pl
 from humanllm.filters import RuleSet
 from humanllm.filters.config import FilterConfig
 from humanllm.filters.decide import GLOBAL_REASONS, id_hashes
-from humanllm.filters.reddit import read_filtered
 from humanllm.records import RECORD_SCHEMA, REJECT_SCHEMA, conform
 from humanllm.runfolder import RunFolder
-from humanllm.sources.config import RedditSource
 
 _CODE = pl.UInt16
 
@@ -104,9 +102,15 @@ def staged_units(
         yield Unit(i, path, flags, flagged.height)
 
 
-def fused_units(src: RedditSource, cfg: FilterConfig, work: Path, codes: Codes) -> Iterator[Unit]:
-    """Pass 1 of the fused Reddit path: each batch's kept rows (phase 0) and the rows its rules
-    dropped (phase 1; parse rejects were written by ingest)."""
+def fused_units(
+    read_filtered: Callable[..., Iterator[tuple[pl.DataFrame, pl.DataFrame]]],
+    src: object,
+    cfg: FilterConfig,
+    work: Path,
+    codes: Codes,
+) -> Iterator[Unit]:
+    """Pass 1 of a fused path (``read_filtered(src, cfg)``, Reddit's): each batch's kept rows
+    (phase 0) and the rows its rules dropped (phase 1; parse rejects were written by ingest)."""
     i = 0
     for kept, rejects in read_filtered(src, cfg):
         dropped = rejects.filter(~pl.col("reason").str.starts_with("parse."))

@@ -1,5 +1,8 @@
 """Readers: raw files in the four real formats (plus generic JSONL) -> the one record schema.
 
+Each kind of source is a :class:`humanllm.sources.kind.SourceKind` registered by the module that
+reads it; ``get_source_kind(kind).read`` is its reader.
+
 Contract: a reader is ``read(cfg) -> Iterator[Chunk]``; it streams (memory does not grow with the
 corpus), yields records conforming to :data:`humanllm.records.RECORD_SCHEMA`, and every input it
 cannot turn into a record is either a reject (``record_id``, ``reason``, ``detail`` naming the
@@ -9,7 +12,6 @@ file and line/row) or a :class:`SourceError` naming the file. Nothing is dropped
 from __future__ import annotations
 
 import glob
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,17 +44,3 @@ def expand_paths(path: str, patterns: tuple[str, ...] = ("*",)) -> list[Path]:
     if not files:
         raise SourceError(f"{path}: no input files found")
     return files
-
-
-def get_reader(kind: str) -> Callable[..., Iterator[Chunk]]:
-    """The reader for a source kind (imported lazily so one broken optional dep can't break all)."""
-    from humanllm.sources import amazon, blogger, jsonl, reddit, twitter
-
-    table: dict[str, Callable[..., Iterator[Chunk]]] = {
-        "reddit": reddit.read,
-        "twitter": twitter.read,
-        "blogger": blogger.read,
-        "amazon": amazon.read,
-        "jsonl": jsonl.read,
-    }
-    return table[kind]

@@ -33,6 +33,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from humanllm.filters.config import AmazonRules
 from humanllm.sources import Chunk, SourceError, expand_paths
 from humanllm.sources._ba_io import (
     JSONL_PATTERNS,
@@ -46,6 +47,8 @@ from humanllm.sources._ba_io import (
     want_str,
 )
 from humanllm.sources._ba_items import ItemBuffer, TitleLookup, parse_item
+from humanllm.sources.config import AmazonSource
+from humanllm.sources.kind import SourceKind, register_source_kind
 
 log = logging.getLogger(__name__)
 
@@ -206,3 +209,18 @@ def _nonempty(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
     for chunk in chunks:
         if chunk.records.height or chunk.rejects is not None or chunk.items is not None:
             yield chunk
+
+
+KIND = register_source_kind(
+    SourceKind(
+        name="amazon",
+        config=AmazonSource,
+        read=read,
+        platform="Amazon product review",
+        rules="humanllm.filters.amazon:row_flag",
+        rules_config=AmazonRules,
+        narrative=False,
+        path_fields=("path", "meta_path"),
+        item_kcore=True,
+    )
+)

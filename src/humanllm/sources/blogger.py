@@ -40,9 +40,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from humanllm.filters.config import BloggerRules
 from humanllm.sources import Chunk, expand_paths
 from humanllm.sources._ba_io import Batch
 from humanllm.sources._ba_months import month_number
+from humanllm.sources.config import BloggerSource
+from humanllm.sources.kind import SourceKind, register_source_kind
 
 _POST = re.compile(r"<post>")
 _DATE = re.compile(r"<date>([^<]*)</date>")
@@ -167,3 +170,15 @@ def read(cfg: Any) -> Iterator[Chunk]:
         yield from read_file(path, batch)
     if not batch.empty():
         yield batch.take()
+
+
+KIND = register_source_kind(
+    SourceKind(
+        name="blogger",
+        config=BloggerSource,
+        read=read,
+        platform="blog post",
+        rules="humanllm.filters.blogger:flag",
+        rules_config=BloggerRules,
+    )
+)

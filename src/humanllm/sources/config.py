@@ -1,14 +1,29 @@
-"""Configuration of the data sources: one entry per input, discriminated by ``kind``."""
+"""Configuration of the data sources: one entry per input, validated by the model of its ``kind``
+(looked up in the registry of :mod:`humanllm.sources.kind`, so kinds added at run time count)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    SerializeAsAny,
+    ValidationError,
+    ValidationInfo,
+)
+from pydantic_core import PydanticCustomError
 
 
-class _Source(BaseModel):
+class SourceBase(BaseModel):
+    """What every ``sources:`` entry has; a kind's model adds ``kind: Literal["<name>"]``."""
+
     model_config = ConfigDict(extra="forbid")
+
+    if TYPE_CHECKING:  # each kind's model declares it (a Literal), after the fields below
+        kind: str
 
     path: str = Field(
         description="A file, a folder or a glob; relative paths resolve against the config file's folder."
@@ -22,10 +37,10 @@ class _Source(BaseModel):
 
     @property
     def source_name(self) -> str:
-        return self.name or self.kind  # type: ignore[attr-defined]
+        return self.name or self.kind
 
 
-class RedditSource(_Source):
+class RedditSource(SourceBase):
     """HuggingFaceGECLM/REDDIT_submissions parquet (all columns strings) or Pushshift JSONL[.zst]."""
 
     kind: Literal["reddit"] = "reddit"
@@ -36,7 +51,7 @@ class RedditSource(_Source):
     )
 
 
-class TwitterSource(_Source):
+class TwitterSource(SourceBase):
     """enryu43/twitter100m_tweets parquet; ``users_path`` optionally names twitter100m_users."""
 
     kind: Literal["twitter"] = "twitter"
@@ -51,13 +66,13 @@ class TwitterSource(_Source):
     )
 
 
-class BloggerSource(_Source):
+class BloggerSource(SourceBase):
     """Blog Authorship Corpus: a folder of ``id.gender.age.industry.sign.xml`` files."""
 
     kind: Literal["blogger"] = "blogger"
 
 
-class AmazonSource(_Source):
+class AmazonSource(SourceBase):
     """Amazon Reviews 2023: ``{Category}.jsonl[.gz]`` reviews; ``meta_path`` names ``meta_{Category}.jsonl[.gz]``."""
 
     kind: Literal["amazon"] = "amazon"
@@ -67,7 +82,7 @@ class AmazonSource(_Source):
     )
 
 
-class JsonlSource(_Source):
+class JsonlSource(SourceBase):
     """Any other platform: JSONL[.gz|.zst] with a mapping from record columns to input fields."""
 
     kind: Literal["jsonl"] = "jsonl"
@@ -87,7 +102,47 @@ class JsonlSource(_Source):
     )
 
 
-SourceConfig = Annotated[
-    RedditSource | TwitterSource | BloggerSource | AmazonSource | JsonlSource,
-    Field(discriminator="kind"),
-]
+def _by_kind(value: Any, info: ValidationInfo) -> SourceBase:
+    """One ``sources:`` entry -> the model of its kind (errors name the known kinds, or the field)."""
+    from humanllm.sources.kind import source_kinds
+
+    kinds = source_kinds()
+    if isinstance(value, SourceBase) and type(value) in {k.config for k in kinds.values()}:
+        return value
+    if not isinstance(value, dict):
+        raise PydanticCustomError("source_type", "a source is a mapping with 'kind' and 'path'")
+    kind = value.get("kind")
+    if kind is None:
+        raise PydanticCustomError(
+            "source_kind", "a source needs 'kind' (one of: {known})", {"known": ", ".join(kinds)}
+        )
+    if kind not in kinds:
+        raise PydanticCustomError(
+            "source_kind",
+            "unknown source kind {kind}; known kinds: {known} (a kind of your own: name its "
+            "module in plugins:)",
+            {"kind": repr(kind), "known": ", ".join(kinds)},
+        )
+    model = kinds[kind].config
+    try:
+        out = model.model_validate(value, context=info.context)
+    except ValidationError as e:
+        raise located(e, str(kind)) from None
+    assert isinstance(out, SourceBase)
+    return out
+
+
+def located(err: ValidationError, key: str) -> ValidationError:
+    """A nested model's errors with ``key`` before their location (as a tagged union puts the
+    tag), to raise from a validator that picked that model."""
+    lines: list[Any] = []
+    for e in err.errors():
+        line = {"type": e["type"], "loc": (key, *e["loc"]), "input": e["input"]}
+        if "ctx" in e:
+            line["ctx"] = e["ctx"]
+        lines.append(line)
+    return ValidationError.from_exception_data(err.title, lines)
+
+
+#: One ``sources:`` entry: validated by its kind's model, dumped with that model's fields.
+SourceConfig = Annotated[SerializeAsAny[SourceBase], PlainValidator(_by_kind)]

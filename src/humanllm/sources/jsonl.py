@@ -40,6 +40,8 @@ from humanllm.sources._ba_io import (
     want_number,
     want_str,
 )
+from humanllm.sources.config import JsonlSource
+from humanllm.sources.kind import SourceKind, register_source_kind
 
 log = logging.getLogger(__name__)
 
@@ -121,3 +123,20 @@ def read(cfg: Any) -> Iterator[Chunk]:
             log.warning("%s: empty file, nothing read", path)
     if not batch.empty():
         yield batch.take()
+
+
+def filtered_as(cfg: JsonlSource) -> str | None:
+    """The kind whose rules (and platform name) a JSONL source takes: ``filter_as``, if set."""
+    return None if cfg.filter_as == "none" else cfg.filter_as
+
+
+KIND = register_source_kind(
+    SourceKind(
+        name="jsonl",
+        config=JsonlSource,
+        read=read,
+        platform="social-media post",
+        rules="humanllm.filters.generic:flag",
+        acts_as=filtered_as,
+    )
+)

@@ -32,6 +32,7 @@ from pathlib import Path
 
 import polars as pl
 
+from humanllm.filters.config import RedditRules
 from humanllm.sources import Chunk, expand_paths
 from humanllm.sources._rt_io import (
     PATTERNS,
@@ -50,8 +51,11 @@ from humanllm.sources._rt_parse import (
     to_bool,
     to_int,
     to_utc,
+    with_meta_fields,
 )
+from humanllm.sources.comments import read_comments
 from humanllm.sources.config import RedditSource
+from humanllm.sources.kind import SourceKind, register_source_kind
 
 COLUMNS = (
     "id", "author", "subreddit", "title", "selftext", "created_utc", "score", "num_comments",
@@ -70,6 +74,11 @@ RULE_FIELDS: dict[str, pl.DataType] = {
 _OPTIONAL_TEXT = ("subreddit", "url", "permalink", "domain", "author_flair_text", "link_flair_text")
 
 
+def with_rule_fields(records: pl.LazyFrame) -> pl.LazyFrame:
+    """Ingested records plus the :data:`RULE_FIELDS` columns, read back from ``meta``."""
+    return with_meta_fields(records, RULE_FIELDS)
+
+
 def read(cfg: RedditSource) -> Iterator[Chunk]:
     """Stream records (and parse rejects) of every file under ``cfg.path``."""
     for typed, rejects in typed_batches(cfg):
@@ -82,7 +91,7 @@ def typed_batches(cfg: RedditSource) -> Iterator[tuple[pl.DataFrame, pl.DataFram
     ``typed`` has ``record_id, user_id, created_at, title, selftext`` (raw), ``selftext_state``
     and the rule fields typed (:data:`RULE_FIELDS`); the other optional columns pass through raw
     and :func:`to_records` parses them while it finishes the rows. The rules can run on it before
-    normalisation (``filters.reddit.flag_typed``).
+    normalisation (``sources.reddit_scan.finish_typed``).
     """
     for path in expand_paths(cfg.path, PATTERNS):
         if is_parquet(path):
@@ -97,7 +106,7 @@ def typed_batches(cfg: RedditSource) -> Iterator[tuple[pl.DataFrame, pl.DataFram
 def rule_inputs(schema: Mapping[str, pl.DataType]) -> dict[str, pl.Expr]:
     """The fields the cheap rules read, parsed from raw columns of the given dtypes: ``user_id``,
     ``distinguished``, ``score``, ``num_comments``. One definition for the reader and for the
-    rules' pushed-down scan (``filters.reddit.read_filtered``)."""
+    rules' pushed-down scan (``sources.reddit_scan.read_pushdown``)."""
     return {
         "user_id": nullify(as_text(pl.col("author"), schema["author"])),
         "distinguished": nullify(as_text(pl.col("distinguished"), schema["distinguished"])),
@@ -249,3 +258,18 @@ def to_records(typed: pl.DataFrame, source: str = "reddit") -> pl.DataFrame:
             }
         ),
     )
+
+
+KIND = register_source_kind(
+    SourceKind(
+        name="reddit",
+        config=RedditSource,
+        read=read,
+        platform="Reddit post",
+        rules="humanllm.filters.reddit:flag",
+        rules_config=RedditRules,
+        path_fields=("path", "comments"),
+        comments=read_comments,
+        fused="humanllm.filters.reddit:read_filtered",
+    )
+)

@@ -5,14 +5,13 @@
 from __future__ import annotations
 
 import shutil
+from typing import Any
 
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from humanllm.records import COMMENT_SCHEMA, ITEM_SCHEMA, RECORD_SCHEMA, conform
 from humanllm.runfolder import SourceCounts
-from humanllm.sources import get_reader
-from humanllm.sources.comments import read_comments
-from humanllm.sources.config import RedditSource, TwitterSource
+from humanllm.sources.kind import Reader, get_source_kind
 from humanllm.stage import StageContext, StageResult
 
 
@@ -35,7 +34,8 @@ def run_ingest(ctx: StageContext) -> StageResult:
             name = src.source_name
             counts = SourceCounts()
             task = progress.add_task(f"ingest {name}", total=None, records=0, rejects=0)
-            for i, chunk in enumerate(get_reader(src.kind)(src)):
+            kind = get_source_kind(src.kind)
+            for i, chunk in enumerate(kind.read(src)):
                 shard = f"{name}-{i:05d}"
                 records = conform(chunk.records, RECORD_SCHEMA)
                 if records.height:
@@ -49,8 +49,8 @@ def run_ingest(ctx: StageContext) -> StageResult:
                     counts.rejected += ctx.run.write_rejects(ctx.stage, name, shard, chunk.rejects)
                 counts.records_in = counts.records_out + counts.rejected
                 progress.update(task, records=counts.records_out, rejects=counts.rejected)
-            if isinstance(src, RedditSource | TwitterSource):
-                n, bad = _ingest_comments(ctx, src)
+            if kind.comments is not None:
+                n, bad = _ingest_comments(ctx, src, kind.comments)
                 comments_total, comment_rejects = comments_total + n, comment_rejects + bad
             result.counts[name] = counts
     result.extra["items"] = items_total
@@ -60,11 +60,11 @@ def run_ingest(ctx: StageContext) -> StageResult:
     return result
 
 
-def _ingest_comments(ctx: StageContext, src: RedditSource | TwitterSource) -> tuple[int, int]:
+def _ingest_comments(ctx: StageContext, src: Any, reader: Reader) -> tuple[int, int]:
     """The source's comments (replies) file -> ``comments/`` and rejects: ``(read, rejected)``."""
     name = src.source_name
     read = rejected = 0
-    for i, chunk in enumerate(read_comments(src)):
+    for i, chunk in enumerate(reader(src)):
         shard = f"{name}-comments-{i:05d}"
         comments = conform(chunk.records, COMMENT_SCHEMA)
         if comments.height:

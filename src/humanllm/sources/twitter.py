@@ -29,6 +29,7 @@ from pathlib import Path
 
 import polars as pl
 
+from humanllm.filters.config import TwitterRules
 from humanllm.sources import Chunk, SourceError, expand_paths
 from humanllm.sources._rt_io import (
     PATTERNS,
@@ -47,7 +48,9 @@ from humanllm.sources._rt_parse import (
     to_int,
     to_utc,
 )
+from humanllm.sources.comments import read_comments
 from humanllm.sources.config import TwitterSource
+from humanllm.sources.kind import SourceKind, register_source_kind
 
 COLUMNS = ("user", "id", "tweet", "replies", "retweets", "likes", "quotes", "date")
 REQUIRED = ("user", "id", "tweet", "date")
@@ -183,3 +186,18 @@ def to_records(
         pl.lit(None, dtype=pl.String).alias("title"),
         encode_meta(meta),
     )
+
+
+KIND = register_source_kind(
+    SourceKind(
+        name="twitter",
+        config=TwitterSource,
+        read=read,
+        platform="tweet",
+        rules="humanllm.filters.twitter:flag",
+        rules_config=TwitterRules,
+        path_fields=("path", "users_path", "replies"),
+        comments=read_comments,
+        early_reasons="humanllm.filters.twitter:EARLY_REASONS",
+    )
+)
