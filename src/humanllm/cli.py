@@ -60,6 +60,26 @@ ExecutorOpt = Annotated[
         "on the cluster at executor.address, default 'auto'); same as --set executor.kind=...",
     ),
 ]
+LauncherOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--launcher",
+        help="'accelerate': run training under `accelerate launch` (multi-GPU, "
+        "multi-node); default: in this process (train.launch.launcher).",
+    ),
+]
+NumProcessesOpt = Annotated[
+    int | None,
+    typer.Option("--num-processes", min=1, help="Processes for --launcher accelerate (GPUs)."),
+]
+ReportOnlyOpt = Annotated[
+    bool,
+    typer.Option(
+        "--report-only",
+        help="Rewrite eval/report.md and eval/figures/ from eval/results.json; asks no model "
+        "and does not read CONFIG.",
+    ),
+]
 #: Exit code of a stage stopped by a model server outage (re-run it once the server is back).
 EXIT_OUTAGE = 3
 
@@ -142,18 +162,8 @@ def train_cmd(
     run_dir: RunDirOpt,
     set_: SetOpt = None,
     force: ForceOpt = False,
-    launcher: Annotated[
-        str | None,
-        typer.Option(
-            "--launcher",
-            help="'accelerate': run training under `accelerate launch` (multi-GPU, "
-            "multi-node); default: in this process (train.launch.launcher).",
-        ),
-    ] = None,
-    num_processes: Annotated[
-        int | None,
-        typer.Option("--num-processes", min=1, help="Processes for --launcher accelerate (GPUs)."),
-    ] = None,
+    launcher: LauncherOpt = None,
+    num_processes: NumProcessesOpt = None,
 ) -> None:
     """The train stage, plus how training is launched."""
     overrides = list(set_ or [])
@@ -282,14 +292,7 @@ def evaluate_cmd(
     run_dir: RunDirOpt,
     set_: SetOpt = None,
     force: ForceOpt = False,
-    report_only: Annotated[
-        bool,
-        typer.Option(
-            "--report-only",
-            help="Rewrite eval/report.md and eval/figures/ from eval/results.json; asks no model "
-            "and does not read CONFIG.",
-        ),
-    ] = False,
+    report_only: ReportOnlyOpt = False,
 ) -> None:
     if not report_only:
         _run(config, run_dir, ["evaluate"], set_, force)

@@ -125,6 +125,12 @@ def test_portrait_shows_the_records_the_model_read(tmp_path: Path) -> None:
     assert len(portraits["ru01"].records) == 5
     labels = [s.label for s in portraits["ru00"].synthesized]
     assert labels == ["Persona", "Profile", "Stories", "Writing style"]
+    scenarios = [x for x in instances if x.kind == "scenario"]
+    assert scenarios and all(
+        [s.label for s in x.synthesized] == ["Time", "Place", "Characters", "Plots"]
+        for x in scenarios
+    )
+    assert all(":" in x.synthesized[2].text for x in scenarios)  # "name: description" lines
 
 
 def test_only_non_empty_strata_and_bad_settings(tmp_path: Path) -> None:

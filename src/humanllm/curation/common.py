@@ -55,6 +55,11 @@ def sampling(cfg: LLMStageConfig) -> Sampling:
     )
 
 
+def stage_llm(cfg: LLMStageConfig) -> tuple[str, Sampling]:
+    """The backend name and the sampling of an LLM stage (a unit plan's ``llm``)."""
+    return cfg.backend, sampling(cfg)
+
+
 def source_kinds(ctx: StageContext) -> dict[str, str]:
     """Source name -> kind (``jsonl`` sources report the kind they are filtered as, if any)."""
     out: dict[str, str] = {}

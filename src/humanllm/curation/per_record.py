@@ -18,8 +18,8 @@ from pydantic import BaseModel
 from humanllm.curation.common import (
     has_input,
     prompt_key,
-    sampling,
     source_kinds,
+    stage_llm,
     subsample,
     template,
 )
@@ -87,8 +87,7 @@ def per_record_plan(make_spec: SpecFactory) -> UnitPlan:
         return await _run_unit(uctx, make_spec(uctx.ctx))
 
     def llm(ctx: StageContext) -> tuple[str, Sampling]:
-        scfg = make_spec(ctx).stage_cfg(ctx)
-        return scfg.backend, sampling(scfg)
+        return stage_llm(make_spec(ctx).stage_cfg(ctx))
 
     def finish(ctx: StageContext, result: StageResult) -> StageResult:
         spec = make_spec(ctx)

@@ -22,14 +22,13 @@ from humanllm.curation.common import (
     platform_of,
     prompt_key,
     record_text,
-    sampling,
     source_kinds,
+    stage_llm,
     template,
 )
 from humanllm.curation.metrics import json_shape, judge_schema, passes, rubric_text
 from humanllm.curation.tables import QC_SCHEMA, frame
 from humanllm.curation.users import bucket_units, render_history, user_histories
-from humanllm.llm.base import Sampling
 from humanllm.llm.outputs import reject_detail
 from humanllm.llm.prompts import Messages, PromptTemplate
 from humanllm.stage import StageContext, StageResult
@@ -140,11 +139,6 @@ def _units(ctx: StageContext) -> list[Unit]:
     return bucket_units(ctx, INPUTS)
 
 
-def _llm(ctx: StageContext) -> tuple[str, Sampling]:
-    qcfg = ctx.cfg.curation.qc
-    return qcfg.backend, sampling(qcfg)
-
-
 async def _run(uctx: UnitContext) -> UnitResult:
     ctx, unit = uctx.ctx, uctx.unit
     qcfg = ctx.cfg.curation.qc
@@ -251,4 +245,6 @@ def _finish(ctx: StageContext, result: StageResult) -> StageResult:
     return result
 
 
-PLAN = UnitPlan(units=_units, run=_run, llm=_llm, finish=_finish)
+PLAN = UnitPlan(
+    units=_units, run=_run, llm=lambda ctx: stage_llm(ctx.cfg.curation.qc), finish=_finish
+)

@@ -29,13 +29,12 @@ from humanllm.curation.common import (
     platform_of,
     prompt_key,
     record_text,
-    sampling,
     source_kinds,
+    stage_llm,
     template,
 )
 from humanllm.curation.schemas import UserPortrait, check_portrait_lengths, portrait_model
 from humanllm.curation.tables import USERS_SCHEMA, frame
-from humanllm.llm.base import Sampling
 from humanllm.llm.outputs import reject_detail
 from humanllm.stage import StageContext, StageResult
 from humanllm.units import Unit, UnitContext, UnitPlan, UnitResult
@@ -107,11 +106,6 @@ def bucket_units(ctx: StageContext, inputs: tuple[str, ...]) -> list[Unit]:
 
 def _units(ctx: StageContext) -> list[Unit]:
     return bucket_units(ctx, ("labeled",))
-
-
-def _llm(ctx: StageContext) -> tuple[str, Sampling]:
-    ucfg = ctx.cfg.curation.users
-    return ucfg.backend, sampling(ucfg)
 
 
 async def _run(uctx: UnitContext) -> UnitResult:
@@ -198,4 +192,6 @@ def _finish(ctx: StageContext, result: StageResult) -> StageResult:
     return result
 
 
-PLAN = UnitPlan(units=_units, run=_run, llm=_llm, finish=_finish)
+PLAN = UnitPlan(
+    units=_units, run=_run, llm=lambda ctx: stage_llm(ctx.cfg.curation.users), finish=_finish
+)

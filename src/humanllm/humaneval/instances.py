@@ -15,7 +15,7 @@ A stratum is ``source · kind``; the sample is drawn per stratum (:mod:`humanllm
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Literal
 
@@ -138,6 +138,27 @@ def _sections(pairs: list[tuple[str, str]]) -> list[Section]:
     return [Section(label=k, text=v) for k, v in pairs if v and v.strip()]
 
 
+def _plain(value: Any) -> str:
+    return value or ""
+
+
+#: The synthesized sections shown for a portrait or a scenario: (label, column, its rendering).
+_SHOWN: dict[str, list[tuple[str, str, Callable[[Any], str]]]] = {
+    "portrait": [
+        ("Persona", "persona", _plain),
+        ("Profile", "profile", _plain),
+        ("Stories", "stories", _stories),
+        ("Writing style", "writing_style", _plain),
+    ],
+    "scenario": [
+        ("Time", "time", _plain),
+        ("Place", "place", _plain),
+        ("Characters", "characters", _characters),
+        ("Plots", "plots", _plain),
+    ],
+}
+
+
 _ID_COL = {"portrait": "user_id", "scenario": "scenario_id", "social_qa": "qa_id"}
 _STR = pl.String
 
@@ -218,20 +239,8 @@ class Genome:
 
     @staticmethod
     def _instance(kind: Kind, row: dict[str, Any], source_rows: list[dict[str, Any]]) -> Instance:
-        if kind == "portrait":
-            made = [
-                ("Persona", row.get("persona") or ""),
-                ("Profile", row.get("profile") or ""),
-                ("Stories", _stories(row.get("stories"))),
-                ("Writing style", row.get("writing_style") or ""),
-            ]
-        elif kind == "scenario":
-            made = [
-                ("Time", row.get("time") or ""),
-                ("Place", row.get("place") or ""),
-                ("Characters", _characters(row.get("characters"))),
-                ("Plots", row.get("plots") or ""),
-            ]
+        if kind in _SHOWN:
+            made = [(label, show(row.get(column))) for label, column, show in _SHOWN[kind]]
         else:
             made = [
                 ("Scenario", row.get("scenario") or ""),
