@@ -13,16 +13,25 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from humanllm.evaluation.motivebench import MotiveBenchConfig
+from humanllm.evaluation.tombench import TomBenchConfig
 from humanllm.llm.config import BackendConfig
 
-#: The five in-domain tasks of Table 1, in its column order (also their folders under ``tasks/``).
-IN_DOMAIN_TASKS = (
-    "item_selection",
-    "profile_generation",
-    "scenario_generation",
-    "social_qa",
-    "writing_imitation",
-)
+
+def _in_domain_tasks() -> tuple[str, ...]:
+    """The tasks that make in-domain questions (``Task.questions``), in Table 1's column order:
+    the paper's five, then any registered task that makes questions."""
+    from humanllm.tasks.registry import in_domain_tasks
+
+    return in_domain_tasks()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "IN_DOMAIN_TASKS":  # from the task registry, on first use
+        return _in_domain_tasks()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 ScoringMode = Literal["letter", "loglik"]
 SCORING_MODES: tuple[ScoringMode, ...] = ("letter", "loglik")
 
@@ -59,7 +68,7 @@ class InDomainConfig(_Cfg):
     """The multiple-choice questions built once from the tasks' test split (Table 1)."""
 
     tasks: list[str] = Field(
-        default_factory=lambda: list(IN_DOMAIN_TASKS),
+        default_factory=lambda: list(_in_domain_tasks()),
         description="Tasks to turn into questions (the folders under tasks/).",
     )
     per_task: int | None = Field(
@@ -87,38 +96,6 @@ class InDomainConfig(_Cfg):
     )
 
 
-class TomBenchConfig(_Cfg):
-    """ToMBench (Chen et al., ACL 2024), evaluation only: nothing may train on it."""
-
-    path: str | None = Field(
-        default=None,
-        description="Folder of ToMBench's *.jsonl files (its data/ folder); none skips ToMBench.",
-    )
-    limit: int | None = Field(
-        default=None, ge=1, description="Items per ability category (none: every item)."
-    )
-    language: Literal["en", "zh"] = Field(default="en", description="English or Chinese items.")
-    tries: int = Field(
-        default=5, ge=1, description="Shuffled asks per item, majority vote (the protocol: 5)."
-    )
-
-
-class MotiveBenchConfig(_Cfg):
-    """MotiveBench: {Amazon,Blog,Persona}/*_questions.json, six-option questions."""
-
-    path: str | None = Field(
-        default=None,
-        description="Folder holding Amazon/, Blog/ and Persona/; none skips MotiveBench.",
-    )
-    limit: int | None = Field(
-        default=None, ge=1, description="Items per subset (each item holds three questions)."
-    )
-    orders: int = Field(
-        default=6, ge=1, le=6, description="Fixed option orders (cyclic shifts; the protocol: 6)."
-    )
-    temperature: float = Field(default=0.0, ge=0, le=2, description="The protocol: 0.")
-
-
 class JudgeConfig(_Cfg):
     """The application studies (§4.5, Tables B2-B4): each model writes, a judge scores 1-10."""
 
@@ -136,7 +113,12 @@ class JudgeConfig(_Cfg):
 
 
 class EvaluateConfig(_Cfg):
-    """Stage ``evaluate``: compare ``models`` on everything configured; write ``eval/``."""
+    """Stage ``evaluate``: compare ``models`` on everything configured; write ``eval/``.
+
+    A benchmark registered from outside the package (:mod:`humanllm.evaluation.benchmark`) has
+    its section under its name, checked by its own config model."""
+
+    model_config = ConfigDict(extra="allow")
 
     models: list[ModelSpec] = Field(
         default_factory=lambda: [
@@ -182,6 +164,35 @@ class EvaluateConfig(_Cfg):
             return [{"backend": v} if isinstance(v, str) else v for v in value]
         return value
 
+    @model_validator(mode="before")
+    @classmethod
+    def _benchmark_sections(cls, value: Any) -> Any:
+        """Any key that is not a field is a registered benchmark's section, checked by its model."""
+        if not isinstance(value, dict):
+            return value
+        extra = [k for k in value if k not in cls.model_fields]
+        if not extra:
+            return value
+        from humanllm.evaluation.benchmark import get_benchmark
+
+        out = dict(value)
+        for key in extra:
+            try:
+                bench = get_benchmark(key)
+            except KeyError as e:
+                raise ValueError(f"evaluate.{key}: not a setting; {e.args[0]}") from None
+            if bench.config_model is None:
+                raise ValueError(f"evaluate.{key}: benchmark {key!r} takes no settings")
+            section = out[key]
+            out[key] = bench.config_model.model_validate({} if section is None else section)
+        return out
+
+    def benchmark_config(self, name: str) -> Any:
+        """The section of benchmark ``name``: a field, or its key (None when not configured)."""
+        if name in type(self).model_fields:
+            return getattr(self, name)
+        return (self.__pydantic_extra__ or {}).get(name)
+
     @model_validator(mode="after")
     def _names_and_bases(self) -> EvaluateConfig:
         names = [m.name for m in self.models]
@@ -197,8 +208,11 @@ class EvaluateConfig(_Cfg):
 
 
 def resolve_paths(data: dict[str, Any], base: Path) -> None:
-    """Make relative benchmark paths of a raw ``evaluate:`` mapping relative to ``base``."""
-    for key in ("tombench", "motivebench"):
+    """Make relative benchmark paths of a raw ``evaluate:`` mapping relative to ``base`` (the
+    ``path`` of ToMBench, MotiveBench and every other benchmark's section)."""
+    for key in data:
+        if key in EvaluateConfig.model_fields and key not in ("tombench", "motivebench"):
+            continue
         section = data.get(key)
         if isinstance(section, dict) and isinstance(section.get("path"), str):
             p = Path(section["path"]).expanduser()

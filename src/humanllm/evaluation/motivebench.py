@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field
+
 from humanllm.evaluation.asking import ask_texts
 from humanllm.evaluation.letters import LETTERS, parse_letter
 from humanllm.llm.base import Backend, Sampling
@@ -39,6 +41,24 @@ TYPES = (
     ),
 )
 _LINE = re.compile(r"^\s*([A-Z])\s*[.．、:)]\s*(.*)$")
+
+
+class MotiveBenchConfig(BaseModel):
+    """MotiveBench: {Amazon,Blog,Persona}/*_questions.json, six-option questions."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str | None = Field(
+        default=None,
+        description="Folder holding Amazon/, Blog/ and Persona/; none skips MotiveBench.",
+    )
+    limit: int | None = Field(
+        default=None, ge=1, description="Items per subset (each item holds three questions)."
+    )
+    orders: int = Field(
+        default=6, ge=1, le=6, description="Fixed option orders (cyclic shifts; the protocol: 6)."
+    )
+    temperature: float = Field(default=0.0, ge=0, le=2, description="The protocol: 0.")
 
 
 class MotiveBenchError(ValueError):

@@ -99,6 +99,11 @@ class ApplicationScores(_Out):
 
 
 class EvalResults(_Out):
+    """Every benchmark's rows: the built-ins' under their fields, another benchmark's under its
+    name (an extra key, written after these)."""
+
+    model_config = ConfigDict(extra="allow")
+
     schema_version: int = SCHEMA_VERSION
     created_at: str = Field(default_factory=lambda: datetime.now(UTC).isoformat(timespec="seconds"))
     run_dir: str = ""
@@ -121,6 +126,18 @@ class EvalResults(_Out):
     def read(cls, path: Path) -> EvalResults:
         return cls.model_validate_json(path.read_text(encoding="utf-8"))
 
+    def rows(self, name: str) -> list[Any]:
+        """The rows of benchmark ``name`` (created empty under an extra key when missing)."""
+        if name in type(self).model_fields:
+            rows: list[Any] = getattr(self, name)
+            return rows
+        extra = self.__pydantic_extra__
+        assert extra is not None
+        found = extra.setdefault(name, [])
+        if not isinstance(found, list):
+            raise ValueError(f"results.json: {name!r} is not a list of rows")
+        return found
+
 
 def mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
@@ -133,19 +150,21 @@ def improvement(value: float | None, base: float | None) -> float | None:
     return (value - base) / base * 100.0
 
 
+def fill_rows(
+    rows: Sequence[Any], bases: dict[str, str | None], avg: str, key: tuple[str, ...] = ()
+) -> None:
+    """Set ``improvement_pct`` of each row whose model has a base, over the base's row with the
+    same ``key`` fields."""
+    index = {(r.model, *(getattr(r, k) for k in key)): r for r in rows}
+    for (model, *rest), row in index.items():
+        base = bases.get(model)
+        other = index.get((base, *rest)) if base else None
+        row.improvement_pct = improvement(getattr(row, avg), getattr(other, avg) if other else None)
+
+
 def fill_improvements(results: EvalResults) -> None:
-    """Set ``improvement_pct`` of every model with a base, table by table."""
-    bases = {m.name: m.base for m in results.models}
+    """Set ``improvement_pct`` of every model with a base, table by table (every registered
+    benchmark's rows)."""
+    from humanllm.evaluation.benchmark import fill_improvements as fill
 
-    def fill(rows: Sequence[Any], avg: str, key: tuple[str, ...] = ()) -> None:
-        index = {(r.model, *(getattr(r, k) for k in key)): r for r in rows}
-        for (model, *rest), row in index.items():
-            base = bases.get(model)
-            other = index.get((base, *rest)) if base else None
-            value = improvement(getattr(row, avg), getattr(other, avg) if other else None)
-            row.improvement_pct = value
-
-    fill(results.in_domain, "average_pct", ("scoring",))
-    fill(results.tombench, "average")
-    fill(results.motivebench, "average")
-    fill(results.applications, "average", ("application",))
+    fill(results)

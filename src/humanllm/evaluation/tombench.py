@@ -22,7 +22,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from humanllm.evaluation.asking import ask_texts
 from humanllm.evaluation.letters import LETTERS, parse_letter
@@ -43,6 +45,24 @@ FIELDS = {
     "zh": ("故事", "问题", ("选项A", "选项B", "选项C", "选项D")),
 }
 _LABEL = re.compile(r"^\s*[A-D]\s*[.．、:：)]\s*")
+
+
+class TomBenchConfig(BaseModel):
+    """ToMBench (Chen et al., ACL 2024), evaluation only: nothing may train on it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str | None = Field(
+        default=None,
+        description="Folder of ToMBench's *.jsonl files (its data/ folder); none skips ToMBench.",
+    )
+    limit: int | None = Field(
+        default=None, ge=1, description="Items per ability category (none: every item)."
+    )
+    language: Literal["en", "zh"] = Field(default="en", description="English or Chinese items.")
+    tries: int = Field(
+        default=5, ge=1, description="Shuffled asks per item, majority vote (the protocol: 5)."
+    )
 
 
 class TomBenchError(ValueError):

@@ -1,0 +1,111 @@
+"""MotiveBench (§4.3, Table 2) as a benchmark: the questions of ``evaluate.motivebench.path``,
+each asked under fixed option orders at temperature 0 (:mod:`humanllm.evaluation.motivebench`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from humanllm.evaluation import motivebench as mb
+from humanllm.evaluation import scores
+from humanllm.evaluation.benchmark import BaseBenchmark, EvalContext, Scored, register_benchmark
+from humanllm.evaluation.results import EvalResults
+from humanllm.evaluation.tables import Table, fmt
+from humanllm.llm.base import Backend, Sampling
+from humanllm.llm.prompts import PromptTemplate
+from humanllm.stage import StageError
+
+
+class MotiveBench(BaseBenchmark):
+    name = "motivebench"
+    config_model = mb.MotiveBenchConfig
+    report_order = 2.0
+
+    def templates(self) -> Sequence[PromptTemplate]:
+        return (mb.template(),)
+
+    def load(self, ctx: EvalContext) -> list[mb.MotiveQuestion] | None:
+        m: mb.MotiveBenchConfig = self.config(ctx)
+        if m.path is None:
+            ctx.notice(
+                "MotiveBench skipped: set evaluate.motivebench.path to the folder holding its "
+                "Amazon/, Blog/ and Persona/ question files (the official release of MotiveBench, "
+                "arXiv:2506.13065)"
+            )
+            return None
+        try:
+            questions, problems = mb.load(m.path, m.limit)
+        except mb.MotiveBenchError as e:
+            raise StageError(f"evaluate.motivebench: {e}") from e
+        if problems:
+            ctx.notice(f"MotiveBench: {len(problems)} questions unusable, e.g. {problems[0]}")
+        return questions or None
+
+    async def ask(
+        self, ctx: EvalContext, data: list[mb.MotiveQuestion], model: str, backend: Backend
+    ) -> list[mb.Answered]:
+        m: mb.MotiveBenchConfig = self.config(ctx)
+        zero = Sampling(
+            temperature=m.temperature,
+            top_p=1.0,
+            max_tokens=ctx.ecfg.in_domain.answer_max_tokens,
+            seed=ctx.ecfg.seed,
+        )
+        return await mb.run(
+            data,
+            orders=m.orders,
+            backend=backend,
+            cache=ctx.cache,
+            sampling=zero,
+            runner_cfg=ctx.runner_cfg,
+        )
+
+    def score(self, ctx: EvalContext, data: Any, model: str, answers: list[mb.Answered]) -> Scored:
+        m: mb.MotiveBenchConfig = self.config(ctx)
+        return Scored(
+            [scores.motivebench(model, m.orders, answers)],
+            {"motivebench": scores.motivebench_log(answers)},
+        )
+
+    def summary(self, data: list[mb.MotiveQuestion] | None) -> dict[str, Any]:
+        return {"motivebench_questions": len(data or [])}
+
+    def tables(self, res: EvalResults) -> list[Table]:
+        if not res.motivebench:
+            return []
+        subsets = list(mb.SUBSETS.values())
+        return [
+            Table(
+                "table2_motivebench",
+                f"Table 2: MotiveBench accuracy, {res.motivebench[0].orders} option orders",
+                "Table 2: MotiveBench accuracy",
+                subsets,
+                [
+                    (r.model, [r.subsets.get(s) for s in subsets], r.average, r.improvement_pct)
+                    for r in res.motivebench
+                ],
+                4,
+                "accuracy",
+            )
+        ]
+
+    def appendix(self, res: EvalResults) -> list[str]:
+        if not res.motivebench:
+            return []
+        names = [name for *_, name in mb.TYPES]
+        lines = [
+            "### MotiveBench by question type",
+            "",
+            "| Model | " + " | ".join(names) + " |",
+            "|" + "---|" * (len(names) + 1),
+        ]
+        for r in res.motivebench:
+            lines.append(
+                f"| {r.model} | "
+                + " | ".join(fmt(r.question_types.get(n), 4, None) for n in names)
+                + " |"
+            )
+        return [*lines, ""]
+
+
+register_benchmark(MotiveBench())

@@ -1,0 +1,101 @@
+"""ToMBench (§4.3, Table 3) as a benchmark: the items of ``evaluate.tombench.path``, each asked
+``tries`` times in shuffled orders (:mod:`humanllm.evaluation.tombench`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from humanllm.evaluation import scores
+from humanllm.evaluation import tombench as tb
+from humanllm.evaluation.benchmark import BaseBenchmark, EvalContext, Scored, register_benchmark
+from humanllm.evaluation.results import EvalResults
+from humanllm.evaluation.tables import Table
+from humanllm.llm.base import Backend, Sampling
+from humanllm.llm.prompts import PromptTemplate
+from humanllm.stage import StageError
+
+
+class TomBench(BaseBenchmark):
+    name = "tombench"
+    config_model = tb.TomBenchConfig
+    report_order = 3.0
+
+    def templates(self) -> Sequence[PromptTemplate]:
+        return (tb.template("en"), tb.template("zh"))
+
+    def load(self, ctx: EvalContext) -> list[tb.TomItem] | None:
+        t: tb.TomBenchConfig = self.config(ctx)
+        if t.path is None:
+            ctx.notice(
+                "ToMBench skipped: set evaluate.tombench.path to the data/ folder of ToMBench "
+                "(https://github.com/zhchen18/ToMBench, arXiv:2402.15052)"
+            )
+            return None
+        try:
+            items, skipped = tb.load(t.path, t.language)
+        except tb.TomBenchError as e:
+            raise StageError(f"evaluate.tombench: {e}") from e
+        if skipped:
+            ctx.notice(
+                f"ToMBench: {len(skipped)} items could not be asked, e.g. {next(iter(skipped.items()))}"
+            )
+        return tb.select(items, t.limit, ctx.ecfg.seed) or None
+
+    async def ask(
+        self, ctx: EvalContext, data: list[tb.TomItem], model: str, backend: Backend
+    ) -> list[tb.Graded]:
+        t: tb.TomBenchConfig = self.config(ctx)
+        ecfg = ctx.ecfg
+        return await tb.run(
+            data,
+            language=t.language,
+            tries=t.tries,
+            seed=ecfg.seed,
+            backend=backend,
+            cache=ctx.cache,
+            sampling=Sampling(
+                temperature=ecfg.temperature,
+                top_p=ecfg.top_p,
+                max_tokens=ecfg.in_domain.answer_max_tokens,
+                seed=ecfg.seed,
+            ),
+            runner_cfg=ctx.runner_cfg,
+        )
+
+    def score(self, ctx: EvalContext, data: Any, model: str, answers: list[tb.Graded]) -> Scored:
+        t: tb.TomBenchConfig = self.config(ctx)
+        return Scored(
+            [scores.tombench(model, t.language, t.tries, answers)],
+            {"tombench": scores.tombench_log(answers)},
+        )
+
+    def summary(self, data: list[tb.TomItem] | None) -> dict[str, Any]:
+        return {"tombench_items": len(data or [])}
+
+    def tables(self, res: EvalResults) -> list[Table]:
+        if not res.tombench:
+            return []
+        t0, cats = res.tombench[0], tb.CATEGORIES
+        return [
+            Table(
+                "table3_tombench",
+                f"Table 3: ToMBench accuracy ({t0.language}, {t0.tries} tries, majority vote); NLC: Non-Literal Communication",
+                "Table 3: ToMBench accuracy",
+                [tb.SHORT.get(c, c) for c in cats],
+                [
+                    (
+                        r.model,
+                        [r.categories[c].accuracy if c in r.categories else None for c in cats],
+                        r.average,
+                        r.improvement_pct,
+                    )
+                    for r in res.tombench
+                ],
+                4,
+                "accuracy",
+            )
+        ]
+
+
+register_benchmark(TomBench())
