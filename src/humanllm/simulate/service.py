@@ -24,6 +24,7 @@ an OpenAI-compatible server: its own batching); nothing in the service serialize
 from __future__ import annotations
 
 import gc
+import inspect
 import secrets
 import threading
 import time
@@ -40,7 +41,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from humanllm.humaneval.served import router as humaneval_router
 from humanllm.llm.base import PermanentError, TransientError
-from humanllm.simulate.apps import SimulationError
+from humanllm.simulate.apps import SimApp, SimulationError
 from humanllm.simulate.guard import (
     Guard,
     ServiceConfigError,
@@ -48,21 +49,30 @@ from humanllm.simulate.guard import (
     is_loopback,
 )
 from humanllm.simulate.people import GenomeUsers, Person, UnknownUser, UserSummary, inputs_for
-from humanllm.simulate.schemas import (
-    APPLICATIONS,
-    CommentInput,
-    ExplainInput,
-    ProfileInput,
-    Result,
-    SampleOptions,
-    ScenarioInput,
-    SelectInput,
-    SelectResult,
-    WriteInput,
-)
+from humanllm.simulate.schemas import Result, SampleOptions, SelectResult, apps
 from humanllm.simulate.simulator import Simulator
 
 __all__ = ["ServiceConfigError", "ServiceSettings", "create_app", "is_loopback", "running", "serve"]
+
+
+def _endpoint(api: Any, sim: SimApp, answer: Any, auth: Any) -> None:
+    """``POST /api/<name>``: the body is the application's options model."""
+
+    async def run(body: Any) -> Any:
+        return await answer(body)
+
+    run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [inspect.Parameter("body", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=sim.input)],
+        return_annotation=Any,
+    )
+    run.__annotations__ = {"body": sim.input, "return": Any}
+    run.__name__ = run.__qualname__ = sim.name
+    run.__doc__ = sim.help
+    model = SelectResult if sim.candidates is not None else Result
+    api.post(f"/api/{sim.name}", dependencies=auth, response_model=model, tags=["applications"])(
+        run
+    )
+
 
 _PAGE_FILES = {"app.js": "text/javascript", "style.css": "text/css"}
 _CSP = (
@@ -154,42 +164,15 @@ def create_app(
         # Serialized by pydantic-core in one step; FastAPI would validate the model once more.
         return Response(result.model_dump_json(), media_type="application/json")
 
-    @api.post("/api/profile", dependencies=auth, response_model=Result, tags=["applications"])
-    async def profile(body: ProfileInput) -> Any:
-        """Profile generation: a brief persona -> a detailed profile."""
-        return await answer(body)
-
-    @api.post("/api/explain", dependencies=auth, response_model=Result, tags=["applications"])
-    async def explain(body: ExplainInput) -> Any:
-        """Human explainer: persona or profile + scenario + question -> the person's answer."""
-        return await answer(body)
-
-    @api.post("/api/write", dependencies=auth, response_model=Result, tags=["applications"])
-    async def write(body: WriteInput) -> Any:
-        """Personalized writing: earlier texts or a style + a topic -> a text in their voice."""
-        return await answer(body)
-
-    @api.post("/api/comment", dependencies=auth, response_model=Result, tags=["applications"])
-    async def comment(body: CommentInput) -> Any:
-        """Personalized commenting: earlier comments + a new post -> the person's comment."""
-        return await answer(body)
-
-    @api.post("/api/select", dependencies=auth, response_model=SelectResult, tags=["applications"])
-    async def select(body: SelectInput) -> Any:
-        """Item selection: history + persona or profile + candidates -> the chosen candidate."""
-        return await answer(body)
-
-    @api.post("/api/scenario", dependencies=auth, response_model=Result, tags=["applications"])
-    async def scenario(body: ScenarioInput) -> Any:
-        """Scenario generation: characters + time and place -> the plots."""
-        return await answer(body)
+    for sim_app in apps():  # one endpoint per application, its body the app's options model
+        _endpoint(api, sim_app, answer, auth)
 
     @api.get("/api/info", dependencies=auth, tags=["people"])
     async def info() -> dict[str, Any]:
         """The model, the limits and the genome this server answers with."""
         return {
             "model": simulator.model_id,
-            "applications": list(APPLICATIONS),
+            "applications": [a.name for a in apps()],
             "max_n": settings.max_n,
             "max_body_bytes": settings.max_body_bytes,
             "genome": None
