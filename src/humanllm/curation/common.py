@@ -14,21 +14,12 @@ from humanllm.llm.backends import UnknownBackendError, named_backend
 from humanllm.llm.base import Sampling
 from humanllm.llm.progress import RunSummary
 from humanllm.llm.prompts import PromptTemplate, package_template
+from humanllm.sources.kind import kind_of
+from humanllm.sources.kind import narrative_kinds as narrative_kinds  # re-exported
+from humanllm.sources.kind import platform_of as platform_of  # re-exported
 from humanllm.stage import StageContext, StageError
 
 T = TypeVar("T")
-
-#: How each source is named to the model.
-PLATFORM: dict[str, str] = {
-    "reddit": "Reddit post",
-    "twitter": "tweet",
-    "blogger": "blog post",
-    "amazon": "Amazon product review",
-    "jsonl": "social-media post",
-}
-
-#: Sources whose records become scenarios and social QA (the paper: not Amazon).
-NARRATIVE_KINDS = ("reddit", "twitter", "blogger", "jsonl")
 
 
 def template(name: str) -> PromptTemplate:
@@ -62,18 +53,7 @@ def stage_llm(cfg: LLMStageConfig) -> tuple[str, Sampling]:
 
 def source_kinds(ctx: StageContext) -> dict[str, str]:
     """Source name -> kind (``jsonl`` sources report the kind they are filtered as, if any)."""
-    out: dict[str, str] = {}
-    for src in ctx.cfg.sources:
-        kind: str = src.kind
-        filter_as = getattr(src, "filter_as", "none")
-        if kind == "jsonl" and filter_as != "none":
-            kind = filter_as
-        out[src.source_name] = kind
-    return out
-
-
-def platform_of(kind: str) -> str:
-    return PLATFORM.get(kind, PLATFORM["jsonl"])
+    return {src.source_name: kind_of(src).name for src in ctx.cfg.sources}
 
 
 def record_text(row: dict[str, Any]) -> str:

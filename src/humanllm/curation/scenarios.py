@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from humanllm.curation.common import NARRATIVE_KINDS, platform_of, record_text
+from humanllm.curation.common import narrative_kinds, platform_of, record_text
 from humanllm.curation.per_record import PerRecordStage, per_record_plan
 from humanllm.curation.schemas import Scenario
 from humanllm.curation.tables import SCENARIOS_SCHEMA
@@ -41,7 +41,7 @@ def spec(ctx: StageContext) -> PerRecordStage:
         stage_cfg=lambda c: c.cfg.curation.scenarios,
         fields=_fields,
         to_rows=_to_rows,
-        kinds=NARRATIVE_KINDS,
+        kinds=narrative_kinds(),
     )
 
 

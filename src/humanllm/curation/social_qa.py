@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from humanllm.curation.common import (
-    NARRATIVE_KINDS,
+    narrative_kinds,
     platform_of,
     prompt_key,
     record_text,
@@ -121,7 +121,7 @@ def spec(ctx: StageContext) -> PerRecordStage:
         stage_cfg=lambda c: c.cfg.curation.social_qa,
         fields=_fields,
         to_rows=_to_rows,
-        kinds=NARRATIVE_KINDS,
+        kinds=narrative_kinds(),
         refine=refine_leaks,
     )
 

@@ -16,7 +16,7 @@ from rich.console import Console
 from humanllm.config import RunConfig
 from humanllm.curation import label, scenarios, social_qa
 from humanllm.curation.clean import PLATFORM_RULES, split_text
-from humanllm.curation.common import NARRATIVE_KINDS, platform_of, record_text, subsample, template
+from humanllm.curation.common import narrative_kinds, platform_of, record_text, subsample, template
 from humanllm.curation.users import MAX_STORIES, render_history
 from humanllm.executor import run_stages
 from humanllm.plan.sampling import SourceSample, sample_source
@@ -56,7 +56,7 @@ class SourceCounts:
 
     @property
     def narrative(self) -> bool:
-        return self.kind in NARRATIVE_KINDS
+        return self.kind in narrative_kinds()
 
     @property
     def users(self) -> int:

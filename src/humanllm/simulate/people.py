@@ -18,9 +18,9 @@ import polars as pl
 import yaml
 from pydantic import BaseModel, Field
 
-from humanllm.curation.common import platform_of
 from humanllm.records import SOURCES
 from humanllm.runfolder import GENOME
+from humanllm.sources.kind import platform_of
 
 #: The task builders' defaults, used when the run's config does not say otherwise.
 HISTORY_RECORDS, HISTORY_CHARS, HISTORY_ITEMS = 3, 1000, 10

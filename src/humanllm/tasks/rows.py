@@ -11,8 +11,8 @@ from typing import Any
 
 import polars as pl
 
-from humanllm.curation.common import PLATFORM
 from humanllm.records import SOURCES
+from humanllm.sources.kind import platform_of
 from humanllm.tasks.config import TasksConfig
 from humanllm.tasks.prompts import Prompt
 
@@ -47,7 +47,7 @@ class BuildOptions:
 
     def text_kind(self, source: str) -> str:
         """What a record of the source is called in prompts: "Reddit post", "tweet", ..."""
-        return PLATFORM.get(self.kind(source), PLATFORM["jsonl"])
+        return platform_of(self.kind(source))
 
 
 @dataclass
