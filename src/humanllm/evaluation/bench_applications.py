@@ -36,13 +36,13 @@ class Applications(BaseBenchmark):
         return ctx.ecfg.judge
 
     def templates(self) -> Sequence[PromptTemplate]:
-        return tuple(judge.template(app) for app in judge.APPLICATIONS)
+        return tuple(judge.template(app) for app in judge.applications())
 
     def load(self, ctx: EvalContext) -> Apps:
         j = self.config(ctx)
         data = Apps(resolve(j.backend, ctx.llm, ctx.root, "evaluate.judge"), {})
         if j.samples > 0:
-            for app in judge.APPLICATIONS:
+            for app in judge.applications():
                 rows = judge.samples(ctx.tasks_dir, app, j.samples, ctx.ecfg.seed)
                 data.samples[app.name] = rows
                 if not rows:
@@ -60,7 +60,7 @@ class Applications(BaseBenchmark):
             seed=ecfg.seed,
         )
         out = {}
-        for app in judge.APPLICATIONS:
+        for app in judge.applications():
             if data.samples.get(app.name):
                 out[app.name] = await judge.answer(
                     app,
@@ -89,7 +89,7 @@ class Applications(BaseBenchmark):
         sampling = Sampling(temperature=j.temperature, max_tokens=j.max_tokens, seed=ctx.ecfg.seed)
         out: list[tuple[str, Scored]] = []
         try:
-            for app in judge.APPLICATIONS:
+            for app in judge.applications():
                 answers = data.answers.get(app.name)
                 if not answers:
                     continue
@@ -117,7 +117,8 @@ class Applications(BaseBenchmark):
 
     def tables(self, res: EvalResults) -> list[Table]:
         out = []
-        for label, app in zip(("B2", "B3", "B4"), judge.APPLICATIONS, strict=True):
+        for k, app in enumerate(judge.applications()):
+            label = f"B{k + 2}"  # the paper's Tables B2-B4, then one more per added study
             rows_a = [r for r in res.applications if r.application == app.name]
             if rows_a:
                 out.append(

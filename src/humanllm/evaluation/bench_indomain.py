@@ -9,9 +9,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from humanllm.evaluation import indomain, scores
+from humanllm.evaluation import config, indomain, scores
 from humanllm.evaluation.benchmark import BaseBenchmark, EvalContext, Scored, register_benchmark
-from humanllm.evaluation.config import IN_DOMAIN_TASKS
 from humanllm.evaluation.mc import (
     MCQuestion,
     Prediction,
@@ -27,14 +26,15 @@ from humanllm.evaluation.tables import Table
 from humanllm.llm.base import Backend, Sampling, Scorer
 from humanllm.llm.prompts import PromptTemplate
 from humanllm.runfolder import atomic_write_text
+from humanllm.tasks.registry import tasks
 
-TASK_LABELS = {
-    "item_selection": "Item Selection",
-    "profile_generation": "Profile Generation",
-    "scenario_generation": "Scenario Generation",
-    "social_qa": "Social QA",
-    "writing_imitation": "Writing Imitation",
-}
+
+def label(task: str) -> str:
+    """A task's Table-1 column heading (its ``label`` in the task registry)."""
+    known = {t.name: t.label for t in tasks()}
+    return known.get(task, task)
+
+
 SCORING = {
     "letter": "the model names a letter (the paper's protocol)",
     "loglik": "the option with the highest log-likelihood per byte as the reply to the task",
@@ -119,19 +119,18 @@ class InDomainMC(BaseBenchmark):
             if not rows_:
                 continue
             present = {t for r in rows_ for t in r.tasks}
-            tasks = [t for t in IN_DOMAIN_TASKS if t in present] + sorted(
-                present - set(IN_DOMAIN_TASKS)
-            )
+            paper = config.IN_DOMAIN_TASKS  # Table 1's column order
+            cols = [t for t in paper if t in present] + sorted(present - set(paper))
             out.append(
                 Table(
                     f"table1_in_domain_{mode}",
                     f"Table 1: in-domain evaluation (%), {SCORING[mode]}",
                     f"Table 1: in-domain accuracy (%), {mode} scoring",
-                    [TASK_LABELS.get(t, t) for t in tasks],
+                    [label(t) for t in cols],
                     [
                         (
                             r.model,
-                            [r.tasks[t].accuracy_pct if t in r.tasks else None for t in tasks],
+                            [r.tasks[t].accuracy_pct if t in r.tasks else None for t in cols],
                             r.average_pct,
                             r.improvement_pct,
                         )
@@ -150,7 +149,7 @@ class InDomainMC(BaseBenchmark):
             return []
         lines = ["### In-domain question set", ""]
         lines += [
-            f"- {TASK_LABELS.get(k, k)}: {v} questions of {s.test_rows.get(k, 0)} test rows"
+            f"- {label(k)}: {v} questions of {s.test_rows.get(k, 0)} test rows"
             for k, v in s.questions.items()
         ]
         lines += [f"- dropped ({n}): {why}" for why, n in s.dropped.items()]
@@ -165,9 +164,7 @@ def _notes(res: EvalResults, mode: str) -> list[str]:
     for r in rows:
         for t, s in r.tasks.items():
             chance.setdefault(t, s.chance_pct)
-    out = [
-        "Chance: " + ", ".join(f"{TASK_LABELS.get(t, t)} {v:.2f}" for t, v in chance.items()) + "."
-    ]
+    out = ["Chance: " + ", ".join(f"{label(t)} {v:.2f}" for t, v in chance.items()) + "."]
     bad = [
         f"{r.model} {sum(s.unparseable for s in r.tasks.values())} unparseable, "
         f"{sum(s.errors for s in r.tasks.values())} without reply"

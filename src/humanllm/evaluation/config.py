@@ -11,7 +11,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from humanllm.evaluation.motivebench import MotiveBenchConfig
 from humanllm.evaluation.tombench import TomBenchConfig
@@ -183,8 +190,14 @@ class EvaluateConfig(_Cfg):
                 raise ValueError(f"evaluate.{key}: not a setting; {e.args[0]}") from None
             if bench.config_model is None:
                 raise ValueError(f"evaluate.{key}: benchmark {key!r} takes no settings")
-            section = out[key]
-            out[key] = bench.config_model.model_validate({} if section is None else section)
+            try:
+                out[key] = bench.config_model.model_validate(out[key] or {})
+            except ValidationError as e:
+                where = "; ".join(
+                    f"evaluate.{'.'.join(str(p) for p in (key, *err['loc']))}: {err['msg']}"
+                    for err in e.errors()
+                )
+                raise ValueError(where) from None
         return out
 
     def benchmark_config(self, name: str) -> Any:

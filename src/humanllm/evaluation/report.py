@@ -4,7 +4,8 @@ The tables have the shape of the paper's: Table 1 (in-domain, one per scoring mo
 (MotiveBench), Table 3 (ToMBench) and Tables B2-B4 (applications), each with "Avg." and
 "Imp. (%)" over the model's base; the best value of a column is in bold, the second in italics
 (the paper's red and blue). Each table has a bar chart. Every number is a field of the results,
-rounded for print.
+rounded for print. Each benchmark draws its own tables (:meth:`Benchmark.tables`), in its
+``report_order``; lines it adds after all tables (:meth:`Benchmark.appendix`) follow in that order.
 """
 
 from __future__ import annotations

@@ -127,16 +127,25 @@ class EvalResults(_Out):
         return cls.model_validate_json(path.read_text(encoding="utf-8"))
 
     def rows(self, name: str) -> list[Any]:
-        """The rows of benchmark ``name`` (created empty under an extra key when missing)."""
+        """The rows of benchmark ``name`` (another benchmark's: dicts once read back)."""
         if name in type(self).model_fields:
             rows: list[Any] = getattr(self, name)
             return rows
-        extra = self.__pydantic_extra__
-        assert extra is not None
-        found = extra.setdefault(name, [])
+        found = (self.__pydantic_extra__ or {}).get(name, [])
         if not isinstance(found, list):
             raise ValueError(f"results.json: {name!r} is not a list of rows")
         return found
+
+    def add_rows(self, name: str, rows: Sequence[BaseModel]) -> None:
+        """Append rows of benchmark ``name`` (another benchmark's under an extra key)."""
+        if not rows:
+            return
+        if name in type(self).model_fields:
+            getattr(self, name).extend(rows)
+        else:
+            extra = self.__pydantic_extra__
+            assert extra is not None
+            extra.setdefault(name, []).extend(rows)
 
 
 def mean(values: Sequence[float]) -> float | None:

@@ -49,7 +49,7 @@ def record(
     model: str,
     scored: Scored,
 ) -> None:
-    ctx.results.rows(b.name).extend(scored.rows)
+    ctx.results.add_rows(b.name, scored.rows)
     for stem, rows in scored.logs.items():
         logs.setdefault((model, stem), []).extend(rows)
 
