@@ -209,6 +209,9 @@ def test_toy_benchmark_scores_and_table(toy: ToyQuiz, tmp_path: Path) -> None:
     assert "Questions: 4." in report and "(figures/toy_quiz.png)" in report
     assert (root / "eval" / "figures" / "toy_quiz.png").is_file()
     assert render(res, {}).count("## Toy quiz accuracy") == 1  # the report from results.json alone
+    unregister_benchmark(NAME)  # a report written without the module says what it left out
+    assert "Not drawn: results.json has rows of toy_quiz" in render(res, {})
+    register_benchmark(toy)
 
     log = (root / "eval" / "predictions" / "Base" / f"{NAME}.jsonl").read_text().splitlines()
     assert [json.loads(line)["choice"] for line in log] == [0, 0, 0, 0]

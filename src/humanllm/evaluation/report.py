@@ -43,6 +43,14 @@ def render(res: EvalResults, figures: dict[str, str]) -> str:
             lines += [f"![{t.title}]({figures[t.key]})", ""]
     for b in sorted(benchmarks(), key=lambda b: b.report_order):
         lines += b.appendix(res)
+    known = {b.name for b in benchmarks()}
+    orphans = [k for k in res.__pydantic_extra__ or {} if k not in known]
+    if orphans:
+        lines += [
+            f"Not drawn: results.json has rows of {', '.join(orphans)}, which no registered "
+            "benchmark draws (import the module that registers it, as the run's plugins: do).",
+            "",
+        ]
     return "\n".join(lines).rstrip() + "\n"
 
 
