@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from humanllm.evaluation import scores
+from humanllm.evaluation import bench_tombench
 from humanllm.evaluation import tombench as tb
 from humanllm.llm.base import Sampling
 from humanllm.llm.cache import RequestCache
@@ -56,7 +56,7 @@ def test_embedded_model_answers_tombench_items(tmp_path: Path) -> None:
     assert len(graded) == 2 and all(len(g.raws) == 2 and all(g.raws) for g in graded)
     for g in graded:  # every parsed letter maps back to a real option of the item
         assert all(c is None or 0 <= c < len(g.item.options) for c in g.choices)
-    res = scores.tombench("embedded", "en", 2, graded)
+    res = bench_tombench.results_row("embedded", "en", 2, graded)
     assert res.two_option_items == 1 and 0.0 <= (res.average or 0.0) <= 1.0
 
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from humanllm.evaluation import bench_motivebench
 from humanllm.evaluation import motivebench as mb
-from humanllm.evaluation import scores
 from humanllm.llm.base import ChatRequest, Sampling
 from humanllm.llm.cache import RequestCache
 from humanllm.llm.config import RunnerConfig
@@ -61,7 +61,7 @@ def test_six_orders_put_the_answer_once_at_every_position() -> None:
 def test_always_a_scores_one_sixth_everywhere(folder: Path, tmp_path: Path) -> None:
     answered = run(folder, lambda r: "A", tmp_path)
     assert len(answered) == 21 * 6
-    res = scores.motivebench("always-a", 6, answered)
+    res = bench_motivebench.results_row("always-a", 6, answered)
     assert res.subsets == pytest.approx({"Amazon": 1 / 6, "Blogger": 1 / 6, "Persona": 1 / 6})
     assert res.average == pytest.approx(1 / 6)
     assert all(v == pytest.approx(1 / 6) for v in res.question_types.values())
@@ -75,7 +75,7 @@ def test_scores_per_type_and_subset(folder: Path, tmp_path: Path) -> None:
         return "I cannot tell"
 
     answered = run(folder, motivation_only, tmp_path)
-    res = scores.motivebench("m", 6, answered)
+    res = bench_motivebench.results_row("m", 6, answered)
     assert res.question_types == {"Motivation": 1.0, "Behavior": 0.0, "Motivation & Behavior": 0.0}
     assert res.subsets == pytest.approx(dict.fromkeys(("Amazon", "Blogger", "Persona"), 1 / 3))
     assert res.cells["Persona"] == {

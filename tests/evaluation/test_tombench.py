@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from humanllm.evaluation import scores
+from humanllm.evaluation import bench_tombench
 from humanllm.evaluation import tombench as tb
 from humanllm.llm.base import ChatRequest, Sampling
 from humanllm.llm.cache import RequestCache
@@ -147,7 +147,7 @@ def test_run_maps_shuffled_letters_back_and_votes(
     assert backend.calls == 5 * len(picked)
     assert "[[A]], [[B]]." in seen_letters and "[[A]], [[B]], [[C]], [[D]]." in seen_letters
     assert all(g.choices == [g.item.answer] * 5 and g.correct for g in graded)
-    result = scores.tombench("oracle", "en", 5, graded)
+    result = bench_tombench.results_row("oracle", "en", 5, graded)
     assert result.unparseable_replies == 0 and result.average == 1.0
     assert result.two_option_items == sum(len(i.options) == 2 for i in picked) >= 1
     assert sum(c.n for c in result.categories.values()) == len(picked) == 13
@@ -179,6 +179,6 @@ def test_always_a_votes_for_what_position_a_showed(
         shown_first = [tb.order(g.item, t, 0)[0] for t in range(5)]
         assert g.choices == shown_first
         assert g.voted == tb.vote(shown_first) and g.correct == (g.voted == g.item.answer)
-    res = scores.tombench("always-a", "en", 5, graded)
+    res = bench_tombench.results_row("always-a", "en", 5, graded)
     assert res.unparseable_replies == 0
     assert sum(c.correct for c in res.categories.values()) == sum(g.correct for g in graded)

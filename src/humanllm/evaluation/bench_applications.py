@@ -4,16 +4,17 @@ application's sample of test rows, then one judge scores all the answers
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from humanllm.evaluation import judge, scores
+from humanllm.evaluation import judge
 from humanllm.evaluation.asking import Reply
 from humanllm.evaluation.benchmark import BaseBenchmark, EvalContext, Scored, register_benchmark
 from humanllm.evaluation.config import JudgeConfig
+from humanllm.evaluation.judge import Application, Judged
 from humanllm.evaluation.models import describe, open_backend, resolve
-from humanllm.evaluation.results import EvalResults
+from humanllm.evaluation.results import ApplicationScores, EvalResults, mean
 from humanllm.evaluation.tables import Table
 from humanllm.llm.base import Backend, Sampling
 from humanllm.llm.prompts import PromptTemplate
@@ -103,10 +104,8 @@ class Applications(BaseBenchmark):
                     runner_cfg=ctx.runner_cfg,
                 )
                 for model, per in judged.items():
-                    row = scores.application(app, model, per)
-                    out.append(
-                        (model, Scored([row], {"applications": scores.application_log(app, per)}))
-                    )
+                    row = results_row(app, model, per)
+                    out.append((model, Scored([row], {"applications": log(app, per)})))
         finally:
             await backend.aclose()
         return out
@@ -144,6 +143,38 @@ class Applications(BaseBenchmark):
 
     def appendix(self, res: EvalResults) -> list[str]:
         return [f"Judge: `{res.judge}`.", ""] if res.applications and res.judge else []
+
+
+def results_row(app: Application, model: str, judged: Mapping[str, Judged]) -> ApplicationScores:
+    scored = [j for j in judged.values() if j.scores is not None]
+    metrics = (
+        {m: sum(j.scores[m] for j in scored if j.scores) / len(scored) for m in app.labels}
+        if scored
+        else {}
+    )
+    return ApplicationScores(
+        application=app.name,
+        model=model,
+        n=len(scored),
+        metrics=metrics,
+        average=mean(list(metrics.values())),
+        empty_answers=sum(not j.answer for j in judged.values()),
+        judge_failures=sum(j.scores is None for j in judged.values()),
+    )
+
+
+def log(app: Application, judged: Mapping[str, Judged]) -> list[dict[str, Any]]:
+    return [
+        {
+            "application": app.name,
+            "id": sid,
+            "answer": j.answer,
+            "scores": j.scores,
+            "rationales": j.rationales,
+            "error": j.error,
+        }
+        for sid, j in judged.items()
+    ]
 
 
 register_benchmark(Applications())

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from humanllm.evaluation import config, indomain, scores
+from humanllm.evaluation import config, indomain
 from humanllm.evaluation.benchmark import BaseBenchmark, EvalContext, Scored, register_benchmark
 from humanllm.evaluation.mc import (
     MCQuestion,
@@ -21,7 +21,7 @@ from humanllm.evaluation.mc import (
 )
 from humanllm.evaluation.mc import template as mc_template
 from humanllm.evaluation.models import describe, open_backend, resolve
-from humanllm.evaluation.results import EvalResults, InDomainSet
+from humanllm.evaluation.results import EvalResults, InDomainScores, InDomainSet, TaskScore, mean
 from humanllm.evaluation.tables import Table
 from humanllm.llm.base import Backend, Sampling, Scorer
 from humanllm.llm.prompts import PromptTemplate
@@ -105,7 +105,7 @@ class InDomainMC(BaseBenchmark):
     ) -> Scored:
         out = Scored()
         for mode, preds in answers.items():
-            out.rows.append(scores.in_domain(model, mode, data.questions, preds))
+            out.rows.append(results_row(model, mode, data.questions, preds))
             out.logs[f"in_domain_{mode}"] = [p.model_dump() for p in preds]
         return out
 
@@ -216,6 +216,33 @@ async def build_set(ctx: EvalContext, writers: list[Any]) -> list[MCQuestion]:
         distractor_writers=writers_used,
     )
     return load_questions(mc_dir)
+
+
+def results_row(
+    model: str, scoring: str, questions: Sequence[MCQuestion], preds: Sequence[Prediction]
+) -> InDomainScores:
+    by_id = {p.id: p for p in preds}
+    tasks: dict[str, TaskScore] = {}
+    for task in dict.fromkeys(q.task for q in questions):
+        qs = [q for q in questions if q.task == task]
+        ps = [by_id[q.id] for q in qs]
+        correct = sum(p.correct for p in ps)
+        n_opts = [len(q.options) for q in qs]
+        tasks[task] = TaskScore(
+            n=len(qs),
+            correct=correct,
+            accuracy_pct=100.0 * correct / len(qs),
+            unparseable=sum(p.choice is None and p.error is None for p in ps),
+            errors=sum(p.error is not None for p in ps),
+            n_options=sum(n_opts) / len(n_opts),
+            chance_pct=100.0 * sum(1 / k for k in n_opts) / len(n_opts),
+        )
+    return InDomainScores(
+        model=model,
+        scoring=scoring,  # type: ignore[arg-type]
+        tasks=tasks,
+        average_pct=mean([t.accuracy_pct for t in tasks.values()]),
+    )
 
 
 register_benchmark(InDomainMC())

@@ -7,9 +7,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from humanllm.evaluation import motivebench as mb
-from humanllm.evaluation import scores
 from humanllm.evaluation.benchmark import BaseBenchmark, EvalContext, Scored, register_benchmark
-from humanllm.evaluation.results import EvalResults
+from humanllm.evaluation.results import EvalResults, MotiveBenchScores, mean
 from humanllm.evaluation.tables import Table, fmt
 from humanllm.llm.base import Backend, Sampling
 from humanllm.llm.prompts import PromptTemplate
@@ -63,8 +62,8 @@ class MotiveBench(BaseBenchmark):
     def score(self, ctx: EvalContext, data: Any, model: str, answers: list[mb.Answered]) -> Scored:
         m: mb.MotiveBenchConfig = self.config(ctx)
         return Scored(
-            [scores.motivebench(model, m.orders, answers)],
-            {"motivebench": scores.motivebench_log(answers)},
+            [results_row(model, m.orders, answers)],
+            {"motivebench": log(answers)},
         )
 
     def summary(self, data: list[mb.MotiveQuestion] | None) -> dict[str, Any]:
@@ -106,6 +105,41 @@ class MotiveBench(BaseBenchmark):
                 + " |"
             )
         return [*lines, ""]
+
+
+def results_row(model: str, orders: int, answered: Sequence[mb.Answered]) -> MotiveBenchScores:
+    def acc(rows: Sequence[mb.Answered]) -> float:
+        return sum(a.correct for a in rows) / len(rows)
+
+    subsets = [s for s in mb.SUBSETS.values() if any(a.question.subset == s for a in answered)]
+    types = [name for *_, name in mb.TYPES if any(a.question.qtype == name for a in answered)]
+    sub_acc = {s: acc([a for a in answered if a.question.subset == s]) for s in subsets}
+    return MotiveBenchScores(
+        model=model,
+        orders=orders,
+        subsets=sub_acc,
+        question_types={t: acc([a for a in answered if a.question.qtype == t]) for t in types},
+        cells=mb.accuracy(answered),
+        questions={
+            s: len({a.question.id for a in answered if a.question.subset == s}) for s in subsets
+        },
+        average=mean(list(sub_acc.values())),
+        unparseable_replies=sum(a.choice is None for a in answered),
+    )
+
+
+def log(answered: Sequence[mb.Answered]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": a.question.id,
+            "order": a.order,
+            "answer": a.question.answer,
+            "choice": a.choice,
+            "correct": a.correct,
+            "raw": a.raw,
+        }
+        for a in answered
+    ]
 
 
 register_benchmark(MotiveBench())

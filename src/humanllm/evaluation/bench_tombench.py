@@ -6,10 +6,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from humanllm.evaluation import scores
 from humanllm.evaluation import tombench as tb
 from humanllm.evaluation.benchmark import BaseBenchmark, EvalContext, Scored, register_benchmark
-from humanllm.evaluation.results import EvalResults
+from humanllm.evaluation.results import CategoryScore, EvalResults, TomBenchScores, mean
 from humanllm.evaluation.tables import Table
 from humanllm.llm.base import Backend, Sampling
 from humanllm.llm.prompts import PromptTemplate
@@ -66,8 +65,8 @@ class TomBench(BaseBenchmark):
     def score(self, ctx: EvalContext, data: Any, model: str, answers: list[tb.Graded]) -> Scored:
         t: tb.TomBenchConfig = self.config(ctx)
         return Scored(
-            [scores.tombench(model, t.language, t.tries, answers)],
-            {"tombench": scores.tombench_log(answers)},
+            [results_row(model, t.language, t.tries, answers)],
+            {"tombench": log(answers)},
         )
 
     def summary(self, data: list[tb.TomItem] | None) -> dict[str, Any]:
@@ -96,6 +95,43 @@ class TomBench(BaseBenchmark):
                 "accuracy",
             )
         ]
+
+
+def results_row(
+    model: str, language: str, tries: int, graded: Sequence[tb.Graded]
+) -> TomBenchScores:
+    cats: dict[str, CategoryScore] = {}
+    for c in tb.CATEGORIES:
+        mine = [g for g in graded if g.item.category == c]
+        if mine:
+            right = sum(g.correct for g in mine)
+            cats[c] = CategoryScore(n=len(mine), correct=right, accuracy=right / len(mine))
+    return TomBenchScores(
+        model=model,
+        language=language,  # type: ignore[arg-type]
+        tries=tries,
+        categories=cats,
+        average=mean([c.accuracy for c in cats.values()]),
+        two_option_items=sum(len(g.item.options) == 2 for g in graded),
+        unparseable_replies=sum(c is None for g in graded for c in g.choices),
+    )
+
+
+def log(graded: Sequence[tb.Graded]) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": g.item.id,
+            "category": g.item.category,
+            "ability": g.item.ability,
+            "n_options": len(g.item.options),
+            "answer": g.item.answer,
+            "choices": g.choices,
+            "voted": g.voted,
+            "correct": g.correct,
+            "raw": g.raws,
+        }
+        for g in graded
+    ]
 
 
 register_benchmark(TomBench())
