@@ -7,12 +7,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from humanllm.evaluation import motivebench as mb
-from humanllm.evaluation.benchmark import BaseBenchmark, EvalContext, Scored, register_benchmark
+from humanllm.evaluation.benchmark import (
+    BaseBenchmark,
+    EvalContext,
+    Scored,
+    read_or_skip,
+    register_benchmark,
+)
 from humanllm.evaluation.results import EvalResults, MotiveBenchScores, mean
 from humanllm.evaluation.tables import Table, fmt
 from humanllm.llm.base import Backend, Sampling
 from humanllm.llm.prompts import PromptTemplate
-from humanllm.stage import StageError
 
 
 class MotiveBench(BaseBenchmark):
@@ -25,17 +30,19 @@ class MotiveBench(BaseBenchmark):
 
     def load(self, ctx: EvalContext) -> list[mb.MotiveQuestion] | None:
         m: mb.MotiveBenchConfig = self.config(ctx)
-        if m.path is None:
-            ctx.notice(
-                "MotiveBench skipped: set evaluate.motivebench.path to the folder holding its "
-                "Amazon/, Blog/ and Persona/ question files (the official release of MotiveBench, "
-                "arXiv:2506.13065)"
-            )
+        got = read_or_skip(
+            ctx,
+            self.name,
+            m.path,
+            "MotiveBench skipped: set evaluate.motivebench.path to the folder holding its "
+            "Amazon/, Blog/ and Persona/ question files (the official release of MotiveBench, "
+            "arXiv:2506.13065)",
+            lambda path: mb.load(path, m.limit),
+            mb.MotiveBenchError,
+        )
+        if got is None:
             return None
-        try:
-            questions, problems = mb.load(m.path, m.limit)
-        except mb.MotiveBenchError as e:
-            raise StageError(f"evaluate.motivebench: {e}") from e
+        questions, problems = got
         if problems:
             ctx.notice(f"MotiveBench: {len(problems)} questions unusable, e.g. {problems[0]}")
         return questions or None

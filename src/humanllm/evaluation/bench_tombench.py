@@ -7,12 +7,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from humanllm.evaluation import tombench as tb
-from humanllm.evaluation.benchmark import BaseBenchmark, EvalContext, Scored, register_benchmark
+from humanllm.evaluation.benchmark import (
+    BaseBenchmark,
+    EvalContext,
+    Scored,
+    read_or_skip,
+    register_benchmark,
+)
 from humanllm.evaluation.results import CategoryScore, EvalResults, TomBenchScores, mean
 from humanllm.evaluation.tables import Table
 from humanllm.llm.base import Backend, Sampling
 from humanllm.llm.prompts import PromptTemplate
-from humanllm.stage import StageError
 
 
 class TomBench(BaseBenchmark):
@@ -25,16 +30,18 @@ class TomBench(BaseBenchmark):
 
     def load(self, ctx: EvalContext) -> list[tb.TomItem] | None:
         t: tb.TomBenchConfig = self.config(ctx)
-        if t.path is None:
-            ctx.notice(
-                "ToMBench skipped: set evaluate.tombench.path to the data/ folder of ToMBench "
-                "(https://github.com/zhchen18/ToMBench, arXiv:2402.15052)"
-            )
+        got = read_or_skip(
+            ctx,
+            self.name,
+            t.path,
+            "ToMBench skipped: set evaluate.tombench.path to the data/ folder of ToMBench "
+            "(https://github.com/zhchen18/ToMBench, arXiv:2402.15052)",
+            lambda path: tb.load(path, t.language),
+            tb.TomBenchError,
+        )
+        if got is None:
             return None
-        try:
-            items, skipped = tb.load(t.path, t.language)
-        except tb.TomBenchError as e:
-            raise StageError(f"evaluate.tombench: {e}") from e
+        items, skipped = got
         if skipped:
             ctx.notice(
                 f"ToMBench: {len(skipped)} items could not be asked, e.g. {next(iter(skipped.items()))}"

@@ -15,10 +15,10 @@ when ``evaluate:`` has a section under its name; its rows land in ``results.json
 from __future__ import annotations
 
 import importlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar, runtime_checkable
 
 from pydantic import BaseModel
 
@@ -28,6 +28,7 @@ from humanllm.llm.base import Backend
 from humanllm.llm.cache import RequestCache
 from humanllm.llm.config import LLMConfig, RunnerConfig
 from humanllm.llm.prompts import PromptTemplate
+from humanllm.stage import StageError
 
 if TYPE_CHECKING:
     from humanllm.evaluation.config import EvaluateConfig
@@ -90,7 +91,6 @@ class Benchmark(Protocol):
     def improvement(self) -> tuple[str, tuple[str, ...]] | None:
         """``(average field, key fields)`` of its rows for ``improvement_pct``; None: none."""
 
-
     def templates(self) -> Sequence[PromptTemplate]: ...
     def config(self, ctx: EvalContext) -> Any | None: ...
     def load(self, ctx: EvalContext) -> Any | None: ...
@@ -144,6 +144,28 @@ class BaseBenchmark:
 
     def summary(self, data: Any) -> dict[str, Any]:
         return {}
+
+
+T = TypeVar("T")
+
+
+def read_or_skip(
+    ctx: EvalContext,
+    name: str,
+    path: str | None,
+    skipped: str,
+    read: Callable[[str], T],
+    errors: type[Exception] | tuple[type[Exception], ...] = (OSError, ValueError),
+) -> T | None:
+    """``read(path)``; without a path, None after the notice ``skipped`` (which says what to set).
+    A read that raises one of ``errors`` is a stage error naming ``evaluate.<name>``."""
+    if path is None:
+        ctx.notice(skipped)
+        return None
+    try:
+        return read(path)
+    except errors as e:
+        raise StageError(f"evaluate.{name}: {e}") from e
 
 
 _REGISTRY: dict[str, Benchmark] = {}
