@@ -30,6 +30,7 @@ from humanllm.sources.kind import (
     narrative_kinds,
     platform_of,
     register_source_kind,
+    source_kind,
 )
 
 # --- the toy kind: a forum export, one message per line: id|user|unix time|text ----------------
@@ -220,3 +221,22 @@ def test_plugins_in_the_config_register_a_kind(
     config.write_text("plugins: [no_such_plugin_mod]\n" + body, encoding="utf-8")
     with pytest.raises(ConfigError, match=r"run\.yaml: plugins: cannot import module 'no_such"):
         load_config(config)
+
+
+def test_source_kind_registers_the_reader_it_decorates() -> None:
+    class NotesSource(SourceBase):
+        kind: Literal["toy_notes"] = "toy_notes"
+
+    @source_kind(NotesSource, platform="note", rules=flag_forum, path_fields=("path", "x"))
+    def read_notes(cfg: NotesSource) -> Iterator[Chunk]:
+        yield from read_forum(cfg)  # type: ignore[arg-type]
+
+    kind = get_source_kind("toy_notes")
+    assert (kind.name, kind.config, kind.read) == ("toy_notes", NotesSource, read_notes)
+    assert (kind.platform, kind.rules, kind.path_fields) == ("note", flag_forum, ("path", "x"))
+
+    class Nameless(BaseModel):
+        path: str
+
+    with pytest.raises(ValueError, match="Nameless: a source config needs kind"):
+        source_kind(Nameless, platform="x", rules=flag_forum)

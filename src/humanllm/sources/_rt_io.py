@@ -14,7 +14,7 @@ from __future__ import annotations
 import gzip
 import json
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -25,6 +25,8 @@ from humanllm.sources import SourceError
 
 PATTERNS = ("*.parquet", "*.jsonl", "*.ndjson", "*.json", "*.zst", "*.gz")
 _NESTED = (pl.List, pl.Array, pl.Struct, pl.Object)
+#: ``(reason, failed, message)``: a row for which ``failed`` holds is a reject of that reason.
+Check = tuple[str, pl.Expr, str]
 
 
 def is_parquet(path: Path) -> bool:
@@ -40,7 +42,7 @@ def _reject_frame(ids: list[str], reasons: list[str], details: list[str]) -> pl.
 
 def parse_rejects(
     rows: pl.DataFrame,
-    checks: list[tuple[str, pl.Expr, str]],
+    checks: list[Check],
     record_id: pl.Expr,
     path: Path,
     unit: str,
@@ -56,6 +58,46 @@ def parse_rejects(
         reason = pl.when(cond).then(pl.lit(name)).otherwise(reason)
         detail = pl.when(cond).then(pl.concat_str([where, pl.lit(message)])).otherwise(detail)
     return rows.select(record_id, reason.alias("reason"), detail.alias("detail"))
+
+
+def missing(fields: dict[str, pl.Expr]) -> list[Check]:
+    """One ``parse.missing_field`` check per field (``"<name> is missing"`` where it is null)."""
+    return [
+        ("parse.missing_field", v.is_null(), f"{name} is missing") for name, v in fields.items()
+    ]
+
+
+def split_rejects(
+    raw: pl.DataFrame, checks: list[Check], id_column: str, path: Path, unit: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``(rows that pass every check, rejects of the others)`` (see :func:`parse_rejects`); a
+    reject's ``record_id`` is its ``id_column``, or ``file:row`` where that is null."""
+    fallback_id = pl.lit(f"{path.name}:{unit}") + pl.col("_row").cast(pl.String)
+    bad = raw.select(pl.any_horizontal([cond for _, cond, _ in checks]).fill_null(True)).to_series()
+    rejects = parse_rejects(
+        raw.filter(bad), checks, pl.coalesce(id_column, fallback_id).alias("record_id"), path, unit
+    )
+    return (raw.filter(~bad) if rejects.height else raw), rejects
+
+
+def parsed_batches(
+    files: Iterable[Path],
+    columns: tuple[str, ...],
+    required: tuple[str, ...],
+    batch_size: int,
+    parse: Callable[[pl.DataFrame, Path, str], tuple[pl.DataFrame, pl.DataFrame]],
+) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
+    """``parse(raw, file, unit)`` of every batch of the Parquet and JSONL ``files``: ``(rows,
+    rejects)``, a JSONL batch's unreadable lines first in its rejects (``unit``: "row " for
+    Parquet rows, "" for JSONL lines, as rejects name them)."""
+    for path in files:
+        if is_parquet(path):
+            for raw in parquet_batches(path, columns, required, batch_size):
+                yield parse(raw, path, "row ")
+        else:
+            for raw, bad in jsonl_batches(path, columns, batch_size):
+                rows, rejects = parse(raw, path, "")
+                yield rows, pl.concat([bad, rejects])
 
 
 def parquet_schema(

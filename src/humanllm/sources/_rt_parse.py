@@ -176,6 +176,25 @@ def encode_meta(fields: dict[str, pl.Expr]) -> pl.Expr:
     return pl.struct([e.alias(k) for k, e in fields.items()]).struct.json_encode().alias("meta")
 
 
+def as_records(
+    typed: pl.DataFrame,
+    source: str,
+    text: pl.Expr,
+    title: pl.Expr,
+    meta: dict[str, pl.Expr],
+) -> pl.DataFrame:
+    """Typed rows (with ``record_id``, ``user_id``, ``created_at``) as rows of the record schema."""
+    return typed.select(
+        pl.lit(source).alias("source"),
+        "record_id",
+        "user_id",
+        "created_at",
+        text.alias("text"),
+        title.alias("title"),
+        encode_meta(meta),
+    )
+
+
 def _token(i: int, dtype: pl.DataType) -> str:
     if dtype == pl.Boolean:
         return f"(?:null|(?<f{i}>true|false))"

@@ -48,7 +48,7 @@ from humanllm.sources._ba_io import (
 )
 from humanllm.sources._ba_items import ItemBuffer, TitleLookup, parse_item
 from humanllm.sources.config import AmazonSource
-from humanllm.sources.kind import SourceKind, register_source_kind
+from humanllm.sources.kind import source_kind
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +192,15 @@ class _Reader:
                 yield self.flush()
 
 
+@source_kind(
+    AmazonSource,
+    platform="Amazon product review",
+    rules="humanllm.filters.amazon:row_flag",
+    rules_config=AmazonRules,
+    narrative=False,
+    path_fields=("path", "meta_path"),
+    item_kcore=True,
+)
 def read(cfg: Any) -> Iterator[Chunk]:
     """Stream items, then reviews, category by category (see the module docstring)."""
     reader = _Reader(cfg)
@@ -209,18 +218,3 @@ def _nonempty(chunks: Iterator[Chunk]) -> Iterator[Chunk]:
     for chunk in chunks:
         if chunk.records.height or chunk.rejects is not None or chunk.items is not None:
             yield chunk
-
-
-KIND = register_source_kind(
-    SourceKind(
-        name="amazon",
-        config=AmazonSource,
-        read=read,
-        platform="Amazon product review",
-        rules="humanllm.filters.amazon:row_flag",
-        rules_config=AmazonRules,
-        narrative=False,
-        path_fields=("path", "meta_path"),
-        item_kcore=True,
-    )
-)

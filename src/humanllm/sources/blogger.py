@@ -45,7 +45,7 @@ from humanllm.sources import Chunk, expand_paths
 from humanllm.sources._ba_io import Batch
 from humanllm.sources._ba_months import month_number
 from humanllm.sources.config import BloggerSource
-from humanllm.sources.kind import SourceKind, register_source_kind
+from humanllm.sources.kind import source_kind
 
 _POST = re.compile(r"<post>")
 _DATE = re.compile(r"<date>([^<]*)</date>")
@@ -163,6 +163,12 @@ def read_file(path: Path, batch: Batch) -> Iterator[Chunk]:
             yield batch.take()
 
 
+@source_kind(
+    BloggerSource,
+    platform="blog post",
+    rules="humanllm.filters.blogger:flag",
+    rules_config=BloggerRules,
+)
 def read(cfg: Any) -> Iterator[Chunk]:
     """Stream every post of every ``*.xml`` file under ``cfg.path`` (file, folder or glob)."""
     batch = Batch(cfg.source_name, cfg.batch_size)
@@ -170,15 +176,3 @@ def read(cfg: Any) -> Iterator[Chunk]:
         yield from read_file(path, batch)
     if not batch.empty():
         yield batch.take()
-
-
-KIND = register_source_kind(
-    SourceKind(
-        name="blogger",
-        config=BloggerSource,
-        read=read,
-        platform="blog post",
-        rules="humanllm.filters.blogger:flag",
-        rules_config=BloggerRules,
-    )
-)

@@ -21,7 +21,8 @@ stage keeps the comments of its users on posts it knows (see ``curation.genome``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
+from functools import partial
 from pathlib import Path
 
 import polars as pl
@@ -30,10 +31,10 @@ from humanllm.sources import Chunk, SourceError, expand_paths
 from humanllm.sources._rt_io import (
     PATTERNS,
     is_parquet,
-    jsonl_batches,
-    parquet_batches,
+    missing,
     parquet_schema,
-    parse_rejects,
+    parsed_batches,
+    split_rejects,
 )
 from humanllm.sources._rt_parse import as_text, encode_meta, normalize, nullify, to_int, to_utc
 from humanllm.sources.config import RedditSource, TwitterSource
@@ -54,33 +55,32 @@ def read_comments(cfg: RedditSource | TwitterSource) -> Iterator[Chunk]:
     path = cfg.comments if isinstance(cfg, RedditSource) else cfg.replies
     if not path:
         return
-    for file in expand_paths(path, PATTERNS):
-        for raw, bad in _raw_batches(cfg, file):
-            comments, rejects = _parse(cfg, raw, file, "row " if is_parquet(file) else "")
-            yield Chunk(records=comments, rejects=pl.concat([bad, rejects]))
-
-
-def _raw_batches(
-    cfg: RedditSource | TwitterSource, file: Path
-) -> Iterator[tuple[pl.DataFrame, pl.DataFrame]]:
     reddit = isinstance(cfg, RedditSource)
     columns = REDDIT_COLUMNS if reddit else TWITTER_COLUMNS
     required = REDDIT_REQUIRED if reddit else ("id", "user", "tweet", "date")
-    if is_parquet(file):
-        if not reddit:
-            schema = parquet_schema(file, columns, required)
-            if not any(c in schema for c in REPLY_TO):
-                raise SourceError(
-                    f"{file}: a replies file needs the id of the tweet answered, in a column "
-                    f"named {' or '.join(REPLY_TO)}"
-                )
-        empty = pl.DataFrame(
-            schema={"record_id": pl.String, "reason": pl.String, "detail": pl.String}
-        )
-        for raw in parquet_batches(file, columns, required, cfg.batch_size):
-            yield raw, empty
-    else:
-        yield from jsonl_batches(file, columns, cfg.batch_size)
+    files: Iterable[Path] = expand_paths(path, PATTERNS)
+    if not reddit:
+        files = _name_the_tweet(files, columns, required)
+    for comments, rejects in parsed_batches(
+        files, columns, required, cfg.batch_size, partial(_parse, cfg)
+    ):
+        yield Chunk(records=comments, rejects=rejects)
+
+
+def _name_the_tweet(
+    files: Iterable[Path], columns: tuple[str, ...], required: tuple[str, ...]
+) -> Iterator[Path]:
+    """The replies files, each checked as it is reached: a Parquet one has a column naming the
+    tweet answered (a JSONL line without it is a reject)."""
+    for file in files:
+        if is_parquet(file) and not any(
+            c in parquet_schema(file, columns, required) for c in REPLY_TO
+        ):
+            raise SourceError(
+                f"{file}: a replies file needs the id of the tweet answered, in a column "
+                f"named {' or '.join(REPLY_TO)}"
+            )
+        yield file
 
 
 def _strip_kind(col: pl.Expr) -> pl.Expr:
@@ -121,19 +121,12 @@ def _parse(
         *(e.alias(f"_{k}") for k, e in fields.items()),
         to_utc(raw[time_col]).alias("_created"),
     )
+    named = {"id": "_id", "author": "_author", text_col: "_text", post_col: "_post"}
     checks = [
-        ("parse.missing_field", pl.col("_id").is_null(), "id is missing"),
-        ("parse.missing_field", pl.col("_author").is_null(), "author is missing"),
-        ("parse.missing_field", pl.col("_text").is_null(), f"{text_col} is missing"),
-        ("parse.missing_field", pl.col("_post").is_null(), f"{post_col} is missing"),
+        *missing({name: pl.col(col) for name, col in named.items()}),
         ("parse.bad_time", pl.col("_created").is_null(), f"{time_col} is not a time"),
     ]
-    bad = raw.select(pl.any_horizontal([c for _, c, _ in checks]).fill_null(True)).to_series()
-    fallback = pl.lit(f"{path.name}:{unit}") + pl.col("_row").cast(pl.String)
-    rejects = parse_rejects(
-        raw.filter(bad), checks, pl.coalesce("_id", fallback).alias("record_id"), path, unit
-    )
-    ok = raw.filter(~bad)
+    ok, rejects = split_rejects(raw, checks, "_id", path, unit)
     comments = ok.select(
         pl.lit(cfg.source_name).alias("source"),
         pl.col("_id").alias("comment_id"),

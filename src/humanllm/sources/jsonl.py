@@ -41,7 +41,7 @@ from humanllm.sources._ba_io import (
     want_str,
 )
 from humanllm.sources.config import JsonlSource
-from humanllm.sources.kind import SourceKind, register_source_kind
+from humanllm.sources.kind import source_kind
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +92,17 @@ def parse_line(
     return record_id, user_id, micros, text, title, meta
 
 
+def filtered_as(cfg: JsonlSource) -> str | None:
+    """The kind whose rules (and platform name) a JSONL source takes: ``filter_as``, if set."""
+    return None if cfg.filter_as == "none" else cfg.filter_as
+
+
+@source_kind(
+    JsonlSource,
+    platform="social-media post",
+    rules="humanllm.filters.generic:flag",
+    acts_as=filtered_as,
+)
 def read(cfg: Any) -> Iterator[Chunk]:
     """Stream every line of every JSONL file under ``cfg.path`` into records (or rejects)."""
     fields = field_map(cfg)
@@ -123,20 +134,3 @@ def read(cfg: Any) -> Iterator[Chunk]:
             log.warning("%s: empty file, nothing read", path)
     if not batch.empty():
         yield batch.take()
-
-
-def filtered_as(cfg: JsonlSource) -> str | None:
-    """The kind whose rules (and platform name) a JSONL source takes: ``filter_as``, if set."""
-    return None if cfg.filter_as == "none" else cfg.filter_as
-
-
-KIND = register_source_kind(
-    SourceKind(
-        name="jsonl",
-        config=JsonlSource,
-        read=read,
-        platform="social-media post",
-        rules="humanllm.filters.generic:flag",
-        acts_as=filtered_as,
-    )
-)

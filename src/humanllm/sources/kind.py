@@ -2,9 +2,10 @@
 
 A kind is owned by its module (``humanllm.sources.reddit`` and the other built-in readers, or a
 user's module named in the config's ``plugins:``), which builds its :class:`SourceKind` and calls
-:func:`register_source_kind` when imported. Everything the package needs to know about a kind is
-there: how its entries in ``sources:`` are validated, how it is read, how it is filtered, how the
-model calls it, and which of its fields are paths. See ``docs/extending.md``.
+:func:`register_source_kind` when imported, or decorates its reader with :func:`source_kind`.
+Everything the package needs to know about a kind is there: how its entries in ``sources:`` are
+validated, how it is read, how it is filtered, how the model calls it, and which of its fields
+are paths. See ``docs/extending.md``.
 """
 
 from __future__ import annotations
@@ -108,6 +109,24 @@ def register_source_kind(kind: SourceKind) -> SourceKind:
         )
     _REGISTRY[kind.name] = kind
     return kind
+
+
+def source_kind(config: type[BaseModel], **fields: Any) -> Callable[[Reader], Reader]:
+    """Register the decorated function as the reader of a kind: ``SourceKind(name, config,
+    read=<it>, **fields)``, named by the default of ``config``'s ``kind`` field::
+
+        @source_kind(ForumSource, platform="forum message", rules=flag)
+        def read(cfg: ForumSource) -> Iterator[Chunk]: ...
+    """
+    name = getattr(config, "model_fields", {}).get("kind")
+    if name is None or not isinstance(name.default, str):
+        raise ValueError(f"{config.__qualname__}: a source config needs kind: Literal[...] = name")
+
+    def register(read: Reader) -> Reader:
+        register_source_kind(SourceKind(name=name.default, config=config, read=read, **fields))
+        return read
+
+    return register
 
 
 def _owner(kind: SourceKind) -> tuple[str, str]:

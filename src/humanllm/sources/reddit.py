@@ -34,18 +34,12 @@ import polars as pl
 
 from humanllm.filters.config import RedditRules
 from humanllm.sources import Chunk, expand_paths
-from humanllm.sources._rt_io import (
-    PATTERNS,
-    is_parquet,
-    jsonl_batches,
-    parquet_batches,
-    parse_rejects,
-)
+from humanllm.sources._rt_io import PATTERNS, missing, parsed_batches, split_rejects
 from humanllm.sources._rt_parse import (
     NULL_WORDS,
+    as_records,
     as_text,
     bad_value,
-    encode_meta,
     normalize,
     nullify,
     to_bool,
@@ -55,7 +49,7 @@ from humanllm.sources._rt_parse import (
 )
 from humanllm.sources.comments import read_comments
 from humanllm.sources.config import RedditSource
-from humanllm.sources.kind import SourceKind, register_source_kind
+from humanllm.sources.kind import source_kind
 
 COLUMNS = (
     "id", "author", "subreddit", "title", "selftext", "created_utc", "score", "num_comments",
@@ -79,6 +73,15 @@ def with_rule_fields(records: pl.LazyFrame) -> pl.LazyFrame:
     return with_meta_fields(records, RULE_FIELDS)
 
 
+@source_kind(
+    RedditSource,
+    platform="Reddit post",
+    rules="humanllm.filters.reddit:flag",
+    rules_config=RedditRules,
+    path_fields=("path", "comments"),
+    comments=read_comments,
+    fused="humanllm.filters.reddit:read_filtered",
+)
 def read(cfg: RedditSource) -> Iterator[Chunk]:
     """Stream records (and parse rejects) of every file under ``cfg.path``."""
     for typed, rejects in typed_batches(cfg):
@@ -93,14 +96,8 @@ def typed_batches(cfg: RedditSource) -> Iterator[tuple[pl.DataFrame, pl.DataFram
     and :func:`to_records` parses them while it finishes the rows. The rules can run on it before
     normalisation (``sources.reddit_scan.finish_typed``).
     """
-    for path in expand_paths(cfg.path, PATTERNS):
-        if is_parquet(path):
-            for raw in parquet_batches(path, COLUMNS, REQUIRED, cfg.batch_size):
-                yield parse_batch(raw, path, "row ")
-        else:
-            for raw, bad in jsonl_batches(path, COLUMNS, cfg.batch_size):
-                typed, rejects = parse_batch(raw, path, "")
-                yield typed, pl.concat([bad, rejects])
+    files = expand_paths(cfg.path, PATTERNS)
+    yield from parsed_batches(files, COLUMNS, REQUIRED, cfg.batch_size, parse_batch)
 
 
 def rule_inputs(schema: Mapping[str, pl.DataType]) -> dict[str, pl.Expr]:
@@ -183,14 +180,15 @@ def parse_batch(raw: pl.DataFrame, path: Path, unit: str) -> tuple[pl.DataFrame,
         inputs["num_comments"].alias("_comments"),
     )
     body = pl.col("selftext")
+    created = nullify(as_text(pl.col("created_utc"), s["created_utc"]))
     checks = [
-        ("parse.missing_field", pl.col("id").is_null(), "id is missing"),
-        ("parse.missing_field", pl.col("author").is_null(), "author is missing"),
-        ("parse.missing_field", pl.col("title").is_null(), "title is missing"),
-        (
-            "parse.missing_field",
-            nullify(as_text(pl.col("created_utc"), s["created_utc"])).is_null(),
-            "created_utc is missing",
+        *missing(
+            {
+                "id": pl.col("id"),
+                "author": pl.col("author"),
+                "title": pl.col("title"),
+                "created_utc": created,
+            }
         ),
         ("parse.bad_time", pl.col("_created").is_null(), "created_utc is not a unix time"),
         ("parse.bad_number", bad_value(pl.col("score"), pl.col("_score")), "score is not a number"),
@@ -200,12 +198,8 @@ def parse_batch(raw: pl.DataFrame, path: Path, unit: str) -> tuple[pl.DataFrame,
             "num_comments is not a number",
         ),
     ]
-    fallback_id = pl.lit(f"{path.name}:{unit}") + pl.col("_row").cast(pl.String)
-    bad = raw.select(pl.any_horizontal([cond for _, cond, _ in checks]).fill_null(True)).to_series()
-    rejects = parse_rejects(
-        raw.filter(bad), checks, pl.coalesce("id", fallback_id).alias("record_id"), path, unit
-    )
-    typed = (raw.filter(~bad) if rejects.height else raw).select(
+    ok, rejects = split_rejects(raw, checks, "id", path, unit)
+    typed = ok.select(
         pl.col("id").alias("record_id"),
         pl.col("author").alias("user_id"),
         pl.col("_created").alias("created_at"),
@@ -239,37 +233,11 @@ def to_records(typed: pl.DataFrame, source: str = "reddit") -> pl.DataFrame:
         .otherwise(pl.concat_str([title, body], separator=" "))
     )
     s = typed.schema
-    return typed.select(
-        pl.lit(source).alias("source"),
-        "record_id",
-        "user_id",
-        "created_at",
-        text.alias("text"),
-        pl.lit(title).alias("title"),
-        encode_meta(
-            {
-                **{k: pl.col(k) for k in RULE_FIELDS},
-                "subreddit": nullify(as_text(pl.col("subreddit"), s["subreddit"])),
-                "over_18": to_bool(pl.col("over_18"), s["over_18"]),
-                "stickied": to_bool(pl.col("stickied"), s["stickied"]),
-                **{
-                    k: nullify(as_text(pl.col(k), s[k])) for k in _OPTIONAL_TEXT if k != "subreddit"
-                },
-            }
-        ),
-    )
-
-
-KIND = register_source_kind(
-    SourceKind(
-        name="reddit",
-        config=RedditSource,
-        read=read,
-        platform="Reddit post",
-        rules="humanllm.filters.reddit:flag",
-        rules_config=RedditRules,
-        path_fields=("path", "comments"),
-        comments=read_comments,
-        fused="humanllm.filters.reddit:read_filtered",
-    )
-)
+    meta = {
+        **{k: pl.col(k) for k in RULE_FIELDS},
+        "subreddit": nullify(as_text(pl.col("subreddit"), s["subreddit"])),
+        "over_18": to_bool(pl.col("over_18"), s["over_18"]),
+        "stickied": to_bool(pl.col("stickied"), s["stickied"]),
+        **{k: nullify(as_text(pl.col(k), s[k])) for k in _OPTIONAL_TEXT if k != "subreddit"},
+    }
+    return as_records(typed, source, text, pl.lit(title), meta)

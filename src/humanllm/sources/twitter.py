@@ -35,13 +35,15 @@ from humanllm.sources._rt_io import (
     PATTERNS,
     is_parquet,
     jsonl_batches,
+    missing,
     parquet_batches,
-    parse_rejects,
+    parsed_batches,
+    split_rejects,
 )
 from humanllm.sources._rt_parse import (
+    as_records,
     as_text,
     bad_value,
-    encode_meta,
     normalize,
     nullify,
     to_bool,
@@ -50,7 +52,7 @@ from humanllm.sources._rt_parse import (
 )
 from humanllm.sources.comments import read_comments
 from humanllm.sources.config import TwitterSource
-from humanllm.sources.kind import SourceKind, register_source_kind
+from humanllm.sources.kind import source_kind
 
 COLUMNS = ("user", "id", "tweet", "replies", "retweets", "likes", "quotes", "date")
 REQUIRED = ("user", "id", "tweet", "date")
@@ -71,21 +73,21 @@ _USERS_SCHEMA = {
 }
 
 
+@source_kind(
+    TwitterSource,
+    platform="tweet",
+    rules="humanllm.filters.twitter:flag",
+    rules_config=TwitterRules,
+    path_fields=("path", "users_path", "replies"),
+    comments=read_comments,
+    early_reasons="humanllm.filters.twitter:EARLY_REASONS",
+)
 def read(cfg: TwitterSource) -> Iterator[Chunk]:
     """Stream records (and parse rejects) of every tweets file under ``cfg.path``."""
     users = load_users(cfg.users_path, cfg.batch_size) if cfg.users_path else None
-    for path in expand_paths(cfg.path, PATTERNS):
-        if is_parquet(path):
-            for raw in parquet_batches(path, COLUMNS, REQUIRED, cfg.batch_size):
-                typed, rejects = _parse(raw, path, "row ")
-                yield Chunk(records=to_records(typed, users, cfg.source_name), rejects=rejects)
-        else:
-            for raw, bad in jsonl_batches(path, COLUMNS, cfg.batch_size):
-                typed, rejects = _parse(raw, path, "")
-                yield Chunk(
-                    records=to_records(typed, users, cfg.source_name),
-                    rejects=pl.concat([bad, rejects]),
-                )
+    files = expand_paths(cfg.path, PATTERNS)
+    for typed, rejects in parsed_batches(files, COLUMNS, REQUIRED, cfg.batch_size, _parse):
+        yield Chunk(records=to_records(typed, users, cfg.source_name), rejects=rejects)
 
 
 def load_users(path: str, batch_size: int) -> pl.DataFrame:
@@ -129,14 +131,10 @@ def _parse(raw: pl.DataFrame, path: Path, unit: str) -> tuple[pl.DataFrame, pl.D
         to_utc(raw["date"]).alias("_created"),
         *(to_int(pl.col(c), s[c]).alias(f"_{c}") for c in COUNTS),
     )
+    date = nullify(as_text(pl.col("date"), s["date"]))
     checks = [
-        ("parse.missing_field", pl.col("_id").is_null(), "id is missing"),
-        ("parse.missing_field", pl.col("user").is_null(), "user is missing"),
-        ("parse.missing_field", pl.col("tweet").is_null(), "tweet is missing"),
-        (
-            "parse.missing_field",
-            nullify(as_text(pl.col("date"), s["date"])).is_null(),
-            "date is missing",
+        *missing(
+            {"id": pl.col("_id"), "user": pl.col("user"), "tweet": pl.col("tweet"), "date": date}
         ),
         ("parse.bad_time", pl.col("_created").is_null(), "date is not a date"),
         *(
@@ -144,12 +142,8 @@ def _parse(raw: pl.DataFrame, path: Path, unit: str) -> tuple[pl.DataFrame, pl.D
             for c in COUNTS
         ),
     ]
-    fallback_id = pl.lit(f"{path.name}:{unit}") + pl.col("_row").cast(pl.String)
-    bad = raw.select(pl.any_horizontal([cond for _, cond, _ in checks]).fill_null(True)).to_series()
-    rejects = parse_rejects(
-        raw.filter(bad), checks, pl.coalesce("_id", fallback_id).alias("record_id"), path, unit
-    )
-    typed = (raw.filter(~bad) if rejects.height else raw).select(
+    ok, rejects = split_rejects(raw, checks, "_id", path, unit)
+    typed = ok.select(
         pl.col("_id").alias("record_id"),
         pl.col("user").alias("user_id"),
         pl.col("_created").alias("created_at"),
@@ -177,27 +171,4 @@ def to_records(
         **{c: pl.col(c) for c in COUNTS},
         "location": pl.col("location"),
     }
-    return typed.select(
-        pl.lit(source).alias("source"),
-        "record_id",
-        "user_id",
-        "created_at",
-        "text",
-        pl.lit(None, dtype=pl.String).alias("title"),
-        encode_meta(meta),
-    )
-
-
-KIND = register_source_kind(
-    SourceKind(
-        name="twitter",
-        config=TwitterSource,
-        read=read,
-        platform="tweet",
-        rules="humanllm.filters.twitter:flag",
-        rules_config=TwitterRules,
-        path_fields=("path", "users_path", "replies"),
-        comments=read_comments,
-        early_reasons="humanllm.filters.twitter:EARLY_REASONS",
-    )
-)
+    return as_records(typed, source, pl.col("text"), pl.lit(None, dtype=pl.String), meta)
