@@ -308,8 +308,25 @@ def evaluate_cmd(
     except ValueError as e:
         _fail(f"{path}: not an evaluation results file ({e})")
         return
+    _import_run_plugins(run_dir)  # their benchmarks draw their own tables
     for written in write_report(results, path.parent):
         err.print(f"wrote {written}")
+
+
+def _import_run_plugins(run_dir: Path) -> None:
+    """The ``plugins:`` of the run's recorded config (``config.yaml``), imported."""
+    import yaml
+
+    from humanllm.config import import_plugins
+
+    recorded = run_dir / "config.yaml"
+    if not recorded.is_file():
+        return
+    try:
+        data = yaml.safe_load(recorded.read_text(encoding="utf-8")) or {}
+        import_plugins(data.get("plugins") if isinstance(data, dict) else None)
+    except (yaml.YAMLError, ConfigError) as e:
+        _fail(f"{recorded}: {e}")
 
 
 #: Stage commands with more options than the generic one (:func:`_stage_command`).

@@ -251,3 +251,32 @@ def test_toy_path_is_relative_to_the_config_file(toy: ToyQuiz, tmp_path: Path) -
     )
     section = load_config(cfg_file).evaluate.benchmark_config(NAME)
     assert section.path == str(tmp_path / "conf" / "data" / "quiz.jsonl")
+
+
+def test_report_only_draws_a_plugin_benchmark_named_in_the_run_config(
+    toy: ToyQuiz, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from humanllm.cli import app
+
+    quiz = write_quiz(tmp_path / "quiz.jsonl", [0, 1])
+    root = tmp_path / "run"
+    evaluate(config(tmp_path, {"path": str(quiz)}), root)
+    unregister_benchmark(NAME)  # a new process: only the run's plugins register it again
+    plugin = tmp_path / "plugins" / "toy_quiz_plugin_for_report.py"
+    plugin.parent.mkdir()
+    plugin.write_text(
+        "from humanllm.evaluation.benchmark import register_benchmark\n"
+        "from tests.extending.test_toy_benchmark import ToyQuiz\n"
+        "register_benchmark(ToyQuiz())\n",
+        encoding="utf-8",
+    )
+    monkeypatch.syspath_prepend(str(plugin.parent))
+    (root / "config.yaml").write_text(f"plugins: [{plugin.stem}]\n", encoding="utf-8")
+    (root / "eval" / "report.md").unlink()
+    out = CliRunner().invoke(
+        app, ["evaluate", "unused.yaml", "--run-dir", str(root), "--report-only"]
+    )
+    assert out.exit_code == 0, out.output
+    assert "Toy quiz accuracy" in (root / "eval" / "report.md").read_text(encoding="utf-8")
