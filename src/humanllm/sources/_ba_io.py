@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ import zstandard
 
 from humanllm.records import RECORD_SCHEMA, normalize_expr
 from humanllm.sources import Chunk, SourceError
+
+log = logging.getLogger(__name__)
 
 JSONL_PATTERNS = ("*.jsonl", "*.jsonl.gz", "*.jsonl.zst")
 _BLOCK = 1 << 18  # compressed bytes read at a time
@@ -288,6 +291,10 @@ class Batch:
         self.rej["reason"].append(reason)
         self.rej["detail"].append(detail)
 
+    def reject_field(self, path: Path, line: int, err: FieldError) -> None:
+        """Reject line ``line`` of ``path`` for the field error ``err``."""
+        self.reject(f"{path.name}:{line}", err.reason, f"{path}:{line}: {err}")
+
     def full(self) -> bool:
         return len(self.cols["record_id"]) + len(self.rej["record_id"]) >= self.size
 
@@ -310,3 +317,19 @@ class Batch:
         self.cols = {k: [] for k in RECORD_SCHEMA}
         self.rej = {"record_id": [], "reason": [], "detail": []}
         return Chunk(records=records, rejects=rejects, items=items)
+
+
+def read_objects(path: Path, batch: Batch) -> Iterator[Parsed]:
+    """Every parsed line of ``path``; a line that is not a JSON object, and a stream cut off, are
+    rejects in ``batch`` (an empty file: a log notice)."""
+    n = 0
+    try:
+        for parsed in iter_objects(path):
+            n += 1
+            if parsed.obj is None:
+                batch.reject(f"{path.name}:{parsed.line}", parsed.reason, parsed.detail)
+            yield parsed
+    except StreamError as e:
+        batch.reject(f"{path.name}:end", e.reason, str(e))
+    if n == 0:
+        log.warning("%s: empty file, nothing read", path)

@@ -28,7 +28,6 @@ be read to its end (the lines before it are kept). An empty file yields nothing 
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,9 +38,8 @@ from humanllm.sources._ba_io import (
     JSONL_PATTERNS,
     Batch,
     FieldError,
-    StreamError,
     epoch_micros,
-    iter_objects,
+    read_objects,
     want_bool,
     want_number,
     want_str,
@@ -49,8 +47,6 @@ from humanllm.sources._ba_io import (
 from humanllm.sources._ba_items import ItemBuffer, TitleLookup, parse_item
 from humanllm.sources.config import AmazonSource
 from humanllm.sources.kind import source_kind
-
-log = logging.getLogger(__name__)
 
 
 def category_of(path: Path) -> str:
@@ -152,17 +148,8 @@ class _Reader:
 
     def _lines(self, path: Path) -> Iterator[tuple[int, dict[str, Any] | None, bool]]:
         """(line, object or None, bad_utf8) per line; bad lines and a cut-off stream become rejects."""
-        n = 0
-        try:
-            for parsed in iter_objects(path):
-                n += 1
-                if parsed.obj is None:
-                    self.batch.reject(f"{path.name}:{parsed.line}", parsed.reason, parsed.detail)
-                yield parsed.line, parsed.obj, parsed.bad_utf8
-        except StreamError as e:
-            self.batch.reject(f"{path.name}:end", e.reason, str(e))
-        if n == 0:
-            log.warning("%s: empty file, nothing read", path)
+        for parsed in read_objects(path, self.batch):
+            yield parsed.line, parsed.obj, parsed.bad_utf8
 
     def read_meta(self, path: Path) -> Iterator[Chunk]:
         for line, obj, _ in self._lines(path):
@@ -170,7 +157,7 @@ class _Reader:
                 try:
                     self.items.add(parse_item(obj))
                 except FieldError as e:
-                    self.batch.reject(f"{path.name}:{line}", e.reason, f"{path}:{line}: {e}")
+                    self.batch.reject_field(path, line, e)
             if self.full():
                 yield self.flush()
         yield self.flush()  # every item of the file is in the title lookup before reviews start
@@ -182,7 +169,7 @@ class _Reader:
                 try:
                     user, item, micros, text, title, meta = parse_review(obj)
                 except FieldError as e:
-                    self.batch.reject(f"{path.name}:{line}", e.reason, f"{path}:{line}: {e}")
+                    self.batch.reject_field(path, line, e)
                 else:
                     meta["category"] = category
                     if bad_utf8:

@@ -24,7 +24,6 @@ Other rejects: ``parse.bad_json`` / ``parse.not_object`` (detail ``file:line: er
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -34,16 +33,13 @@ from humanllm.sources._ba_io import (
     JSONL_PATTERNS,
     Batch,
     FieldError,
-    StreamError,
     epoch_micros,
-    iter_objects,
+    read_objects,
     want_number,
     want_str,
 )
 from humanllm.sources.config import JsonlSource
 from humanllm.sources.kind import source_kind
-
-log = logging.getLogger(__name__)
 
 COLUMNS = ("record_id", "user_id", "created_at", "text", "title")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -108,29 +104,19 @@ def read(cfg: Any) -> Iterator[Chunk]:
     fields = field_map(cfg)
     batch = Batch(cfg.source_name, cfg.batch_size)
     for path in expand_paths(cfg.path, JSONL_PATTERNS):
-        n = 0
-        try:
-            for parsed in iter_objects(path):
-                n += 1
-                where = f"{path.name}:{parsed.line}"
-                if parsed.obj is None:
-                    batch.reject(where, parsed.reason, parsed.detail)
+        for parsed in read_objects(path, batch):
+            if parsed.obj is not None:
+                try:
+                    rid, uid, micros, text, title, meta = parse_line(
+                        parsed.obj, fields, cfg.time_unit
+                    )
+                except FieldError as e:
+                    batch.reject_field(path, parsed.line, e)
                 else:
-                    try:
-                        rid, uid, micros, text, title, meta = parse_line(
-                            parsed.obj, fields, cfg.time_unit
-                        )
-                    except FieldError as e:
-                        batch.reject(where, e.reason, f"{path}:{parsed.line}: {e}")
-                    else:
-                        if parsed.bad_utf8:
-                            meta["_bad_utf8"] = True
-                        batch.add(rid, uid, micros, text, title, meta)
-                if batch.full():
-                    yield batch.take()
-        except StreamError as e:
-            batch.reject(f"{path.name}:end", e.reason, str(e))
-        if n == 0:
-            log.warning("%s: empty file, nothing read", path)
+                    if parsed.bad_utf8:
+                        meta["_bad_utf8"] = True
+                    batch.add(rid, uid, micros, text, title, meta)
+            if batch.full():
+                yield batch.take()
     if not batch.empty():
         yield batch.take()
