@@ -21,6 +21,7 @@ from pydantic import BaseModel, Field
 from humanllm.records import SOURCES
 from humanllm.runfolder import GENOME
 from humanllm.sources.kind import platform_of
+from humanllm.tasks.rows import cut
 
 #: The task builders' defaults, used when the run's config does not say otherwise.
 HISTORY_RECORDS, HISTORY_CHARS, HISTORY_ITEMS = 3, 1000, 10
@@ -96,15 +97,6 @@ def _source_kinds(cfg: dict[str, Any]) -> dict[str, str]:
             kind = str(s["filter_as"])
         out[str(s.get("name") or s["kind"])] = kind
     return out
-
-
-def _cut(value: str, limit: int) -> str:
-    value = value.strip()
-    if len(value) <= limit:
-        return value
-    head = value[: limit - 3]
-    space = head.rfind(" ")
-    return (head[:space] if space > limit // 2 else head).rstrip() + "..."
 
 
 def _run_config(run_dir: Path) -> dict[str, Any]:
@@ -218,7 +210,7 @@ class GenomeUsers:
             RecordView(
                 created_at=r["created_at"].isoformat() if r.get("created_at") else None,
                 text=_text(r.get("text")),
-                item=_text(r.get("post_title")) or _cut(_text(r.get("post_text")), 120),
+                item=_text(r.get("post_title")) or cut(_text(r.get("post_text")), 120),
             )
             for r in df.to_dicts()
         ]
@@ -274,7 +266,7 @@ def about(person: Person) -> dict[str, Any]:
 def writings(person: Person, h: History) -> list[str]:
     """The person's most recent texts, each cut, oldest first."""
     recent = person.records[-h.records :] if h.records > 0 else []
-    return [_cut(_full(r), h.chars) for r in recent if _full(r)]
+    return [cut(_full(r), h.chars) for r in recent if _full(r)]
 
 
 def earlier_comments(person: Person, h: History) -> list[dict[str, Any]]:
@@ -286,7 +278,7 @@ def earlier_comments(person: Person, h: History) -> list[dict[str, Any]]:
     return [
         {
             "item": r.item or r.title or ("an item" if amazon else "a post"),
-            "text": _cut(_full(r) if amazon else r.text or r.title, h.chars),
+            "text": cut(_full(r) if amazon else r.text or r.title, h.chars),
             "rating": r.rating,
         }
         for r in said
