@@ -79,9 +79,7 @@ def test_the_engine_sends_the_fitted_schema() -> None:
             stage="t",
             prompt_version="1",
             sampling=Sampling(max_tokens=200),
-            cfg=cfg,
-            validate=None,
-            retry_rejects=False,
+            runner_cfg=cfg,
         )
 
     sent = engine(RunnerConfig()).json_schema

@@ -11,7 +11,7 @@ import functools
 import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Required, TypedDict, TypeVar, Unpack
 
 from pydantic import BaseModel
 
@@ -42,33 +42,41 @@ class Job:
     first: tuple[ChatRequest, str] | None = None  # attempt 0's request and key, built once
 
 
+class LLMCall(TypedDict, Generic[T], total=False):
+    """The keyword arguments of one runner call (:func:`~humanllm.llm.runner.run_llm`,
+    ``arun_llm``) that make its :class:`Engine`; the first six are required."""
+
+    render: Required[Callable[[Any], Messages]]  # item -> messages (usually template.render)
+    schema: Required[type[T]]  # the pydantic model every reply must fit
+    backend: Required[Backend]
+    cache: Required[RequestCache]
+    stage: Required[str]
+    prompt_version: Required[str]  # template.id: goes into the cache key
+    sampling: Sampling | None  # none: Sampling()
+    runner_cfg: RunnerConfig | None  # none: RunnerConfig()
+    validate: replies.Validator | None  # (object, item): raises to reject a reply that fits
+    retry_rejects: bool  # re-ask records whose cached outcome is a reject (or runner_cfg's)
+
+
 class Engine(Generic[T]):
     """State of one runner call: counters, verdicts by input index, the limiter."""
 
-    def __init__(
-        self,
-        *,
-        render: Callable[[Any], Messages],
-        schema: type[T],
-        backend: Backend,
-        cache: RequestCache,
-        stage: str,
-        prompt_version: str,
-        sampling: Sampling,
-        cfg: RunnerConfig,
-        validate: replies.Validator | None,
-        retry_rejects: bool,
-        limiter: RateLimiter | None = None,
-    ) -> None:
-        self.render, self.schema, self.validate = render, schema, validate
-        self.backend, self.cache, self.cfg = backend, cache, cfg
-        self.stage, self.sampling, self.retry_rejects = stage, sampling, retry_rejects
+    def __init__(self, *, limiter: RateLimiter | None = None, **call: Unpack[LLMCall[T]]) -> None:
+        schema, backend = call["schema"], call["backend"]
+        sampling = call.get("sampling") or Sampling()
+        cfg = call.get("runner_cfg") or RunnerConfig()
+        self.render, self.schema, self.validate = call["render"], schema, call.get("validate")
+        self.backend, self.cache, self.cfg = backend, call["cache"], cfg
+        self.stage, self.sampling = call["stage"], sampling
+        self.retry_rejects = call.get("retry_rejects", False) or cfg.retry_rejects
         self.model_id = backend.model_id
         self.json_schema: dict[str, Any] | None = schema.model_json_schema()
         if cfg.fit_schema_to_max_tokens:  # the grammar then closes every string in time
             self.json_schema = fit_schema(self.json_schema, sampling.max_tokens)
         self.schema_name = schema.__name__
-        self.keys = KeyBuilder(self.model_id, self.json_schema, self.schema_name, prompt_version)
+        self.keys = KeyBuilder(
+            self.model_id, self.json_schema, self.schema_name, call["prompt_version"]
+        )
         self.summary = RunSummary(
             price_per_1k_input=cfg.price_per_1k_input, price_per_1k_output=cfg.price_per_1k_output
         )

@@ -33,16 +33,15 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, Unpack
 
 from pydantic import BaseModel
 
-from humanllm.llm.base import Backend, OutageError, Sampling
-from humanllm.llm.cache import RequestCache
+from humanllm.llm.base import Backend, OutageError
 from humanllm.llm.config import RunnerConfig
-from humanllm.llm.engine import Engine, Messages
+from humanllm.llm.engine import Engine, LLMCall
 from humanllm.llm.progress import LiveProgress, RunSummary
 from humanllm.llm.ratelimit import RateLimiter
 from humanllm.llm.replies import Reject
@@ -66,45 +65,24 @@ class RunOutcome(Generic[T]):
 async def arun_llm(
     items: Iterable[Row],
     *,
-    render: Callable[[Any], Messages],
-    schema: type[T],
-    backend: Backend,
-    cache: RequestCache,
-    stage: str,
-    prompt_version: str,
-    sampling: Sampling | None = None,
-    runner_cfg: RunnerConfig | None = None,
-    validate: Callable[[T, Any], None] | None = None,
     id_field: str = "id",
-    retry_rejects: bool = False,
     progress: bool = True,
     limiter: RateLimiter | None = None,
     bar: LiveProgress | None = None,
+    **call: Unpack[LLMCall[T]],
 ) -> RunOutcome[T]:
     """Async form of :func:`run_llm` (use it inside a running event loop).
 
     ``limiter`` and ``bar``: a stage's shared concurrency/rate limits and progress bar, when
     several calls run side by side (:class:`~humanllm.llm.session.LLMSession`); by default the
     call has its own."""
+    stage = call["stage"]
     rows = list(items)
     ids = [str(r[id_field]) for r in rows]
     if len(set(ids)) != len(ids):
         dupes = sorted(i for i, n in Counter(ids).items() if n > 1)[:5]
         raise ValueError(f"stage {stage!r}: duplicate {id_field} values in the input, e.g. {dupes}")
-    cfg = runner_cfg or RunnerConfig()
-    engine: Engine[T] = Engine(
-        render=render,
-        schema=schema,
-        backend=backend,
-        cache=cache,
-        stage=stage,
-        prompt_version=prompt_version,
-        sampling=sampling or Sampling(),
-        cfg=cfg,
-        validate=validate,
-        retry_rejects=retry_rejects or cfg.retry_rejects,
-        limiter=limiter,
-    )
+    engine: Engine[T] = Engine(limiter=limiter, **call)
     summary = engine.summary
     summary.items = len(rows)
     own = LiveProgress(stage, len(rows), summary, enabled=progress and bar is None)
@@ -115,7 +93,7 @@ async def arun_llm(
         try:
             await engine.run(rows, ids)
         finally:
-            await asyncio.to_thread(cache.flush, 60.0)
+            await asyncio.to_thread(engine.cache.flush, 60.0)
     summary.wall_s = summary.elapsed()
     results = {ids[i]: engine.results[i] for i in range(len(rows)) if i in engine.results}
     rejects = [engine.rejects[i] for i in range(len(rows)) if i in engine.rejects]
@@ -124,7 +102,7 @@ async def arun_llm(
         raise RuntimeError(
             f"stage {stage!r}: runner lost track of {len(lost)} records, e.g. {lost[:5]}"
         )
-    _check_outage(stage, backend, engine.transient_errors, len(rows), cfg)
+    _check_outage(stage, engine.backend, engine.transient_errors, len(rows), engine.cfg)
     return RunOutcome(results=results, rejects=rejects, summary=summary)
 
 
@@ -149,20 +127,12 @@ def _check_outage(
 def run_llm(
     items: Iterable[Row],
     *,
-    render: Callable[[Any], Messages],
-    schema: type[T],
-    backend: Backend,
-    cache: RequestCache,
-    stage: str,
-    prompt_version: str,
-    sampling: Sampling | None = None,
-    runner_cfg: RunnerConfig | None = None,
-    validate: Callable[[T, Any], None] | None = None,
     id_field: str = "id",
-    retry_rejects: bool = False,
     progress: bool = True,
+    **call: Unpack[LLMCall[T]],
 ) -> RunOutcome[T]:
-    """Run an LLM stage over ``items`` from sync code.
+    """Run an LLM stage over ``items`` from sync code; the keywords are those of
+    :class:`~humanllm.llm.engine.LLMCall`.
 
     ``render(item)`` gives the messages (usually ``template.render(...)``); ``schema`` is the
     pydantic model every reply must fit; ``validate(obj, item)`` may raise to reject a reply that
@@ -172,21 +142,5 @@ def run_llm(
     try:
         asyncio.get_running_loop()
     except RuntimeError:
-        return asyncio.run(
-            arun_llm(
-                items,
-                render=render,
-                schema=schema,
-                backend=backend,
-                cache=cache,
-                stage=stage,
-                prompt_version=prompt_version,
-                sampling=sampling,
-                runner_cfg=runner_cfg,
-                validate=validate,
-                id_field=id_field,
-                retry_rejects=retry_rejects,
-                progress=progress,
-            )
-        )
+        return asyncio.run(arun_llm(items, id_field=id_field, progress=progress, **call))
     raise RuntimeError("run_llm() inside a running event loop: use `await arun_llm(...)` instead")
