@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from humanllm.curation.config import CurationConfig
 from humanllm.evaluation.config import EvaluateConfig
 from humanllm.evaluation.config import resolve_paths as _resolve_eval_paths
+from humanllm.fields import StrictModel
 from humanllm.filters.config import FilterConfig
 from humanllm.llm.config import LLMConfig
 from humanllm.sources.config import SourceConfig
@@ -33,11 +34,9 @@ class ConfigError(ValueError):
     """A configuration file or override that cannot be used; the message says where and why."""
 
 
-class ExecutorConfig(BaseModel):
+class ExecutorConfig(StrictModel):
     """How a stage's units are run. Never part of a stage's fingerprint: any setting gives the
     same outputs."""
-
-    model_config = ConfigDict(extra="forbid")
 
     workers: int = Field(
         default=1,
@@ -100,9 +99,7 @@ def import_plugins(modules: object) -> None:
             ) from e
 
 
-class RunConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class RunConfig(StrictModel):
     plugins: list[str] = Field(
         default_factory=list,
         description="Python modules imported before the rest of the config is checked; each "

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from humanllm.fields import StrictModel
 
 
-class _Cfg(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class LLMStageConfig(_Cfg):
+class LLMStageConfig(StrictModel):
     """What every LLM stage chooses: a named backend from ``llm.backends`` and its sampling."""
 
     backend: str = Field(default="embedded", description="Name of a backend in llm.backends.")
@@ -84,7 +82,7 @@ class QCConfig(LLMStageConfig):
     )
 
 
-class CurationConfig(_Cfg):
+class CurationConfig(StrictModel):
     max_users_per_source: int | None = Field(
         default=None,
         ge=1,

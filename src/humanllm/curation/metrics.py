@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, Field, create_model
+
+from humanllm.fields import StrictModel
 
 RUBRIC: dict[str, str] = {
     "hallucination": "faithfulness: 10 = every key detail, event and characterisation is supported by the source or is a "
@@ -30,8 +32,7 @@ METRICS: dict[str, tuple[str, ...]] = {
 }
 
 
-class Score(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Score(StrictModel):
     score: int = Field(ge=1, le=10)
     rationale: str = Field(default="", max_length=200)
 
@@ -39,9 +40,7 @@ class Score(BaseModel):
 def judge_schema(kind: str) -> type[BaseModel]:
     """The pydantic model of the judge's reply for ``kind``: one :class:`Score` per metric."""
     fields: dict = {m: (Score, ...) for m in METRICS[kind]}
-    model: type[BaseModel] = create_model(
-        f"Judge_{kind}", __config__=ConfigDict(extra="forbid"), **fields
-    )
+    model: type[BaseModel] = create_model(f"Judge_{kind}", __base__=StrictModel, **fields)
     return model
 
 

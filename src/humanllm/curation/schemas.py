@@ -4,25 +4,23 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import Field, create_model, model_validator
 
-
-class _Out(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from humanllm.fields import StrictModel
 
 
 def words(text: str) -> int:
     return len(text.split())
 
 
-class Cleaned(_Out):
+class Cleaned(StrictModel):
     """Stage ``clean``: the record rewritten without HTML, URLs, non-English text, formatting noise
     (Twitter: hashtags and mentions) and with private information replaced by fictitious data."""
 
     text: str = Field(min_length=1, description="The rewritten text.")
 
 
-class Labels(_Out):
+class Labels(StrictModel):
     """Stage ``label``: quality (high = detailed personal experiences, inner thoughts and social
     behaviour, no heavy advertising or noise) and harmfulness (violence, pornography, privacy)."""
 
@@ -31,14 +29,14 @@ class Labels(_Out):
     rationale: str = Field(default="", max_length=300, description="One short sentence.")
 
 
-class Story(_Out):
+class Story(StrictModel):
     summary: str = Field(min_length=1, max_length=300, description="One sentence.")
     narrative: str = Field(
         min_length=1, max_length=1000, description="What happened, in a short paragraph."
     )
 
 
-class UserPortrait(_Out):
+class UserPortrait(StrictModel):
     """Stage ``users``: the four levels of the paper's user component (§2.2)."""
 
     persona: str = Field(
@@ -104,21 +102,21 @@ def check_portrait_lengths(
         raise ValueError(f"profile has {n} words; it must have {profile_min}-{profile_max}")
 
 
-class Background(_Out):
+class Background(StrictModel):
     time: str = Field(
         max_length=120, description="When it happens (as precise as the record allows)."
     )
     place: str = Field(max_length=120, description="Where it happens.")
 
 
-class Character(_Out):
+class Character(StrictModel):
     name: str = Field(
         min_length=1, max_length=80, description="Name or role, e.g. 'the author', 'her sister'."
     )
     description: str = Field(default="", max_length=300, description="Who they are in this story.")
 
 
-class Scenario(_Out):
+class Scenario(StrictModel):
     """Stage ``scenarios``: the record as a story (background, characters, plots)."""
 
     background: Background
@@ -133,7 +131,7 @@ QAType = Literal["action", "mental_state", "social_reasoning"]
 QA_TYPES: tuple[QAType, ...] = ("action", "mental_state", "social_reasoning")
 
 
-class QA(_Out):
+class QA(StrictModel):
     scenario: str = Field(
         min_length=1,
         max_length=1000,
@@ -143,7 +141,7 @@ class QA(_Out):
     answer: str = Field(min_length=1, max_length=600)
 
 
-class SocialQA(_Out):
+class SocialQA(StrictModel):
     """Stage ``social_qa``: one scenario-question-answer triplet per aspect of the author's
     behaviour: the next action, the inner mental state, and the social reasoning behind it."""
 
@@ -162,7 +160,7 @@ class SocialQA(_Out):
         return self
 
 
-class RefinedScenario(_Out):
+class RefinedScenario(StrictModel):
     """Stage ``social_qa``, second step: a triplet's scenario rewritten so it no longer gives
     away the answer (the paper refines the scenario rather than dropping the triplet)."""
 

@@ -10,17 +10,15 @@ from __future__ import annotations
 import math
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from humanllm.fields import StrictModel
 
 #: Names of the DeepSpeed configurations shipped in ``humanllm/train/deepspeed/``.
 DEEPSPEED_PRESETS = ("zero2", "zero3")
 
 
-class _Cfg(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class LoraConfig(_Cfg):
+class LoraConfig(StrictModel):
     """Low-rank adapters instead of full fine-tuning (needs the optional ``peft`` package).
 
     The adapters are merged into the base weights before ``final/`` is written, so the result is an
@@ -40,7 +38,7 @@ class LoraConfig(_Cfg):
     )
 
 
-class LaunchConfig(_Cfg):
+class LaunchConfig(StrictModel):
     """How the ``train`` stage runs training: in its own process, or under ``accelerate launch``
     (``humanllm train --launcher accelerate --num-processes N``). It decides where training runs,
     not what is trained: it is left out of the stage's fingerprint and of the saved config."""
@@ -67,7 +65,7 @@ class LaunchConfig(_Cfg):
         return [str(a) for a in v] if isinstance(v, list) else v  # `--set` reads 2 as a number
 
 
-class TrainConfig(_Cfg):
+class TrainConfig(StrictModel):
     """Supervised fine-tuning with TRL's SFTTrainer; loss on the final assistant turn only."""
 
     base_model: str = Field(
@@ -194,7 +192,7 @@ class TrainConfig(_Cfg):
         return self.total_batch_size // per_step
 
 
-class MergeConfig(_Cfg):
+class MergeConfig(StrictModel):
     """Weighted average of checkpoints of one architecture (Lm-cocktail style; the paper: 1:1)."""
 
     weights: list[float] = Field(
