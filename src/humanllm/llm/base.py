@@ -23,10 +23,7 @@ class Sampling:
 
     def key(self) -> dict[str, Any]:
         key: dict[str, Any] = {
-            "temperature": self.temperature,
-            "top_p": self.top_p,
-            "max_tokens": self.max_tokens,
-            "seed": self.seed,
+            name: getattr(self, name) for name in ("temperature", "top_p", "max_tokens", "seed")
         }
         if (
             self.frequency_penalty or self.presence_penalty

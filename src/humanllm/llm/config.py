@@ -5,56 +5,44 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     SerializerFunctionWrapHandler,
     model_serializer,
     model_validator,
 )
 
-
-class _Cfg(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from humanllm.fields import StrictModel
 
 
-class _Planned(_Cfg):
+def _planning(description: str, *, gt: float | None = None, ge: float | None = None) -> Any:
+    """A field only ``humanllm plan`` reads: optional, and left out of dumps."""
+    return Field(default=None, gt=gt, ge=ge, exclude=True, description=description)
+
+
+class _Planned(StrictModel):
     """What ``humanllm plan`` needs to turn a backend's token counts into hours and cost. Every
     field is optional and only read by the planner; none changes how requests are sent, so they
     are left out of dumps (``exclude``): editing them re-runs no stage."""
 
-    throughput_tokens_per_s: float | None = Field(
-        default=None,
+    throughput_tokens_per_s: float | None = _planning(
+        "Completion tokens this backend generates per second, all concurrent requests together "
+        "(e.g. a vLLM server's measured decode throughput); none: the plan uses its pilot's "
+        "measured rate, else leaves hours out.",
         gt=0,
-        exclude=True,
-        description="Completion tokens this backend generates per second, all concurrent requests "
-        "together (e.g. a vLLM server's measured decode throughput); none: the plan uses its "
-        "pilot's measured rate, else leaves hours out.",
     )
-    prefill_tokens_per_s: float | None = Field(
-        default=None,
-        gt=0,
-        exclude=True,
-        description="Prompt tokens it processes per second; none: prompt time is not counted.",
+    prefill_tokens_per_s: float | None = _planning(
+        "Prompt tokens it processes per second; none: prompt time is not counted.", gt=0
     )
-    gpus: int | None = Field(
-        default=None,
+    gpus: int | None = _planning(
+        "GPUs the backend's server holds (e.g. vLLM --tensor-parallel-size), for the plan's "
+        "GPU-hours; none or 0: no GPU-hours.",
         ge=0,
-        exclude=True,
-        description="GPUs the backend's server holds (e.g. vLLM --tensor-parallel-size), for the "
-        "plan's GPU-hours; none or 0: no GPU-hours.",
     )
-    price_per_1k_input: float | None = Field(
-        default=None,
-        ge=0,
-        exclude=True,
-        description="Cost per 1k prompt tokens (default: llm.runner's).",
+    price_per_1k_input: float | None = _planning(
+        "Cost per 1k prompt tokens (default: llm.runner's).", ge=0
     )
-    price_per_1k_output: float | None = Field(
-        default=None,
-        ge=0,
-        exclude=True,
-        description="Cost per 1k completion tokens (default: llm.runner's).",
+    price_per_1k_output: float | None = _planning(
+        "Cost per 1k completion tokens (default: llm.runner's).", ge=0
     )
 
 
@@ -269,19 +257,14 @@ class VLLMBackendConfig(_Planned):
 
     def engine_kwargs(self) -> dict[str, Any]:
         """The arguments of ``vllm.LLM``."""
-        kwargs: dict[str, Any] = {
-            "model": self.model,
-            "tensor_parallel_size": self.tensor_parallel_size,
-            "dtype": self.dtype,
-            "gpu_memory_utilization": self.gpu_memory_utilization,
-            "seed": self.seed,
-        }
+        names = ("model", "tensor_parallel_size", "dtype", "gpu_memory_utilization", "seed")
+        kwargs: dict[str, Any] = {name: getattr(self, name) for name in names}
         if self.max_model_len is not None:
             kwargs["max_model_len"] = self.max_model_len
         return {**kwargs, **self.engine_args}
 
 
-class ScriptedBackendConfig(_Cfg):
+class ScriptedBackendConfig(StrictModel):
     """Unit tests only: replies come from a Python callable or a list given in code."""
 
     kind: Literal["scripted"] = "scripted"
@@ -298,7 +281,7 @@ BackendConfig = Annotated[
 ]
 
 
-class RunnerConfig(_Cfg):
+class RunnerConfig(StrictModel):
     """How the runner sends requests: concurrency, rate limits, retries, pricing."""
 
     max_concurrency: int = Field(default=16, ge=1, description="Requests in flight at once.")
@@ -344,7 +327,7 @@ class RunnerConfig(_Cfg):
     )
 
 
-class LLMConfig(_Cfg):
+class LLMConfig(StrictModel):
     """Named backends; each LLM stage picks one by name (e.g. synthesis and judging differ)."""
 
     backends: dict[str, BackendConfig] = Field(
