@@ -11,7 +11,7 @@ scenarios and 40% of social QA samples)."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import polars as pl
@@ -79,15 +79,7 @@ class StageMeasure:
         return self.tokens_out / self.wall_s if self.wall_s > 0 and self.tokens_out else None
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "requests": self.requests,
-            "items": self.items,
-            "records_in": self.records_in,
-            "records_out": self.records_out,
-            "tokens_in": self.tokens_in,
-            "tokens_out": self.tokens_out,
-            "wall_s": round(self.wall_s, 3),
-        }
+        return {**asdict(self), "wall_s": round(self.wall_s, 3)}
 
 
 @dataclass
