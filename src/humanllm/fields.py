@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class StrictModel(BaseModel):
@@ -10,3 +12,9 @@ class StrictModel(BaseModel):
     silently ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+# Sampling settings, with the bounds of the OpenAI API, for every model that picks them.
+Temperature = Annotated[float, Field(ge=0, le=2)]
+TopP = Annotated[float, Field(gt=0, le=1)]
+Penalty = Annotated[float, Field(ge=-2, le=2)]  # frequency_penalty, presence_penalty

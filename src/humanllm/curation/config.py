@@ -4,25 +4,20 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from humanllm.fields import StrictModel
+from humanllm.fields import Penalty, StrictModel, Temperature, TopP
 
 
 class LLMStageConfig(StrictModel):
     """What every LLM stage chooses: a named backend from ``llm.backends`` and its sampling."""
 
     backend: str = Field(default="embedded", description="Name of a backend in llm.backends.")
-    temperature: float = Field(default=0.7, ge=0, le=2)
-    top_p: float = Field(default=1.0, gt=0, le=1)
+    temperature: Temperature = 0.7
+    top_p: TopP = 1.0
     max_tokens: int = Field(default=1024, gt=0, description="Completion budget per request.")
-    frequency_penalty: float = Field(
-        default=0.0,
-        ge=-2,
-        le=2,
-        description="OpenAI frequency penalty (small models loop without one).",
+    frequency_penalty: Penalty = Field(
+        default=0.0, description="OpenAI frequency penalty (small models loop without one)."
     )
-    presence_penalty: float = Field(
-        default=0.0, ge=-2, le=2, description="OpenAI presence penalty."
-    )
+    presence_penalty: Penalty = Field(default=0.0, description="OpenAI presence penalty.")
 
 
 class CleanConfig(LLMStageConfig):
