@@ -14,6 +14,9 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: A reply field that must not be empty.
+NonEmptyStr = Annotated[str, Field(min_length=1)]
+
 # Sampling settings, with the bounds of the OpenAI API, for every model that picks them.
 Temperature = Annotated[float, Field(ge=0, le=2)]
 TopP = Annotated[float, Field(gt=0, le=1)]

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, create_model, model_validator
 
-from humanllm.fields import StrictModel
+from humanllm.fields import NonEmptyStr, StrictModel
 
 
 def words(text: str) -> int:
@@ -17,7 +17,7 @@ class Cleaned(StrictModel):
     """Stage ``clean``: the record rewritten without HTML, URLs, non-English text, formatting noise
     (Twitter: hashtags and mentions) and with private information replaced by fictitious data."""
 
-    text: str = Field(min_length=1, description="The rewritten text.")
+    text: NonEmptyStr = Field(description="The rewritten text.")
 
 
 class Labels(StrictModel):
@@ -30,27 +30,25 @@ class Labels(StrictModel):
 
 
 class Story(StrictModel):
-    summary: str = Field(min_length=1, max_length=300, description="One sentence.")
-    narrative: str = Field(
-        min_length=1, max_length=1000, description="What happened, in a short paragraph."
+    summary: NonEmptyStr = Field(max_length=300, description="One sentence.")
+    narrative: NonEmptyStr = Field(
+        max_length=1000, description="What happened, in a short paragraph."
     )
 
 
 class UserPortrait(StrictModel):
     """Stage ``users``: the four levels of the paper's user component (§2.2)."""
 
-    persona: str = Field(
-        min_length=1,
+    persona: NonEmptyStr = Field(
         max_length=900,
         description="Fewer than 100 words: essential identity and key traits.",
     )
-    profile: str = Field(
-        min_length=1,
+    profile: NonEmptyStr = Field(
         max_length=3500,
         description="100-400 words: background, interests, significant experiences.",
     )
     stories: list[Story] = Field(min_length=1, max_length=8)
-    writing_style: str = Field(min_length=1, max_length=800, description="How this person writes.")
+    writing_style: NonEmptyStr = Field(max_length=800, description="How this person writes.")
 
 
 #: Characters per English word (with its space), bounds used to turn word limits into the string
@@ -110,8 +108,8 @@ class Background(StrictModel):
 
 
 class Character(StrictModel):
-    name: str = Field(
-        min_length=1, max_length=80, description="Name or role, e.g. 'the author', 'her sister'."
+    name: NonEmptyStr = Field(
+        max_length=80, description="Name or role, e.g. 'the author', 'her sister'."
     )
     description: str = Field(default="", max_length=300, description="Who they are in this story.")
 
@@ -121,8 +119,8 @@ class Scenario(StrictModel):
 
     background: Background
     characters: list[Character] = Field(min_length=1, max_length=12)
-    plots: str = Field(
-        min_length=1, max_length=1000, description="The sequence of events, as a short narrative."
+    plots: NonEmptyStr = Field(
+        max_length=1000, description="The sequence of events, as a short narrative."
     )
 
 
@@ -132,13 +130,12 @@ QA_TYPES: tuple[QAType, ...] = ("action", "mental_state", "social_reasoning")
 
 
 class QA(StrictModel):
-    scenario: str = Field(
-        min_length=1,
+    scenario: NonEmptyStr = Field(
         max_length=1000,
         description="The situation, refined so that it does not reveal the answer.",
     )
-    question: str = Field(min_length=1, max_length=300)
-    answer: str = Field(min_length=1, max_length=600)
+    question: NonEmptyStr = Field(max_length=300)
+    answer: NonEmptyStr = Field(max_length=600)
 
 
 class SocialQA(StrictModel):
@@ -164,8 +161,7 @@ class RefinedScenario(StrictModel):
     """Stage ``social_qa``, second step: a triplet's scenario rewritten so it no longer gives
     away the answer (the paper refines the scenario rather than dropping the triplet)."""
 
-    scenario: str = Field(
-        min_length=1,
+    scenario: NonEmptyStr = Field(
         max_length=1000,
         description="The same situation, up to the moment in question, without the answer.",
     )
