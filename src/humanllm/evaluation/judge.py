@@ -17,7 +17,7 @@ judgement the judge fails to give (invalid after the runner's re-asks) is left o
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -43,8 +43,15 @@ class Application:
     task: str  # the test split it draws from
     template: str
     schema: type[BaseModel]
-    labels: Mapping[str, str]  # metric field -> column label, in column order
+    # metric field -> column label, in column order; by default every field of ``schema``, in
+    # its order, as a title ("style_match" -> "Style Match")
+    labels: Mapping[str, str] = field(default_factory=dict)
     package: str = "humanllm.evaluation"  # where ``prompts/<template>`` is found
+
+    def __post_init__(self) -> None:
+        if not self.labels:
+            titles = {m: m.replace("_", " ").title() for m in self.schema.model_fields}
+            object.__setattr__(self, "labels", titles)
 
 
 def applications() -> tuple[Application, ...]:

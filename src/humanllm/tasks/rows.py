@@ -57,6 +57,28 @@ class Built:
     rows: list[Row] = field(default_factory=list)
     skipped: Counter[str] = field(default_factory=Counter)
 
+    def add(
+        self,
+        prompt: Prompt,
+        reply: str,
+        *,
+        task: str,
+        user: tuple[str, str],
+        ref: str,
+        **extra: Any,
+    ) -> None:
+        """Add the :func:`sharegpt` row of ``prompt`` -> ``reply`` for ``user`` (its ``source``
+        and ``user_id``, e.g. :func:`user_of` a genome row)."""
+        source, user_id = user
+        self.rows.append(
+            sharegpt(prompt, reply, task=task, source=source, user_id=user_id, ref=ref, **extra)
+        )
+
+
+def user_of(row: Mapping[str, Any]) -> tuple[str, str]:
+    """The ``(source, user_id)`` of a genome row."""
+    return row["source"], row["user_id"]
+
 
 def sharegpt(
     prompt: Prompt, reply: str, *, task: str, source: str, user_id: str, ref: str, **extra: Any

@@ -13,6 +13,9 @@ Question makers (``Task.questions``):
 - a :class:`QuestionMaker`: the task builds its own questions from its test rows (item
   selection: the true item and items drawn from the genome's item pool);
 - ``None``: the task is not asked in-domain.
+
+A task module declares its task with :func:`task` above its builder; :func:`declared` gives it
+back (the built-in tasks' list, :data:`humanllm.tasks.defs.BUILTIN`, is made that way).
 """
 
 from __future__ import annotations
@@ -68,3 +71,38 @@ class Task:
     table_column: int | None = None  # its place among Table 1's columns (None: after them)
     judge: Application | None = None  # the application study (§4.5) drawn from its test rows
     app: SimApp | None = None  # the simulator application that asks its prompt
+
+
+_DECLARED: dict[Builder, Task] = {}
+
+
+def task(
+    name: str,
+    label: str,
+    *,
+    group: Group | None = None,
+    column: int | None = None,
+    questions: Literal["generated"] | QuestionMaker | None = None,
+    judge: Application | None = None,
+    app: SimApp | None = None,
+) -> Callable[[Builder], Builder]:
+    """Declare the :class:`Task` the decorated builder builds (``column``: its ``table_column``);
+    the builder is returned as it is and :func:`declared` gives its task::
+
+        @task(NAME, "Profile Generation", group="t1", column=1, questions=GENERATED, app=APP)
+        def build(g: Genome, o: BuildOptions) -> Built: ...
+    """
+
+    def declare(build: Builder) -> Builder:
+        _DECLARED[build] = Task(name, build, label, group, questions, column, judge, app)
+        return build
+
+    return declare
+
+
+def declared(build: Builder) -> Task:
+    """The task :func:`task` declared for ``build``."""
+    try:
+        return _DECLARED[build]
+    except KeyError:
+        raise KeyError(f"{build.__qualname__} is not declared with @task") from None

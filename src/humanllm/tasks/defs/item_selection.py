@@ -45,11 +45,10 @@ from humanllm.tasks.rows import (
     persona_or_profile,
     portraits,
     rating_of,
-    sharegpt,
     text,
     user_histories,
 )
-from humanllm.tasks.task import QuestionContext, Task
+from humanllm.tasks.task import QuestionContext, task
 from humanllm.text import fold
 
 NAME = "item_selection"
@@ -86,60 +85,6 @@ def draw_negatives(
         take(item)
         if len(out) == k:
             break
-    return out
-
-
-def build(g: Genome, o: BuildOptions) -> Built:
-    out = Built()
-    items, users = item_index(g.items), portraits(g.users)
-    pools: dict[str, list[tuple[str, str]]] = {}
-    for (source, item_id), it in items.items():
-        if text(it["title"]):
-            pools.setdefault(source, []).append((item_id, text(it["title"])))
-    for source, user_id, rows in user_histories(g.records):
-        if o.kind(source) != "amazon":
-            continue
-        user = users.get((source, user_id))
-        owned = {str(meta_of(x).get("parent_asin") or "") for x in rows}
-        owned_titles = {fold(t) for t in (item_title(x, items)[0] for x in rows) if t}
-        for i, r in enumerate(rows):
-            title, _ = item_title(r, items)
-            if i == 0:
-                out.skipped["first purchase of the user (no history)"] += 1
-                continue
-            rng = rng_for(o.seed, NAME, source, r["record_id"])
-            about = persona_or_profile(user, rng) if user else None
-            if about is None:
-                out.skipped["user without portrait"] += 1
-                continue
-            if not title:
-                out.skipped["item without title"] += 1
-                continue
-            negatives = draw_negatives(
-                pools.get(source, []), owned, owned_titles, o.n_candidates - 1, rng
-            )
-            if not negatives:
-                out.skipped["item pool has no other item"] += 1
-                continue
-            pos = rng.randrange(len(negatives) + 1)
-            target = (str(meta_of(r).get("parent_asin") or ""), title)
-            candidates = [*negatives[:pos], target, *negatives[pos:]]
-            history = [
-                P.Review(item_title(x, items)[0] or "an item", rating=rating_of(x))
-                for x in rows[:i][-o.history_items :]
-            ]
-            prompt = P.item_selection([t for _, t in candidates], history, **about)
-            out.rows.append(
-                sharegpt(
-                    prompt,
-                    P.item_choice(pos, title),
-                    task=NAME,
-                    source=source,
-                    user_id=user_id,
-                    ref=r["record_id"],
-                    candidates=[item_id for item_id, _ in candidates],
-                )
-            )
     return out
 
 
@@ -323,22 +268,65 @@ def _from_person(person: Person, h: History) -> dict[str, Any]:
     return {**about(person), "history": purchases(person, h)}
 
 
-TASK = Task(
-    name=NAME,
-    build=build,
-    label="Item Selection",
-    group="t2",
-    questions=questions,
-    table_column=0,
-    app=SimApp(
-        name="select",
-        input=SelectInput,
-        prompt=prompt,
-        position=4,
-        max_tokens=64,
-        help="Item selection: history + persona or profile + candidates -> the chosen item "
-        "(always a candidate).",
-        from_person=_from_person,
-        candidates=lambda inp: inp.candidates,
-    ),
+APP = SimApp(
+    name="select",
+    input=SelectInput,
+    prompt=prompt,
+    position=4,
+    max_tokens=64,
+    help="Item selection: history + persona or profile + candidates -> the chosen item "
+    "(always a candidate).",
+    from_person=_from_person,
+    candidates=lambda inp: inp.candidates,
 )
+
+
+# --- the task: its training rows ----------------------------------------------------------------
+
+
+@task(NAME, "Item Selection", group="t2", column=0, questions=questions, app=APP)
+def build(g: Genome, o: BuildOptions) -> Built:
+    out = Built()
+    items, users = item_index(g.items), portraits(g.users)
+    pools: dict[str, list[tuple[str, str]]] = {}
+    for (source, item_id), it in items.items():
+        if text(it["title"]):
+            pools.setdefault(source, []).append((item_id, text(it["title"])))
+    for source, user_id, rows in user_histories(g.records):
+        if o.kind(source) != "amazon":
+            continue
+        user = users.get((source, user_id))
+        owned = {str(meta_of(x).get("parent_asin") or "") for x in rows}
+        owned_titles = {fold(t) for t in (item_title(x, items)[0] for x in rows) if t}
+        for i, r in enumerate(rows):
+            title, _ = item_title(r, items)
+            if i == 0:
+                out.skipped["first purchase of the user (no history)"] += 1
+                continue
+            rng = rng_for(o.seed, NAME, source, r["record_id"])
+            about = persona_or_profile(user, rng) if user else None
+            if about is None:
+                out.skipped["user without portrait"] += 1
+                continue
+            if not title:
+                out.skipped["item without title"] += 1
+                continue
+            negatives = draw_negatives(
+                pools.get(source, []), owned, owned_titles, o.n_candidates - 1, rng
+            )
+            if not negatives:
+                out.skipped["item pool has no other item"] += 1
+                continue
+            pos = rng.randrange(len(negatives) + 1)
+            target = (str(meta_of(r).get("parent_asin") or ""), title)
+            candidates = [*negatives[:pos], target, *negatives[pos:]]
+            history = [
+                P.Review(item_title(x, items)[0] or "an item", rating=rating_of(x))
+                for x in rows[:i][-o.history_items :]
+            ]
+            prompt = P.item_selection([t for _, t in candidates], history, **about)
+            reply, ids = P.item_choice(pos, title), [item_id for item_id, _ in candidates]
+            out.add(
+                prompt, reply, task=NAME, user=(source, user_id), ref=r["record_id"], candidates=ids
+            )
+    return out

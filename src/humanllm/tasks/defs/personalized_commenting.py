@@ -32,11 +32,12 @@ from humanllm.tasks.rows import (
     item_index,
     item_title,
     rating_of,
-    sharegpt,
     text,
     user_histories,
 )
-from humanllm.tasks.task import Task
+from humanllm.tasks.task import task
+
+NAME = "personalized_commenting"
 
 
 def describe_item(title: str, item: Row | None, limit: int) -> str:
@@ -71,38 +72,6 @@ def _commented_on(c: Row, limit: int = 120) -> str:
     return text(c.get("post_title")) or cut(text(c.get("post_text")), limit) or "a post"
 
 
-def personalized_commenting(g: Genome, o: BuildOptions) -> Built:
-    out = _commenting_on_items(g, o)
-    for source, user_id, rows in user_histories(g.comments):
-        if o.kind(source) == "amazon":
-            continue
-        for i, c in enumerate(rows):
-            reply = text(c.get("text"))
-            if i == 0:
-                out.skipped["first comment of the user (no history)"] += 1
-                continue
-            post = describe_post(c.get("post_title"), c.get("post_text"), o.history_chars)
-            if not reply or not post:
-                out.skipped["comment without text or post"] += 1
-                continue
-            history = [
-                P.Review(_commented_on(x), cut(text(x.get("text")), o.history_chars))
-                for x in rows[:i][-o.history_records :]
-            ]
-            prompt = P.personalized_commenting(post, history, kind="comment")
-            out.rows.append(
-                sharegpt(
-                    prompt,
-                    reply,
-                    task="personalized_commenting",
-                    source=source,
-                    user_id=user_id,
-                    ref=str(c["comment_id"]),
-                )
-            )
-    return out
-
-
 def _commenting_on_items(g: Genome, o: BuildOptions) -> Built:
     """Amazon: earlier reviews + a new item -> the review."""
     out = Built()
@@ -128,20 +97,8 @@ def _commenting_on_items(g: Genome, o: BuildOptions) -> Built:
                 for x in rows[:i][-o.history_records :]
             ]
             prompt = P.personalized_commenting(describe_item(title, item, o.history_chars), history)
-            out.rows.append(
-                sharegpt(
-                    prompt,
-                    reply,
-                    task="personalized_commenting",
-                    source=source,
-                    user_id=user_id,
-                    ref=r["record_id"],
-                )
-            )
+            out.add(prompt, reply, task=NAME, user=(source, user_id), ref=r["record_id"])
     return out
-
-
-build = personalized_commenting
 
 
 def _earlier(value: str) -> dict[str, str]:
@@ -188,18 +145,39 @@ def _from_person(person: Person, h: History) -> dict[str, Any]:
     return {"history": earlier_comments(person, h), "kind": kind}
 
 
-TASK = Task(
-    name="personalized_commenting",
-    build=build,
-    label="Personalized Commenting",
-    group="t2",
-    app=SimApp(
-        name="comment",
-        input=CommentInput,
-        prompt=prompt,
-        position=3,
-        max_tokens=400,
-        help="Personalized commenting: earlier comments + a new post -> the person's comment.",
-        from_person=_from_person,
-    ),
+APP = SimApp(
+    name="comment",
+    input=CommentInput,
+    prompt=prompt,
+    position=3,
+    max_tokens=400,
+    help="Personalized commenting: earlier comments + a new post -> the person's comment.",
+    from_person=_from_person,
 )
+
+
+@task(NAME, "Personalized Commenting", group="t2", app=APP)
+def personalized_commenting(g: Genome, o: BuildOptions) -> Built:
+    out = _commenting_on_items(g, o)
+    for source, user_id, rows in user_histories(g.comments):
+        if o.kind(source) == "amazon":
+            continue
+        for i, c in enumerate(rows):
+            reply = text(c.get("text"))
+            if i == 0:
+                out.skipped["first comment of the user (no history)"] += 1
+                continue
+            post = describe_post(c.get("post_title"), c.get("post_text"), o.history_chars)
+            if not reply or not post:
+                out.skipped["comment without text or post"] += 1
+                continue
+            history = [
+                P.Review(_commented_on(x), cut(text(x.get("text")), o.history_chars))
+                for x in rows[:i][-o.history_records :]
+            ]
+            prompt = P.personalized_commenting(post, history, kind="comment")
+            out.add(prompt, reply, task=NAME, user=(source, user_id), ref=str(c["comment_id"]))
+    return out
+
+
+build = personalized_commenting

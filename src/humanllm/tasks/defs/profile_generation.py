@@ -16,31 +16,10 @@ from humanllm.simulate.people import History, Person
 from humanllm.simulate.schemas import LONG, Flag, SampleOptions
 from humanllm.tasks import prompts as P
 from humanllm.tasks.inputs import Genome
-from humanllm.tasks.rows import BuildOptions, Built, sharegpt, text
-from humanllm.tasks.task import GENERATED, Task
+from humanllm.tasks.rows import BuildOptions, Built, text, user_of
+from humanllm.tasks.task import GENERATED, task
 
 NAME = "profile_generation"
-
-
-def build(g: Genome, o: BuildOptions) -> Built:
-    out = Built()
-    for u in g.users.to_dicts():
-        persona, profile = text(u["persona"]), text(u["profile"])
-        if not persona or not profile:
-            out.skipped["user without persona or profile"] += 1
-            continue
-        prompt = P.profile_generation(persona)
-        out.rows.append(
-            sharegpt(
-                prompt,
-                profile,
-                task=NAME,
-                source=u["source"],
-                user_id=u["user_id"],
-                ref=u["user_id"],
-            )
-        )
-    return out
 
 
 class ProfileInput(SampleOptions):
@@ -61,28 +40,29 @@ class ProfileJudgement(BaseModel):
     coverage: Score
 
 
-TASK = Task(
-    name=NAME,
-    build=build,
-    label="Profile Generation",
-    group="t1",
-    questions=GENERATED,
-    table_column=1,
-    judge=Application(
-        "profile_generation",
-        "Profile Generation",
-        NAME,
-        "judge_profile.v1.txt",
-        ProfileJudgement,
-        {"faithfulness": "Faithfulness", "realism": "Realism", "coverage": "Coverage"},
-    ),
-    app=SimApp(
-        name="profile",
-        input=ProfileInput,
-        prompt=lambda inp: P.profile_generation(inp.persona),
-        position=0,
-        max_tokens=700,
-        help="Profile generation: a brief persona -> a detailed profile.",
-        from_person=_from_person,
-    ),
+JUDGE = Application(
+    "profile_generation", "Profile Generation", NAME, "judge_profile.v1.txt", ProfileJudgement
 )
+APP = SimApp(
+    name="profile",
+    input=ProfileInput,
+    prompt=lambda inp: P.profile_generation(inp.persona),
+    position=0,
+    max_tokens=700,
+    help="Profile generation: a brief persona -> a detailed profile.",
+    from_person=_from_person,
+)
+
+
+@task(NAME, "Profile Generation", group="t1", column=1, questions=GENERATED, judge=JUDGE, app=APP)
+def build(g: Genome, o: BuildOptions) -> Built:
+    out = Built()
+    for u in g.users.to_dicts():
+        persona, profile = text(u["persona"]), text(u["profile"])
+        if not persona or not profile:
+            out.skipped["user without persona or profile"] += 1
+            continue
+        out.add(
+            P.profile_generation(persona), profile, task=NAME, user=user_of(u), ref=u["user_id"]
+        )
+    return out

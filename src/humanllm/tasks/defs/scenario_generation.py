@@ -15,8 +15,8 @@ from humanllm.simulate.apps import SimApp
 from humanllm.simulate.schemas import ITEMS, SHORT, Character, Flag, SampleOptions
 from humanllm.tasks import prompts as P
 from humanllm.tasks.inputs import Genome
-from humanllm.tasks.rows import BuildOptions, Built, sharegpt, text
-from humanllm.tasks.task import GENERATED, Task
+from humanllm.tasks.rows import BuildOptions, Built, text, user_of
+from humanllm.tasks.task import GENERATED, task
 
 NAME = "scenario_generation"
 
@@ -32,27 +32,6 @@ def _characters(value: Any) -> list[tuple[str, str]]:
         if isinstance(c, dict) and text(c.get("name")):
             cast.append((text(c.get("name")), text(c.get("description"))))
     return cast
-
-
-def build(g: Genome, o: BuildOptions) -> Built:
-    out = Built()
-    for s in g.scenarios.to_dicts():
-        cast, plots = _characters(s["characters"]), text(s["plots"])
-        if not cast or not plots:
-            out.skipped["scenario without characters or plots"] += 1
-            continue
-        prompt = P.scenario_generation(cast, text(s["time"]), text(s["place"]))
-        out.rows.append(
-            sharegpt(
-                prompt,
-                plots,
-                task=NAME,
-                source=s["source"],
-                user_id=s["user_id"],
-                ref=s["record_id"],
-            )
-        )
-    return out
 
 
 class ScenarioInput(SampleOptions):
@@ -85,19 +64,24 @@ def prompt(inp: ScenarioInput) -> P.Prompt:
     return P.scenario_generation(cast, inp.time, inp.place)
 
 
-TASK = Task(
-    name=NAME,
-    build=build,
-    label="Scenario Generation",
-    group="t1",
-    questions=GENERATED,
-    table_column=2,
-    app=SimApp(
-        name="scenario",
-        input=ScenarioInput,
-        prompt=prompt,
-        position=5,
-        max_tokens=600,
-        help="Scenario generation: characters + time and place -> the plots.",
-    ),
+APP = SimApp(
+    name="scenario",
+    input=ScenarioInput,
+    prompt=prompt,
+    position=5,
+    max_tokens=600,
+    help="Scenario generation: characters + time and place -> the plots.",
 )
+
+
+@task(NAME, "Scenario Generation", group="t1", column=2, questions=GENERATED, app=APP)
+def build(g: Genome, o: BuildOptions) -> Built:
+    out = Built()
+    for s in g.scenarios.to_dicts():
+        cast, plots = _characters(s["characters"]), text(s["plots"])
+        if not cast or not plots:
+            out.skipped["scenario without characters or plots"] += 1
+            continue
+        prompt = P.scenario_generation(cast, text(s["time"]), text(s["place"]))
+        out.add(prompt, plots, task=NAME, user=user_of(s), ref=s["record_id"])
+    return out

@@ -18,41 +18,10 @@ from humanllm.simulate.people import History, Person, about
 from humanllm.simulate.schemas import LONG, SHORT, About, Flag
 from humanllm.tasks import prompts as P
 from humanllm.tasks.inputs import Genome
-from humanllm.tasks.rows import BuildOptions, Built, persona_or_profile, portraits, sharegpt, text
-from humanllm.tasks.task import GENERATED, Task
+from humanllm.tasks.rows import BuildOptions, Built, persona_or_profile, portraits, text, user_of
+from humanllm.tasks.task import GENERATED, task
 
 NAME = "social_qa"
-
-
-def build(g: Genome, o: BuildOptions) -> Built:
-    out = Built()
-    users = portraits(g.users)
-    for q in g.social_qa.to_dicts():
-        user = users.get((q["source"], q["user_id"]))
-        about_ = (
-            persona_or_profile(user, rng_for(o.seed, NAME, q["source"], q["qa_id"]))
-            if user
-            else None
-        )
-        if about_ is None:
-            out.skipped["user without portrait"] += 1
-            continue
-        scenario, question, answer = text(q["scenario"]), text(q["question"]), text(q["answer"])
-        if not scenario or not question or not answer:
-            out.skipped["empty scenario, question or answer"] += 1
-            continue
-        out.rows.append(
-            sharegpt(
-                P.social_qa(scenario, question, **about_),
-                answer,
-                task=NAME,
-                source=q["source"],
-                user_id=q["user_id"],
-                ref=q["qa_id"],
-                qa_type=text(q.get("type")) or None,
-            )
-        )
-    return out
 
 
 class ExplainInput(About):
@@ -72,35 +41,41 @@ class ExplainerJudgement(BaseModel):
     alignment: Score
 
 
-TASK = Task(
-    name=NAME,
-    build=build,
-    label="Social QA",
-    group="t1",
-    questions=GENERATED,
-    table_column=3,
-    judge=Application(
-        "human_explainer",
-        "Human Explainer",
-        NAME,
-        "judge_explainer.v1.txt",
-        ExplainerJudgement,
-        {
-            "contextual_relevance": "Contextual Relevance",
-            "logical_consistency": "Logical Consistency",
-            "alignment": "Alignment",
-        },
-    ),
-    app=SimApp(
-        name="explain",
-        input=ExplainInput,
-        prompt=lambda inp: P.social_qa(
-            inp.scenario, inp.question, persona=inp.persona, profile=inp.profile
-        ),
-        position=1,
-        max_tokens=400,
-        help="Human explainer: persona or profile + scenario + question -> the person's action, "
-        "thought or reason.",
-        from_person=_from_person,
-    ),
+JUDGE = Application(
+    "human_explainer", "Human Explainer", NAME, "judge_explainer.v1.txt", ExplainerJudgement
 )
+APP = SimApp(
+    name="explain",
+    input=ExplainInput,
+    prompt=lambda inp: P.social_qa(
+        inp.scenario, inp.question, persona=inp.persona, profile=inp.profile
+    ),
+    position=1,
+    max_tokens=400,
+    help="Human explainer: persona or profile + scenario + question -> the person's action, "
+    "thought or reason.",
+    from_person=_from_person,
+)
+
+
+@task(NAME, "Social QA", group="t1", column=3, questions=GENERATED, judge=JUDGE, app=APP)
+def build(g: Genome, o: BuildOptions) -> Built:
+    out = Built()
+    users = portraits(g.users)
+    for q in g.social_qa.to_dicts():
+        user = users.get(user_of(q))
+        about_ = (
+            persona_or_profile(user, rng_for(o.seed, NAME, q["source"], q["qa_id"]))
+            if user
+            else None
+        )
+        if about_ is None:
+            out.skipped["user without portrait"] += 1
+            continue
+        scenario, question, answer = text(q["scenario"]), text(q["question"]), text(q["answer"])
+        if not scenario or not question or not answer:
+            out.skipped["empty scenario, question or answer"] += 1
+            continue
+        prompt, qa_type = P.social_qa(scenario, question, **about_), text(q.get("type")) or None
+        out.add(prompt, answer, task=NAME, user=user_of(q), ref=q["qa_id"], qa_type=qa_type)
+    return out

@@ -32,60 +32,12 @@ from humanllm.tasks.rows import (
     item_title,
     portraits,
     rating_of,
-    sharegpt,
     text,
     user_histories,
 )
-from humanllm.tasks.task import GENERATED, Task
+from humanllm.tasks.task import GENERATED, task
 
 NAME = "writing_imitation"
-
-
-def build(g: Genome, o: BuildOptions) -> Built:
-    out = Built()
-    scenarios = {(s["source"], s["record_id"]): s for s in g.scenarios.to_dicts()}
-    items, users = item_index(g.items), portraits(g.users)
-    for source, user_id, rows in user_histories(g.records):
-        style = text((users.get((source, user_id)) or {}).get("writing_style"))
-        amazon = o.kind(source) == "amazon"
-        for i, r in enumerate(rows):
-            title, body = text(r["title"]), text(r["text"])
-            if amazon:
-                item, _ = item_title(r, items)
-                topic, reply = (P.review_topic(item, rating_of(r)) if item else ""), full_text(r)
-            elif title:
-                topic, reply = title, body
-            else:
-                scenario = scenarios.get((source, r["record_id"]))
-                topic = first_sentence(text(scenario["plots"])) if scenario else ""
-                reply = body
-            if not topic or not reply:
-                out.skipped["record without topic (title, item or scenario)"] += 1
-                continue
-            earlier = [cut(full_text(x), o.history_chars) for x in rows[:i][-o.history_records :]]
-            earlier = [e for e in earlier if e]
-            if not earlier and not style:
-                out.skipped["no earlier record and no writing style"] += 1
-                continue
-            rng = rng_for(o.seed, NAME, source, r["record_id"])
-            use_history = bool(earlier) and (not style or rng.random() < 0.5)
-            prompt = P.writing_imitation(
-                topic,
-                o.text_kind(source),
-                history=earlier if use_history else (),
-                writing_style=None if use_history else style,
-            )
-            out.rows.append(
-                sharegpt(
-                    prompt,
-                    reply,
-                    task=NAME,
-                    source=source,
-                    user_id=user_id,
-                    ref=r["record_id"],
-                )
-            )
-    return out
 
 
 class WriteInput(SampleOptions):
@@ -137,35 +89,57 @@ class WritingJudgement(BaseModel):
     content_similarity: Score
 
 
-TASK = Task(
-    name=NAME,
-    build=build,
-    label="Writing Imitation",
-    group="t2",
-    questions=GENERATED,
-    table_column=4,
-    judge=Application(
-        "personalized_writing",
-        "Personalized Writing",
-        NAME,
-        "judge_writing.v1.txt",
-        WritingJudgement,
-        {
-            "style_match": "Style Match",
-            "content_relevance": "Content Relevance",
-            "content_similarity": "Content Similarity",
-        },
-    ),
-    app=SimApp(
-        name="write",
-        input=WriteInput,
-        prompt=lambda inp: P.writing_imitation(
-            inp.topic, inp.kind, history=inp.samples, writing_style=inp.style
-        ),
-        position=2,
-        max_tokens=600,
-        help="Personalized writing: earlier texts or a style description + a topic -> a text in "
-        "the person's voice.",
-        from_person=_from_person,
-    ),
+JUDGE = Application(
+    "personalized_writing", "Personalized Writing", NAME, "judge_writing.v1.txt", WritingJudgement
 )
+APP = SimApp(
+    name="write",
+    input=WriteInput,
+    prompt=lambda inp: P.writing_imitation(
+        inp.topic, inp.kind, history=inp.samples, writing_style=inp.style
+    ),
+    position=2,
+    max_tokens=600,
+    help="Personalized writing: earlier texts or a style description + a topic -> a text in "
+    "the person's voice.",
+    from_person=_from_person,
+)
+
+
+@task(NAME, "Writing Imitation", group="t2", column=4, questions=GENERATED, judge=JUDGE, app=APP)
+def build(g: Genome, o: BuildOptions) -> Built:
+    out = Built()
+    scenarios = {(s["source"], s["record_id"]): s for s in g.scenarios.to_dicts()}
+    items, users = item_index(g.items), portraits(g.users)
+    for source, user_id, rows in user_histories(g.records):
+        style = text((users.get((source, user_id)) or {}).get("writing_style"))
+        amazon = o.kind(source) == "amazon"
+        for i, r in enumerate(rows):
+            title, body = text(r["title"]), text(r["text"])
+            if amazon:
+                item, _ = item_title(r, items)
+                topic, reply = (P.review_topic(item, rating_of(r)) if item else ""), full_text(r)
+            elif title:
+                topic, reply = title, body
+            else:
+                scenario = scenarios.get((source, r["record_id"]))
+                topic = first_sentence(text(scenario["plots"])) if scenario else ""
+                reply = body
+            if not topic or not reply:
+                out.skipped["record without topic (title, item or scenario)"] += 1
+                continue
+            earlier = [cut(full_text(x), o.history_chars) for x in rows[:i][-o.history_records :]]
+            earlier = [e for e in earlier if e]
+            if not earlier and not style:
+                out.skipped["no earlier record and no writing style"] += 1
+                continue
+            rng = rng_for(o.seed, NAME, source, r["record_id"])
+            use_history = bool(earlier) and (not style or rng.random() < 0.5)
+            prompt = P.writing_imitation(
+                topic,
+                o.text_kind(source),
+                history=earlier if use_history else (),
+                writing_style=None if use_history else style,
+            )
+            out.add(prompt, reply, task=NAME, user=(source, user_id), ref=r["record_id"])
+    return out
