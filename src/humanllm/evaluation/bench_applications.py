@@ -54,12 +54,7 @@ class Applications(BaseBenchmark):
         self, ctx: EvalContext, data: Apps, model: str, backend: Backend
     ) -> dict[str, dict[str, Reply]]:
         ecfg = ctx.ecfg
-        gen = Sampling(
-            temperature=ecfg.temperature,
-            top_p=ecfg.top_p,
-            max_tokens=ecfg.judge.answer_max_tokens,
-            seed=ecfg.seed,
-        )
+        gen = ctx.sampling(ecfg.judge.answer_max_tokens)
         out = {}
         for app in judge.applications():
             if data.samples.get(app.name):

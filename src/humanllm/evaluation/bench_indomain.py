@@ -23,7 +23,7 @@ from humanllm.evaluation.mc import template as mc_template
 from humanllm.evaluation.models import describe, open_backend, resolve
 from humanllm.evaluation.results import EvalResults, InDomainScores, InDomainSet, TaskScore, mean
 from humanllm.evaluation.tables import Table
-from humanllm.llm.base import Backend, Sampling, Scorer
+from humanllm.llm.base import Backend, Scorer
 from humanllm.llm.prompts import PromptTemplate
 from humanllm.runfolder import atomic_write_text
 from humanllm.tasks.registry import tasks
@@ -76,12 +76,7 @@ class InDomainMC(BaseBenchmark):
         ecfg, questions = ctx.ecfg, data.questions
         preds: dict[str, list[Prediction]] = {}
         if questions and "letter" in ecfg.scoring:
-            infer = Sampling(
-                temperature=ecfg.temperature,
-                top_p=ecfg.top_p,
-                max_tokens=ecfg.in_domain.answer_max_tokens,
-                seed=ecfg.seed,
-            )
+            infer = ctx.sampling(ecfg.in_domain.answer_max_tokens)
             preds["letter"] = await score_letters(
                 questions,
                 backend=backend,

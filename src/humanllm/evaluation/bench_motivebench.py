@@ -16,7 +16,7 @@ from humanllm.evaluation.benchmark import (
 )
 from humanllm.evaluation.results import EvalResults, MotiveBenchScores, mean
 from humanllm.evaluation.tables import Table, fmt
-from humanllm.llm.base import Backend, Sampling
+from humanllm.llm.base import Backend
 from humanllm.llm.prompts import PromptTemplate
 
 
@@ -51,11 +51,8 @@ class MotiveBench(BaseBenchmark):
         self, ctx: EvalContext, data: list[mb.MotiveQuestion], model: str, backend: Backend
     ) -> list[mb.Answered]:
         m: mb.MotiveBenchConfig = self.config(ctx)
-        zero = Sampling(
-            temperature=m.temperature,
-            top_p=1.0,
-            max_tokens=ctx.ecfg.in_domain.answer_max_tokens,
-            seed=ctx.ecfg.seed,
+        zero = ctx.sampling(
+            ctx.ecfg.in_domain.answer_max_tokens, temperature=m.temperature, top_p=1.0
         )
         return await mb.run(
             data,

@@ -16,7 +16,7 @@ from humanllm.evaluation.benchmark import (
 )
 from humanllm.evaluation.results import CategoryScore, EvalResults, TomBenchScores, mean
 from humanllm.evaluation.tables import Table
-from humanllm.llm.base import Backend, Sampling
+from humanllm.llm.base import Backend
 from humanllm.llm.prompts import PromptTemplate
 
 
@@ -52,20 +52,14 @@ class TomBench(BaseBenchmark):
         self, ctx: EvalContext, data: list[tb.TomItem], model: str, backend: Backend
     ) -> list[tb.Graded]:
         t: tb.TomBenchConfig = self.config(ctx)
-        ecfg = ctx.ecfg
         return await tb.run(
             data,
             language=t.language,
             tries=t.tries,
-            seed=ecfg.seed,
+            seed=ctx.ecfg.seed,
             backend=backend,
             cache=ctx.cache,
-            sampling=Sampling(
-                temperature=ecfg.temperature,
-                top_p=ecfg.top_p,
-                max_tokens=ecfg.in_domain.answer_max_tokens,
-                seed=ecfg.seed,
-            ),
+            sampling=ctx.sampling(ctx.ecfg.in_domain.answer_max_tokens),
             runner_cfg=ctx.runner_cfg,
         )
 

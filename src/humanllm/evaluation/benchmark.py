@@ -24,7 +24,7 @@ from pydantic import BaseModel
 
 from humanllm.evaluation.results import EvalResults, fill_rows
 from humanllm.evaluation.tables import Table
-from humanllm.llm.base import Backend
+from humanllm.llm.base import Backend, Sampling
 from humanllm.llm.cache import RequestCache
 from humanllm.llm.config import LLMConfig, RunnerConfig
 from humanllm.llm.prompts import PromptTemplate
@@ -63,6 +63,19 @@ class EvalContext:
 
     def notice(self, text: str) -> None:
         self.results.notices.append(text)
+
+    def sampling(
+        self, max_tokens: int, *, temperature: float | None = None, top_p: float | None = None
+    ) -> Sampling:
+        """How the evaluated models answer: the run's ``evaluate.temperature``, ``top_p`` (unless
+        given) and ``seed``, at most ``max_tokens``."""
+        e = self.ecfg
+        return Sampling(
+            temperature=e.temperature if temperature is None else temperature,
+            top_p=e.top_p if top_p is None else top_p,
+            max_tokens=max_tokens,
+            seed=e.seed,
+        )
 
 
 @dataclass
