@@ -15,8 +15,10 @@ seed up to ``select_attempts`` times, then :class:`SelectionError` says so.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import random
 import time
+import typing
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
@@ -86,6 +88,26 @@ class SimApp:
     # its place in the list of applications (commands, endpoints, the page's tabs); None: after
     # the placed ones, in the registry's order
     position: int | None = None
+
+    @classmethod
+    def of(
+        cls,
+        name: str,
+        prompt: Callable[[Any], P.Prompt],
+        *,
+        max_tokens: int,
+        position: int | None = None,
+        from_person: Callable[[Person, History], dict[str, Any]] = _nothing,
+        candidates: Callable[[Any], Sequence[str]] | None = None,
+    ) -> SimApp:
+        """The application of ``prompt``, a function of one options model: ``input`` is the
+        annotation of its argument, ``help`` its docstring (white space folded)."""
+        arg = next(iter(inspect.signature(prompt).parameters))
+        model = typing.get_type_hints(prompt)[arg]
+        text = " ".join((inspect.getdoc(prompt) or "").split())
+        if not text:
+            raise ValueError(f"{prompt.__qualname__}: its docstring is the application's help")
+        return cls(name, model, prompt, max_tokens, text, from_person, candidates, position)
 
 
 def history_of(reviews: Sequence[Review], default_item: str) -> list[P.Review]:

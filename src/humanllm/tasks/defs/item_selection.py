@@ -260,6 +260,8 @@ class SelectInput(About):
 
 
 def prompt(inp: SelectInput) -> P.Prompt:
+    """Item selection: history + persona or profile + candidates -> the chosen item (always a
+    candidate)."""
     bought = [P.Review(r.item.strip(), rating=r.rating) for r in inp.history if r.item.strip()]
     return P.item_selection(inp.candidates, bought, persona=inp.persona, profile=inp.profile)
 
@@ -268,16 +270,12 @@ def _from_person(person: Person, h: History) -> dict[str, Any]:
     return {**about(person), "history": purchases(person, h)}
 
 
-APP = SimApp(
-    name="select",
-    input=SelectInput,
-    prompt=prompt,
-    position=4,
-    max_tokens=64,
-    help="Item selection: history + persona or profile + candidates -> the chosen item "
-    "(always a candidate).",
-    from_person=_from_person,
-    candidates=lambda inp: inp.candidates,
+def _candidates(inp: SelectInput) -> list[str]:
+    return inp.candidates
+
+
+APP = SimApp.of(
+    "select", prompt, position=4, max_tokens=64, from_person=_from_person, candidates=_candidates
 )
 
 

@@ -136,6 +136,7 @@ class CommentInput(SampleOptions):
 
 
 def prompt(inp: CommentInput) -> P.Prompt:
+    """Personalized commenting: earlier comments + a new post -> the person's comment."""
     default = "an item" if inp.kind == "review" else "a post"
     return P.personalized_commenting(inp.post, history_of(inp.history, default), kind=inp.kind)
 
@@ -145,15 +146,7 @@ def _from_person(person: Person, h: History) -> dict[str, Any]:
     return {"history": earlier_comments(person, h), "kind": kind}
 
 
-APP = SimApp(
-    name="comment",
-    input=CommentInput,
-    prompt=prompt,
-    position=3,
-    max_tokens=400,
-    help="Personalized commenting: earlier comments + a new post -> the person's comment.",
-    from_person=_from_person,
-)
+APP = SimApp.of("comment", prompt, position=3, max_tokens=400, from_person=_from_person)
 
 
 @task(NAME, "Personalized Commenting", group="t2", app=APP)

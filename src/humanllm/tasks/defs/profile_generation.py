@@ -30,6 +30,11 @@ class ProfileInput(SampleOptions):
     )
 
 
+def prompt(inp: ProfileInput) -> P.Prompt:
+    """Profile generation: a brief persona -> a detailed profile."""
+    return P.profile_generation(inp.persona)
+
+
 def _from_person(person: Person, h: History) -> dict[str, object]:
     return {"persona": person.persona}
 
@@ -43,15 +48,7 @@ class ProfileJudgement(BaseModel):
 JUDGE = Application(
     "profile_generation", "Profile Generation", NAME, "judge_profile.v1.txt", ProfileJudgement
 )
-APP = SimApp(
-    name="profile",
-    input=ProfileInput,
-    prompt=lambda inp: P.profile_generation(inp.persona),
-    position=0,
-    max_tokens=700,
-    help="Profile generation: a brief persona -> a detailed profile.",
-    from_person=_from_person,
-)
+APP = SimApp.of("profile", prompt, position=0, max_tokens=700, from_person=_from_person)
 
 
 @task(NAME, "Profile Generation", group="t1", column=1, questions=GENERATED, judge=JUDGE, app=APP)

@@ -60,18 +60,12 @@ class ScenarioInput(SampleOptions):
 
 
 def prompt(inp: ScenarioInput) -> P.Prompt:
+    """Scenario generation: characters + time and place -> the plots."""
     cast = [(c.name, c.description) for c in inp.characters]
     return P.scenario_generation(cast, inp.time, inp.place)
 
 
-APP = SimApp(
-    name="scenario",
-    input=ScenarioInput,
-    prompt=prompt,
-    position=5,
-    max_tokens=600,
-    help="Scenario generation: characters + time and place -> the plots.",
-)
+APP = SimApp.of("scenario", prompt, position=5, max_tokens=600)
 
 
 @task(NAME, "Scenario Generation", group="t1", column=2, questions=GENERATED, app=APP)

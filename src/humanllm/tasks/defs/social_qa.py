@@ -31,6 +31,12 @@ class ExplainInput(About):
     question: Annotated[str, Flag(help="What to explain.")] = Field(min_length=1, max_length=SHORT)
 
 
+def prompt(inp: ExplainInput) -> P.Prompt:
+    """Human explainer: persona or profile + scenario + question -> the person's action, thought
+    or reason."""
+    return P.social_qa(inp.scenario, inp.question, persona=inp.persona, profile=inp.profile)
+
+
 def _from_person(person: Person, h: History) -> dict[str, Any]:
     return about(person)
 
@@ -44,18 +50,7 @@ class ExplainerJudgement(BaseModel):
 JUDGE = Application(
     "human_explainer", "Human Explainer", NAME, "judge_explainer.v1.txt", ExplainerJudgement
 )
-APP = SimApp(
-    name="explain",
-    input=ExplainInput,
-    prompt=lambda inp: P.social_qa(
-        inp.scenario, inp.question, persona=inp.persona, profile=inp.profile
-    ),
-    position=1,
-    max_tokens=400,
-    help="Human explainer: persona or profile + scenario + question -> the person's action, "
-    "thought or reason.",
-    from_person=_from_person,
-)
+APP = SimApp.of("explain", prompt, position=1, max_tokens=400, from_person=_from_person)
 
 
 @task(NAME, "Social QA", group="t1", column=3, questions=GENERATED, judge=JUDGE, app=APP)

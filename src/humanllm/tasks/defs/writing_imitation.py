@@ -76,6 +76,12 @@ class WriteInput(SampleOptions):
         return self
 
 
+def prompt(inp: WriteInput) -> P.Prompt:
+    """Personalized writing: earlier texts or a style description + a topic -> a text in the
+    person's voice."""
+    return P.writing_imitation(inp.topic, inp.kind, history=inp.samples, writing_style=inp.style)
+
+
 def _from_person(person: Person, h: History) -> dict[str, Any]:
     write: dict[str, Any] = {"kind": person.platform, "samples": writings(person, h)}
     if person.writing_style:
@@ -92,18 +98,7 @@ class WritingJudgement(BaseModel):
 JUDGE = Application(
     "personalized_writing", "Personalized Writing", NAME, "judge_writing.v1.txt", WritingJudgement
 )
-APP = SimApp(
-    name="write",
-    input=WriteInput,
-    prompt=lambda inp: P.writing_imitation(
-        inp.topic, inp.kind, history=inp.samples, writing_style=inp.style
-    ),
-    position=2,
-    max_tokens=600,
-    help="Personalized writing: earlier texts or a style description + a topic -> a text in "
-    "the person's voice.",
-    from_person=_from_person,
-)
+APP = SimApp.of("write", prompt, position=2, max_tokens=600, from_person=_from_person)
 
 
 @task(NAME, "Writing Imitation", group="t2", column=4, questions=GENERATED, judge=JUDGE, app=APP)
