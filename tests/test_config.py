@@ -90,3 +90,22 @@ def test_section_hash_changes_only_with_its_section() -> None:
     )
     assert a.section_hash("sources") == b.section_hash("sources")
     assert a.section_hash("sources", "filter") != b.section_hash("sources", "filter")
+
+
+def test_a_stage_that_changes_a_sampling_default_keeps_its_bounds() -> None:
+    from pydantic import ValidationError
+
+    from humanllm.curation.config import LabelConfig, QCConfig, UsersConfig
+
+    for model, bad in [
+        (QCConfig, {"temperature": 5}),
+        (LabelConfig, {"max_tokens": 0}),
+        (UsersConfig, {"max_tokens": -1}),
+    ]:
+        with pytest.raises(ValidationError):
+            model(**bad)
+    assert (QCConfig().temperature, QCConfig().max_tokens, LabelConfig().max_tokens) == (
+        0.0,
+        900,
+        128,
+    )

@@ -21,3 +21,5 @@ NonEmptyStr = Annotated[str, Field(min_length=1)]
 Temperature = Annotated[float, Field(ge=0, le=2)]
 TopP = Annotated[float, Field(gt=0, le=1)]
 Penalty = Annotated[float, Field(ge=-2, le=2)]  # frequency_penalty, presence_penalty
+#: A completion budget in tokens; its description is the option's help wherever it is used.
+MaxTokens = Annotated[int, Field(gt=0, description="Completion budget per request.")]

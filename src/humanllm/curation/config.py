@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from humanllm.fields import Penalty, StrictModel, Temperature, TopP
+from humanllm.fields import MaxTokens, Penalty, StrictModel, Temperature, TopP
 
 
 class LLMStageConfig(StrictModel):
@@ -13,7 +13,7 @@ class LLMStageConfig(StrictModel):
     backend: str = Field(default="embedded", description="Name of a backend in llm.backends.")
     temperature: Temperature = 0.7
     top_p: TopP = 1.0
-    max_tokens: int = Field(default=1024, gt=0, description="Completion budget per request.")
+    max_tokens: MaxTokens = 1024
     frequency_penalty: Penalty = Field(
         default=0.0, description="OpenAI frequency penalty (small models loop without one)."
     )
@@ -31,7 +31,7 @@ class CleanConfig(LLMStageConfig):
 
 
 class LabelConfig(LLMStageConfig):
-    max_tokens: int = 128
+    max_tokens: MaxTokens = 128
     keep_quality: list[str] = Field(
         default_factory=lambda: ["high"], description="Quality labels kept (the paper: high only)."
     )
@@ -41,7 +41,7 @@ class LabelConfig(LLMStageConfig):
 
 
 class UsersConfig(LLMStageConfig):
-    max_tokens: int = 1500
+    max_tokens: MaxTokens = 1500
     context_chars: int = Field(
         default=12_000,
         gt=0,
@@ -54,14 +54,14 @@ class UsersConfig(LLMStageConfig):
 
 
 class ScenariosConfig(LLMStageConfig):
-    max_tokens: int = 800
+    max_tokens: MaxTokens = 800
 
 
 class SocialQAConfig(LLMStageConfig):
     """Three triplets per record, one per type (action, mental state, social reasoning); a
     leaking scenario is refined by a second request with the same settings."""
 
-    max_tokens: int = 1200
+    max_tokens: MaxTokens = 1200
 
 
 class QCConfig(LLMStageConfig):
@@ -69,8 +69,8 @@ class QCConfig(LLMStageConfig):
     metric > min_other. Every metric is oriented so that HIGHER IS BETTER (a high hallucination
     score means faithful; a high leakage score means the answer is NOT given away)."""
 
-    temperature: float = 0.0
-    max_tokens: int = 900
+    temperature: Temperature = 0.0
+    max_tokens: MaxTokens = 900
     min_overall: float = Field(default=8, description="Keep when overall > this (the paper: 8).")
     min_other: float = Field(
         default=7, description="Keep when every other metric > this (the paper: 7)."
