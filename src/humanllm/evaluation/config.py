@@ -177,28 +177,7 @@ class EvaluateConfig(_Cfg):
         """Any key that is not a field is a registered benchmark's section, checked by its model."""
         if not isinstance(value, dict):
             return value
-        extra = [k for k in value if k not in cls.model_fields]
-        if not extra:
-            return value
-        from humanllm.evaluation.benchmark import get_benchmark
-
-        out = dict(value)
-        for key in extra:
-            try:
-                bench = get_benchmark(key)
-            except KeyError as e:
-                raise ValueError(f"evaluate.{key}: not a setting; {e.args[0]}") from None
-            if bench.config_model is None:
-                raise ValueError(f"evaluate.{key}: benchmark {key!r} takes no settings")
-            try:
-                out[key] = bench.config_model.model_validate(out[key] or {})
-            except ValidationError as e:
-                where = "; ".join(
-                    f"evaluate.{'.'.join(str(p) for p in (key, *err['loc']))}: {err['msg']}"
-                    for err in e.errors()
-                )
-                raise ValueError(where) from None
-        return out
+        return {k: v if k in cls.model_fields else _section(k, v) for k, v in value.items()}
 
     def benchmark_config(self, name: str) -> Any:
         """The section of benchmark ``name``: a field, or its key (None when not configured)."""
@@ -218,6 +197,26 @@ class EvaluateConfig(_Cfg):
             if m.base == m.name:
                 raise ValueError(f"model {m.name!r} cannot be its own base")
         return self
+
+
+def _section(key: str, value: Any) -> BaseModel:
+    """``evaluate.<key>``, the section of the registered benchmark ``key``, checked by its model."""
+    from humanllm.evaluation.benchmark import get_benchmark
+
+    try:
+        bench = get_benchmark(key)
+    except KeyError as e:
+        raise ValueError(f"evaluate.{key}: not a setting; {e.args[0]}") from None
+    if bench.config_model is None:
+        raise ValueError(f"evaluate.{key}: benchmark {key!r} takes no settings")
+    try:
+        return bench.config_model.model_validate(value or {})
+    except ValidationError as e:
+        where = "; ".join(
+            f"evaluate.{'.'.join(str(p) for p in (key, *err['loc']))}: {err['msg']}"
+            for err in e.errors()
+        )
+        raise ValueError(where) from None
 
 
 def resolve_paths(data: dict[str, Any], base: Path) -> None:
