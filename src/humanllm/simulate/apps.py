@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from humanllm.simulate.people import History, Person
 
 T = TypeVar("T")
+R = TypeVar("R", Result, SelectResult)
 TRANSIENT_RETRIES = 3  # a 429/5xx/time-out is retried this often, with backoff
 
 
@@ -191,20 +192,23 @@ async def simulate(
     base = inp.seed if inp.seed is not None else random.getrandbits(31)
     start = time.perf_counter()
     shown = PromptText(system=prompt.system, human=prompt.human)
+
+    def result(kind: type[R], **fields: Any) -> R:
+        return kind(
+            application=app.name,
+            model=backend.model_id,
+            prompt=shown,
+            elapsed_s=round(time.perf_counter() - start, 4),
+            **fields,
+        )
+
     if app.candidates is not None:
         candidates = list(app.candidates(inp))
         picks = await _gather(
             _select_one(backend, prompt, inp, candidates, max_tokens, base, i, select_attempts)
             for i in range(inp.n)
         )
-        return SelectResult(
-            application=app.name,
-            model=backend.model_id,
-            prompt=shown,
-            elapsed_s=round(time.perf_counter() - start, 4),
-            candidates=candidates,
-            samples=list(picks),
-        )
+        return result(SelectResult, candidates=candidates, samples=list(picks))
     replies = await _gather(
         _chat(backend, _request(prompt, inp, max_tokens, base + i)) for i in range(inp.n)
     )
@@ -212,13 +216,7 @@ async def simulate(
         Sample(text=r.text.strip(), seed=base + i, finish_reason=r.finish_reason)
         for i, r in enumerate(replies)
     ]
-    return Result(
-        application=app.name,
-        model=backend.model_id,
-        prompt=shown,
-        elapsed_s=round(time.perf_counter() - start, 4),
-        samples=samples,
-    )
+    return result(Result, samples=samples)
 
 
 async def _select_one(

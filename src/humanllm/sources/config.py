@@ -17,6 +17,11 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 
+def extra_input(description: str) -> Any:
+    """A further input of a source, besides ``path``: a file, a folder or a glob, or none."""
+    return Field(default=None, description=description)
+
+
 class SourceBase(BaseModel):
     """What every ``sources:`` entry has; a kind's model adds ``kind: Literal["<name>"]``."""
 
@@ -44,10 +49,9 @@ class RedditSource(SourceBase):
     """HuggingFaceGECLM/REDDIT_submissions parquet (all columns strings) or Pushshift JSONL[.zst]."""
 
     kind: Literal["reddit"] = "reddit"
-    comments: str | None = Field(
-        default=None,
-        description="REDDIT_comments parquet or Pushshift RC_* JSONL[.zst] (file, folder or glob): "
-        "the comments users wrote, for the personalized commenting task.",
+    comments: str | None = extra_input(
+        "REDDIT_comments parquet or Pushshift RC_* JSONL[.zst] (file, folder or glob): "
+        "the comments users wrote, for the personalized commenting task."
     )
 
 
@@ -55,14 +59,12 @@ class TwitterSource(SourceBase):
     """enryu43/twitter100m_tweets parquet; ``users_path`` optionally names twitter100m_users."""
 
     kind: Literal["twitter"] = "twitter"
-    users_path: str | None = Field(
-        default=None,
-        description="twitter100m_users parquet (file, folder or glob), for brand detection.",
+    users_path: str | None = extra_input(
+        "twitter100m_users parquet (file, folder or glob), for brand detection."
     )
-    replies: str | None = Field(
-        default=None,
-        description="Replies (tweets layout + in_reply_to_id), parquet or JSONL (file, folder or "
-        "glob), for the personalized commenting task.",
+    replies: str | None = extra_input(
+        "Replies (tweets layout + in_reply_to_id), parquet or JSONL (file, folder or "
+        "glob), for the personalized commenting task."
     )
 
 
@@ -76,9 +78,8 @@ class AmazonSource(SourceBase):
     """Amazon Reviews 2023: ``{Category}.jsonl[.gz]`` reviews; ``meta_path`` names ``meta_{Category}.jsonl[.gz]``."""
 
     kind: Literal["amazon"] = "amazon"
-    meta_path: str | None = Field(
-        default=None,
-        description="Item metadata file(s); default: meta_*.jsonl[.gz] next to the reviews.",
+    meta_path: str | None = extra_input(
+        "Item metadata file(s); default: meta_*.jsonl[.gz] next to the reviews."
     )
 
 
