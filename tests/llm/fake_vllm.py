@@ -9,12 +9,20 @@ returning request outputs (``prompt_token_ids``, ``outputs[i].text/.finish_reaso
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from pydantic import BaseModel
+
+from humanllm.llm.base import Sampling
+from humanllm.llm.cache import RequestCache
+from humanllm.llm.config import RunnerConfig
+from humanllm.llm.runner import RunOutcome, arun_llm
 from humanllm.llm.vllm_backend import VLLMApi
 
 
@@ -140,3 +148,36 @@ class DieOnce:
             Path(self.marker).touch()
             os._exit(1)
         return json.dumps({"label": text})
+
+
+class Label(BaseModel):
+    label: str
+
+
+def label_rows(
+    backend: Any,
+    rows: list[dict[str, str]],
+    run: Path,
+    sampling: Sampling,
+    runner_cfg: RunnerConfig | None = None,
+) -> RunOutcome[Label]:
+    """``rows`` (id, text) labelled through the runner with ``backend``, cached in ``run``."""
+
+    async def go() -> RunOutcome[Label]:
+        with RequestCache.in_run(run) as cache:
+            out = await arun_llm(
+                rows,
+                render=lambda r: (("user", r["text"]),),
+                schema=Label,
+                backend=backend,
+                cache=cache,
+                stage="label",
+                prompt_version="v1",
+                sampling=sampling,
+                runner_cfg=runner_cfg,
+                progress=False,
+            )
+        await backend.aclose()
+        return out
+
+    return asyncio.run(go())

@@ -10,7 +10,6 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
 
 from humanllm.llm.backends import make_backend
 from humanllm.llm.base import (
@@ -20,9 +19,7 @@ from humanllm.llm.base import (
     Scorer,
     TransientError,
 )
-from humanllm.llm.cache import RequestCache
 from humanllm.llm.config import LLMConfig, VLLMBackendConfig
-from humanllm.llm.runner import arun_llm
 from humanllm.llm.vllm_backend import VLLMBackend, api_from_module
 from tests.llm.fake_vllm import (
     API,
@@ -31,6 +28,7 @@ from tests.llm.fake_vllm import (
     FakeSamplingParams,
     FakeStructured,
     OutOfMemoryError,
+    label_rows,
     token_logprob,
 )
 
@@ -215,10 +213,6 @@ def test_loglikelihoods_from_prompt_logprobs() -> None:
         b.loglikelihoods([("user", "Q?")], ["a", ""])
 
 
-class Label(BaseModel):
-    label: str
-
-
 def test_through_the_runner(tmp_path: Path) -> None:
     def reply(conv: list[dict[str, str]], p: FakeSamplingParams) -> Any:
         text = conv[-1]["content"]
@@ -230,23 +224,7 @@ def test_through_the_runner(tmp_path: Path) -> None:
     b = backend(fake)
     rows = [{"id": f"r{i}", "text": f"item {i}"} for i in range(6)] + [{"id": "c", "text": "cut"}]
 
-    async def go() -> Any:
-        with RequestCache.in_run(tmp_path) as cache:
-            out = await arun_llm(
-                rows,
-                render=lambda r: (("user", r["text"]),),
-                schema=Label,
-                backend=b,
-                cache=cache,
-                stage="label",
-                prompt_version="v1",
-                sampling=Sampling(temperature=0.5, max_tokens=32),
-                progress=False,
-            )
-        await b.aclose()
-        return out
-
-    out = asyncio.run(go())
+    out = label_rows(b, rows, tmp_path, Sampling(temperature=0.5, max_tokens=32))
     assert {k: v.label for k, v in out.results.items()} == {f"r{i}": f"ITEM {i}" for i in range(6)}
     assert [r.reason for r in out.rejects] == ["llm.truncated"]
     first = fake.chats[0]

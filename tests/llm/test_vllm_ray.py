@@ -12,16 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from humanllm.llm.backends import make_backend
 from humanllm.llm.base import ChatRequest, Sampling
-from humanllm.llm.cache import RequestCache
 from humanllm.llm.config import RunnerConfig, VLLMBackendConfig
-from humanllm.llm.runner import arun_llm
 from humanllm.llm.vllm_backend import VLLMBackend
 from tests.llm import fake_vllm
-from tests.llm.fake_vllm import API, DieOnce, FakeFactory, FakeLLM, token_logprob
+from tests.llm.fake_vllm import API, DieOnce, FakeFactory, FakeLLM, label_rows, token_logprob
 
 ray = pytest.importorskip("ray")
 
@@ -115,10 +113,6 @@ def up(engine: Any) -> dict[str, Any]:
     raise AssertionError(f"{engine.name} did not come back")
 
 
-class Label(BaseModel):
-    label: str
-
-
 def test_an_engine_whose_process_dies_is_restarted_and_nothing_is_lost(
     cluster: Any, released: None, tmp_path: Path
 ) -> None:
@@ -129,22 +123,8 @@ def test_an_engine_whose_process_dies_is_restarted_and_nothing_is_lost(
     rows = [{"id": f"r{i}", "text": f"item {i}"} for i in range(10)]
     rows.append({"id": "x", "text": "please die"})
 
-    async def go() -> Any:
-        with RequestCache.in_run(tmp_path) as cache:
-            return await arun_llm(
-                rows,
-                render=lambda r: (("user", r["text"]),),
-                schema=Label,
-                backend=b,
-                cache=cache,
-                stage="label",
-                prompt_version="v1",
-                sampling=Sampling(max_tokens=16),
-                runner_cfg=RunnerConfig(backoff_base_s=0.2, max_retries=6),
-                progress=False,
-            )
-
-    out = asyncio.run(go())
+    retry_soon = RunnerConfig(backoff_base_s=0.2, max_retries=6)
+    out = label_rows(b, rows, tmp_path, Sampling(max_tokens=16), retry_soon)
     assert marker.exists()  # an engine process really died
     assert out.rejects == []
     assert {k: v.label for k, v in out.results.items()} == {r["id"]: r["text"] for r in rows}
