@@ -37,8 +37,7 @@ import polars as pl
 
 from humanllm.filters import first_reason
 from humanllm.filters.config import FilterConfig, TwitterRules
-from humanllm.sources._rt_parse import with_meta_fields
-from humanllm.sources.twitter import RULE_FIELDS
+from humanllm.sources.twitter import RULE_FIELDS, with_rule_fields
 
 BRAND_WORDS = (
     r"(?i)\b(?:official|brand|company|corporation|corp|inc|llc|ltd|store|shop|products?|customers?"
@@ -102,7 +101,7 @@ def flag(records: pl.LazyFrame, rules: FilterConfig, source: object = None) -> p
     rows the first rules drop come first, then the rest, each in input order)."""
     r = rules.twitter
     early = [brand_account(r), pl.col("text").fill_null("").str.len_chars() < r.min_chars]
-    lf = with_meta_fields(records, RULE_FIELDS).with_columns(
+    lf = with_rule_fields(records).with_columns(
         first_reason(list(zip(EARLY_REASONS, early, strict=True)))
     )
     decided = lf.filter(pl.col("reason").is_not_null())

@@ -49,6 +49,7 @@ from humanllm.sources._rt_parse import (
     to_bool,
     to_int,
     to_utc,
+    with_meta_fields,
 )
 from humanllm.sources.comments import read_comments
 from humanllm.sources.config import TwitterSource
@@ -64,6 +65,13 @@ RULE_FIELDS: dict[str, pl.DataType] = {
     "followers": pl.Int64(),
     "description": pl.String(),
 }
+
+
+def with_rule_fields(records: pl.LazyFrame) -> pl.LazyFrame:
+    """Ingested records plus the :data:`RULE_FIELDS` columns, read back from ``meta``."""
+    return with_meta_fields(records, RULE_FIELDS)
+
+
 _USERS_SCHEMA = {
     "_key": pl.String(),
     "verified": pl.Boolean(),
