@@ -15,6 +15,7 @@ when ``evaluate:`` has a section under its name; its rows land in ``results.json
 from __future__ import annotations
 
 import importlib
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -116,8 +117,9 @@ class Benchmark(Protocol):
     def summary(self, data: Any) -> dict[str, Any]: ...
 
 
-class BaseBenchmark:
-    """Defaults for everything but :meth:`load`, :meth:`ask`, :meth:`score` and :meth:`tables`.
+class BaseBenchmark(ABC):
+    """Defaults for everything but :meth:`load`, :meth:`ask` and :meth:`score` (abstract: a
+    subclass without one cannot be instantiated) and :meth:`tables` (default: none).
 
     ``load`` returns what every model is asked (read before any model is opened), or None to
     skip the benchmark (after a :meth:`EvalContext.notice` saying why)."""
@@ -134,17 +136,17 @@ class BaseBenchmark:
         """This benchmark's section of ``evaluate:``."""
         return ctx.ecfg.benchmark_config(self.name)
 
-    def load(self, ctx: EvalContext) -> Any | None:
-        raise NotImplementedError
+    @abstractmethod
+    def load(self, ctx: EvalContext) -> Any | None: ...
 
     async def prepare(self, ctx: EvalContext, data: Any) -> Any:
         return data
 
-    async def ask(self, ctx: EvalContext, data: Any, model: str, backend: Backend) -> Any:
-        raise NotImplementedError
+    @abstractmethod
+    async def ask(self, ctx: EvalContext, data: Any, model: str, backend: Backend) -> Any: ...
 
-    def score(self, ctx: EvalContext, data: Any, model: str, answers: Any) -> Scored:
-        raise NotImplementedError
+    @abstractmethod
+    def score(self, ctx: EvalContext, data: Any, model: str, answers: Any) -> Scored: ...
 
     async def finish(self, ctx: EvalContext, data: Any) -> list[tuple[str, Scored]]:
         return []
