@@ -23,7 +23,7 @@ from humanllm.llm.base import Sampling
 from humanllm.llm.cache import RequestCache
 from humanllm.llm.config import RunnerConfig
 from humanllm.llm.runner import RunOutcome, arun_llm
-from humanllm.llm.vllm_backend import VLLMApi
+from humanllm.llm.vllm_engine import VLLMApi
 
 
 class FakeSamplingParams:

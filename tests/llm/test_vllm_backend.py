@@ -20,7 +20,8 @@ from humanllm.llm.base import (
     TransientError,
 )
 from humanllm.llm.config import LLMConfig, VLLMBackendConfig
-from humanllm.llm.vllm_backend import VLLMBackend, api_from_module
+from humanllm.llm.vllm_backend import VLLMBackend
+from humanllm.llm.vllm_engine import api_from_module
 from tests.llm.fake_vllm import (
     API,
     EngineDeadError,

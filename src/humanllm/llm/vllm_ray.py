@@ -7,7 +7,7 @@ each unit's process keeps the batching of :class:`~humanllm.llm.vllm_backend.VLL
 requests the runner has in flight are collected into batches and each batch goes to an idle
 engine. What crosses the wire is ``(ChatRequest, n)`` pairs one way and the runner's replies or
 errors the other: sampling parameters, structured outputs and the error mapping are built inside
-the actor by the same :class:`~humanllm.llm.vllm_backend.EngineWorker` as the in-process engine,
+the actor by the same :class:`~humanllm.llm.vllm_engine.EngineWorker` as the in-process engine,
 so a unit's process needs neither vLLM nor a GPU.
 
 Why actors holding ``vllm.LLM`` and not Ray Data's LLM processor: the processor owns a dataset's
@@ -40,7 +40,8 @@ from typing import Any
 from humanllm.llm.base import ChatRequest, TransientError
 from humanllm.llm.chat_tokens import Chat
 from humanllm.llm.config import VLLMBackendConfig
-from humanllm.llm.vllm_backend import Answer, EngineWorker, VLLMApi, VLLMBackend, _make_engine
+from humanllm.llm.vllm_backend import VLLMBackend
+from humanllm.llm.vllm_engine import Answer, EngineWorker, VLLMApi, _make_engine
 
 #: Ray namespace of the engine actors; their names start with :data:`PREFIX`.
 NAMESPACE = "humanllm"
