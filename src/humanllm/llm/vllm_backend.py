@@ -161,11 +161,8 @@ class VLLMBackend:
                 await asyncio.sleep(self.cfg.batch_window_s)
             else:
                 await asyncio.sleep(0)  # let requests made in the same step join
-            batch = self._pending[:cap]
+            batch = self._pending[:cap]  # not empty: only this collector takes requests
             del self._pending[: len(batch)]
-            if not batch:
-                self._idle.put_nowait(engine)
-                continue
             task = loop.create_task(self._send(engine, batch))
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
